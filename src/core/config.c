@@ -1,0 +1,319 @@
+/* config.c - the settings table and its readers. See config.h. */
+#include <cJSON.h>
+
+#include "core/config.h"
+
+struct config cfg;
+
+enum setting_type { SET_STRING, SET_INT, SET_ENUM };
+
+struct setting {
+    const char *name; /* also the flag (--max-queue) and env name (CUSTOS_MAX_QUEUE) */
+    enum setting_type type;
+    size_t offset; /* into struct config */
+    const char *def;
+    long min, max;       /* SET_INT bounds */
+    const char *choices; /* SET_ENUM: "a|b|c" */
+    bool secret;
+    const char *help;
+};
+
+#define S(field) offsetof(struct config, field)
+static const struct setting settings[] = {
+    {"db", SET_STRING, S(db), "custos.db", 0, 0, NULL, false,
+     "SQLite database file (created with its migrations on first use)"},
+    {"listen", SET_STRING, S(listen), "127.0.0.1:8080", 0, 0, NULL, false,
+     "HOST:PORT the HTTP server listens on (port 0 picks a free one)"},
+    {"log-level", SET_ENUM, S(log_level), "info", 0, 0, "debug|info|warn|error", false,
+     "least severe log level written to stderr"},
+    {"synchronous", SET_ENUM, S(synchronous), "full", 0, 0, "full|normal", false,
+     "full: every commit is fsynced before a request is answered (durable); normal: "
+     "faster, a power cut can lose the last commits"},
+    {"max-queue", SET_INT, S(max_queue), "200000", 100, 100000000, NULL, false,
+     "messages waiting for the writer before new requests get 429 Too Many Requests"},
+    {"max-connections", SET_INT, S(max_connections), "1024", 1, 65536, NULL, false,
+     "simultaneous HTTP connections (each has a thread)"},
+    {"request-timeout", SET_INT, S(request_timeout), "30", 1, 3600, NULL, false,
+     "seconds an idle HTTP connection is kept open"},
+    {"shutdown-timeout", SET_INT, S(shutdown_timeout), "10", 0, 3600, NULL, false,
+     "seconds SIGTERM waits for in-flight requests to finish"},
+};
+#undef S
+
+enum origin { FROM_DEFAULT, FROM_FILE, FROM_ENV, FROM_FLAG };
+static const char *const origin_names[] = {"default", "file", "env", "flag"};
+static enum origin origins[ARRAY_SIZE(settings)];
+static char *config_path;
+
+static void *field_of(const struct setting *s)
+{
+    return (char *)&cfg + s->offset;
+}
+
+static bool enum_has(const char *choices, const char *v)
+{
+    size_t vl = strlen(v);
+    for (const char *p = choices; *p;) {
+        const char *bar = strchr(p, '|');
+        size_t l = bar ? (size_t)(bar - p) : strlen(p);
+        if (l == vl && memcmp(p, v, l) == 0)
+            return true;
+        p += l + (bar != NULL);
+    }
+    return false;
+}
+
+static int setting_set(const struct setting *s, const char *v, enum origin o, const char *where,
+                       struct err *e)
+{
+    if (s->type == SET_INT) {
+        char *end;
+        errno = 0;
+        long n = strtol(v, &end, 10);
+        if (errno || end == v || *end)
+            return err_set(e, ERR_INVALID, "%s: setting %s: \"%s\" is not a whole number", where,
+                           s->name, v);
+        if (n < s->min || n > s->max)
+            return err_set(e, ERR_INVALID, "%s: setting %s: %ld is outside %ld..%ld", where,
+                           s->name, n, s->min, s->max);
+        *(long *)field_of(s) = n;
+    } else {
+        if (s->type == SET_ENUM && !enum_has(s->choices, v))
+            return err_set(e, ERR_INVALID, "%s: setting %s: \"%s\" is not one of %s", where,
+                           s->name, v, s->choices);
+        char *copy = strdup(v);
+        if (!copy)
+            return err_set(e, ERR_NOMEM, "out of memory");
+        char **slot = field_of(s);
+        free(*slot);
+        *slot = copy;
+    }
+    origins[s - settings] = o;
+    return 0;
+}
+
+static const struct setting *setting_find(const char *name, size_t len)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(settings); i++) {
+        const char *n = settings[i].name;
+        if (strlen(n) != len)
+            continue;
+        /* Accept both spellings: max-queue and max_queue. */
+        size_t j = 0;
+        while (j < len && (n[j] == name[j] || (n[j] == '-' && name[j] == '_')))
+            j++;
+        if (j == len)
+            return &settings[i];
+    }
+    return NULL;
+}
+
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
+        s[--n] = 0;
+    return s;
+}
+
+/* The file format: "name = value" lines; '#' starts a comment line; values may be
+ * quoted with double quotes. */
+static int config_read_file(const char *path, bool must_exist, struct err *e)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        if (!must_exist && errno == ENOENT)
+            return 0;
+        return err_set(e, ERR_IO, "cannot open config file %s: %s", path, strerror(errno));
+    }
+    char line[4096], where[512];
+    int lineno = 0, rc = 0;
+    while (fgets(line, sizeof(line), f)) {
+        lineno++;
+        snprintf(where, sizeof(where), "%s:%d", path, lineno);
+        char *s = trim(line);
+        if (*s == 0 || *s == '#')
+            continue;
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            rc = err_set(e, ERR_INVALID, "%s: expected \"name = value\"", where);
+            goto out;
+        }
+        *eq = 0;
+        char *name = trim(s), *val = trim(eq + 1);
+        size_t vl = strlen(val);
+        if (vl >= 2 && val[0] == '"' && val[vl - 1] == '"') {
+            val[vl - 1] = 0;
+            val++;
+        }
+        const struct setting *st = setting_find(name, strlen(name));
+        if (!st) {
+            rc = err_set(e, ERR_INVALID, "%s: unknown setting \"%s\" (see custos config show)",
+                         where, name);
+            goto out;
+        }
+        rc = setting_set(st, val, FROM_FILE, where, e);
+        if (rc)
+            goto out;
+    }
+out:
+    fclose(f);
+    return rc;
+}
+
+static void remove_args(int *argc, char **argv, int at, int count)
+{
+    memmove(&argv[at], &argv[at + count], (size_t)(*argc - at - count + 1) * sizeof(char *));
+    *argc -= count;
+}
+
+int config_load(int *argc, char **argv, struct err *e)
+{
+    int rc = 0;
+    for (size_t i = 0; i < ARRAY_SIZE(settings); i++) {
+        rc = setting_set(&settings[i], settings[i].def, FROM_DEFAULT, "default", e);
+        if (rc)
+            return rc;
+    }
+    /* The config file comes first: --config FILE, else CUSTOS_CONFIG, else ./custos.conf. */
+    const char *path = getenv("CUSTOS_CONFIG");
+    bool named = path != NULL;
+    for (int i = 1; i < *argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            break;
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < *argc) {
+            path = argv[i + 1];
+            named = true;
+            remove_args(argc, argv, i, 2);
+            break;
+        }
+        if (strncmp(argv[i], "--config=", 9) == 0) {
+            path = argv[i] + 9;
+            named = true;
+            remove_args(argc, argv, i, 1);
+            break;
+        }
+    }
+    if (!path)
+        path = "custos.conf";
+    free(config_path);
+    config_path = strdup(path);
+    rc = config_read_file(path, named, e);
+    if (rc)
+        return rc;
+
+    for (size_t i = 0; i < ARRAY_SIZE(settings); i++) {
+        char env[64];
+        int n = snprintf(env, sizeof(env), "CUSTOS_%s", settings[i].name);
+        for (int j = 7; j < n; j++)
+            env[j] = settings[i].name[j - 7] == '-' ? '_' : (char)(settings[i].name[j - 7] & ~0x20);
+        const char *v = getenv(env);
+        if (v) {
+            rc = setting_set(&settings[i], v, FROM_ENV, env, e);
+            if (rc)
+                return rc;
+        }
+    }
+
+    for (int i = 1; i < *argc;) {
+        const char *a = argv[i];
+        if (strcmp(a, "--") == 0)
+            break;
+        if (strncmp(a, "--", 2) != 0) {
+            i++;
+            continue;
+        }
+        const char *name = a + 2, *eq = strchr(name, '=');
+        const struct setting *st = setting_find(name, eq ? (size_t)(eq - name) : strlen(name));
+        if (!st) {
+            i++;
+            continue;
+        }
+        char where[80];
+        snprintf(where, sizeof(where), "flag --%s", st->name);
+        if (eq) {
+            rc = setting_set(st, eq + 1, FROM_FLAG, where, e);
+            remove_args(argc, argv, i, 1);
+        } else if (i + 1 < *argc) {
+            rc = setting_set(st, argv[i + 1], FROM_FLAG, where, e);
+            remove_args(argc, argv, i, 2);
+        } else {
+            return err_set(e, ERR_USAGE, "flag --%s needs a value", st->name);
+        }
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static void value_text(const struct setting *s, char *buf, size_t cap)
+{
+    if (s->secret && origins[s - settings] != FROM_DEFAULT)
+        snprintf(buf, cap, "(set)");
+    else if (s->type == SET_INT)
+        snprintf(buf, cap, "%ld", *(long *)field_of(s));
+    else
+        snprintf(buf, cap, "%s", *(char **)field_of(s) ? *(char **)field_of(s) : "");
+}
+
+void config_show(FILE *out, bool json)
+{
+    char v[1024];
+    if (json) {
+        cJSON *o = cJSON_CreateObject();
+        for (size_t i = 0; i < ARRAY_SIZE(settings); i++) {
+            const struct setting *s = &settings[i];
+            cJSON *item = cJSON_AddObjectToObject(o, s->name);
+            value_text(s, v, sizeof(v));
+            if (s->type == SET_INT && !s->secret)
+                cJSON_AddNumberToObject(item, "value", (double)*(long *)field_of(s));
+            else
+                cJSON_AddStringToObject(item, "value", v);
+            cJSON_AddStringToObject(item, "origin", origin_names[origins[i]]);
+            cJSON_AddStringToObject(item, "default", s->def);
+            cJSON_AddStringToObject(item, "help", s->help);
+        }
+        char *text = cJSON_PrintUnformatted(o);
+        if (text)
+            fprintf(out, "%s\n", text);
+        free(text);
+        cJSON_Delete(o);
+        return;
+    }
+    fprintf(out, "config file: %s\n", config_path ? config_path : "custos.conf");
+    fprintf(out, "%-18s %-24s %-8s %s\n", "SETTING", "VALUE", "ORIGIN", "MEANING");
+    for (size_t i = 0; i < ARRAY_SIZE(settings); i++) {
+        value_text(&settings[i], v, sizeof(v));
+        fprintf(out, "%-18s %-24s %-8s %s\n", settings[i].name, v, origin_names[origins[i]],
+                settings[i].help);
+    }
+}
+
+void config_print_flags(FILE *out)
+{
+    fprintf(out, "Settings (also in custos.conf as \"name = value\", or CUSTOS_NAME in the "
+                 "environment):\n");
+    fprintf(out, "  --config FILE            config file (default ./custos.conf)\n");
+    for (size_t i = 0; i < ARRAY_SIZE(settings); i++) {
+        const struct setting *s = &settings[i];
+        char flag[64];
+        snprintf(flag, sizeof(flag), "--%s %s", s->name,
+                 s->type == SET_INT ? "N" : (s->type == SET_ENUM ? s->choices : "VALUE"));
+        fprintf(out, "  %-24s %s (default %s)\n", flag, s->help, s->def);
+    }
+}
+
+void config_release(void)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(settings); i++) {
+        if (settings[i].type != SET_INT) {
+            char **slot = field_of(&settings[i]);
+            free(*slot);
+            *slot = NULL;
+        }
+    }
+    free(config_path);
+    config_path = NULL;
+}

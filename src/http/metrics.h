@@ -1,0 +1,33 @@
+/* metrics.h - counters and histograms for /metrics (Prometheus text format 0.0.4).
+ * Counters are lock-free atomics, safe to bump from any thread. */
+#ifndef CUSTOS_METRICS_H
+#define CUSTOS_METRICS_H
+
+#include "core/common.h"
+
+/* Latency histogram buckets, in seconds. */
+#define METRICS_LATENCY_BUCKETS 12
+
+struct metrics_histogram {
+    _Atomic uint64_t bucket[METRICS_LATENCY_BUCKETS + 1]; /* the last is +Inf */
+    _Atomic uint64_t count;
+    _Atomic uint64_t sum_us;
+};
+
+extern const double metrics_latency_bounds[METRICS_LATENCY_BUCKETS];
+
+void metrics_observe(struct metrics_histogram *h, uint64_t micros);
+
+/* A growing text buffer for rendering. */
+struct metrics_buf {
+    char *p;
+    size_t len, cap;
+    bool failed; /* an allocation failed; the text is incomplete */
+};
+
+void metrics_printf(struct metrics_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void metrics_histogram_render(struct metrics_buf *b, const char *name, const char *help,
+                              const char *labels, struct metrics_histogram *h);
+
+#endif

@@ -1,0 +1,479 @@
+/* collect.c - see collect.h. */
+#include <cJSON.h>
+
+#include "core/log.h"
+#include "core/text.h"
+#include "core/timeutil.h"
+#include "ingest/collect.h"
+#include "ingest/message.h"
+
+#define WRITE_KEY_MAX 256 /* bytes of a write key in a request */
+
+struct route_ctx {
+    struct collect *c;
+    enum message_type type; /* MSG_TYPE_NONE for batch and import */
+};
+
+static struct route_ctx route_ctxs[MSG_TYPE_COUNT + 2];
+
+/* One request's records and the memory they point into. */
+struct request_work {
+    struct record *recs;
+    char **owned; /* printed JSON texts to free */
+    size_t n, owned_n;
+    cJSON *root;
+    const struct source_entry *src;
+    int64_t received_at;
+};
+
+static void work_release(struct request_work *w)
+{
+    for (size_t i = 0; i < w->owned_n; i++)
+        free(w->owned[i]);
+    free(w->owned);
+    free(w->recs);
+    cJSON_Delete(w->root);
+}
+
+static char *own(struct request_work *w, char *text)
+{
+    if (text)
+        w->owned[w->owned_n++] = text;
+    return text;
+}
+
+/* Extracts the write key from "Authorization: Basic base64(key[:password])". */
+static int basic_key(const char *auth, char *key, size_t cap, size_t *len)
+{
+    if (strncasecmp(auth, "Basic ", 6) != 0)
+        return ERR_AUTH;
+    const char *b = auth + 6;
+    while (*b == ' ')
+        b++;
+    size_t n;
+    if (text_base64_decode(b, strlen(b), key, cap - 1, &n))
+        return ERR_AUTH;
+    key[n] = 0;
+    char *colon = memchr(key, ':', n);
+    if (colon)
+        n = (size_t)(colon - key);
+    key[n] = 0;
+    *len = n;
+    return n ? 0 : ERR_AUTH;
+}
+
+static void add_quarantine(struct request_work *w, const char *message_id, const char *type,
+                           const char *event, cJSON *reasons, char *raw, size_t raw_len)
+{
+    struct record *r = &w->recs[w->n++];
+    memset(r, 0, sizeof(*r));
+    r->kind = RECORD_QUARANTINE;
+    if (message_id) {
+        r->has_key = true;
+        r->key = seen_key(w->src->id, message_id, strlen(message_id));
+    }
+    struct quarantine_row *q = &r->row.quarantine;
+    q->source_id = w->src->id;
+    q->message_id = message_id;
+    q->type = type;
+    q->event = event;
+    q->received_at = w->received_at;
+    q->reasons = own(w, cJSON_PrintUnformatted(reasons));
+    q->raw = raw;
+    q->raw_len = raw_len;
+    if (!q->reasons)
+        q->reasons = "[]";
+}
+
+/* Turns one parsed message into an event or quarantine record. */
+static int build_record(struct request_work *w, cJSON *msg, enum message_type type,
+                        enum message_mode mode, int64_t batch_sent_at, const struct plan *plan,
+                        size_t index, bool batch, cJSON *reasons)
+{
+    if (!cJSON_IsObject(msg)) {
+        char field[32];
+        snprintf(field, sizeof(field), batch ? "batch[%zu]" : "", index);
+        message_reason(reasons, field, "type", "a message must be a JSON object");
+        char *raw = own(w, cJSON_PrintUnformatted(msg));
+        if (!raw)
+            return ERR_NOMEM;
+        add_quarantine(w, NULL, NULL, NULL, reasons, raw, strlen(raw));
+        return 0;
+    }
+    struct message_info info;
+    int rc = message_normalize(msg, type, mode, w->received_at, batch_sent_at, &info, reasons);
+    if (rc == ERR_NOMEM)
+        return rc;
+    enum plan_verdict verdict = PLAN_PASS;
+    if (rc == 0 && plan)
+        verdict = plan_check(plan, msg, reasons);
+    char *raw = own(w, cJSON_PrintUnformatted(msg));
+    if (!raw)
+        return ERR_NOMEM;
+    size_t raw_len = strlen(raw);
+    if (raw_len > MESSAGE_MAX_BYTES) {
+        message_reason(reasons, "", "message_too_large", "a message may have at most %d bytes",
+                       MESSAGE_MAX_BYTES);
+        rc = ERR_INVALID;
+    }
+    if (rc || verdict == PLAN_BLOCK) {
+        add_quarantine(w, info.message_id, info.type >= 0 ? message_type_name(info.type) : NULL,
+                       info.event, reasons, raw, raw_len);
+        return 0;
+    }
+    struct record *r = &w->recs[w->n++];
+    memset(r, 0, sizeof(*r));
+    r->kind = RECORD_EVENT;
+    r->has_key = true;
+    r->key = seen_key(w->src->id, info.message_id, strlen(info.message_id));
+    struct event_row *ev = &r->row.event;
+    ev->source_id = w->src->id;
+    ev->type = message_type_name(info.type);
+    ev->event = info.event;
+    ev->user_id = info.user_id;
+    ev->anonymous_id = info.anonymous_id;
+    ev->message_id = info.message_id;
+    ev->timestamp = info.timestamp;
+    ev->received_at = info.received_at;
+    ev->sent_at = info.sent_at == INT64_MIN ? STORE_NULL_TIME : info.sent_at;
+    ev->flags = verdict == PLAN_FLAG;
+    ev->raw = raw;
+    ev->raw_len = raw_len;
+    return 0;
+}
+
+static bool truthy(const char *v)
+{
+    return v && (strcmp(v, "1") == 0 || strcasecmp(v, "true") == 0 || strcasecmp(v, "yes") == 0);
+}
+
+/* Keeps an unparseable body, raw, so that nothing sent with a valid key is lost. */
+static void quarantine_body(struct collect *c, const struct source_entry *src,
+                            const struct http_request *req, int64_t now, const char *code,
+                            const char *msg)
+{
+    cJSON *reasons = cJSON_CreateArray();
+    message_reason(reasons, "", code, "%s", msg);
+    char *text = cJSON_PrintUnformatted(reasons);
+    cJSON_Delete(reasons);
+    struct record r = {.kind = RECORD_QUARANTINE};
+    r.row.quarantine = (struct quarantine_row){
+        .source_id = src->id,
+        .received_at = now,
+        .reasons = text ? text : "[]",
+        .raw = req->body ? req->body : "",
+        .raw_len = req->body_len,
+    };
+    struct err e = {0};
+    if (writer_submit(c->writer, &r, 1, &e))
+        log_warn("collect: could not keep a rejected body in quarantine: %s", e.msg);
+    else
+        c->quarantined++;
+    free(text);
+}
+
+static void handle(const struct http_request *req, struct http_response *res, void *arg)
+{
+    struct route_ctx *rc_ = arg;
+    struct collect *c = rc_->c;
+    bool batch = rc_->type == MSG_TYPE_NONE;
+    int64_t now = time_now_ms();
+    struct request_work w = {.received_at = now};
+    struct source_entry *src = NULL;
+    char key[WRITE_KEY_MAX + 1];
+    size_t key_len = 0;
+
+    /* 1. The write key, by Basic auth when given. */
+    const char *auth = http_header(req, "Authorization");
+    if (auth) {
+        if (basic_key(auth, key, sizeof(key), &key_len) ||
+            source_cache_acquire(c->sources, key, key_len, &src)) {
+            http_error(res, 401, "invalid_write_key",
+                       "the write key is missing or unknown: send it as the Basic auth user name");
+            res->www_auth = "Basic realm=\"custos\"";
+            return;
+        }
+    }
+
+    /* 2. The body: valid UTF-8, bounded nesting, JSON. */
+    if (!req->body) {
+        http_error(res, 400, "empty_body", "the request has no body: send a JSON message");
+        goto out;
+    }
+    size_t at = 0;
+    int rc = text_scan_json(req->body, req->body_len, MESSAGE_MAX_DEPTH, &at);
+    if (rc) {
+        char msg[160];
+        const char *code = rc == ERR_LIMIT ? "nesting_too_deep" : "invalid_utf8";
+        if (rc == ERR_LIMIT)
+            snprintf(msg, sizeof(msg), "JSON nests deeper than %d levels (at byte %zu)",
+                     MESSAGE_MAX_DEPTH, at);
+        else
+            snprintf(msg, sizeof(msg), "the body is not valid UTF-8 (at byte %zu)", at);
+        if (src)
+            quarantine_body(c, src, req, now, code, msg);
+        http_error(res, 400, code, "%s", msg);
+        goto out;
+    }
+    const char *end = NULL;
+    w.root = cJSON_ParseWithLengthOpts(req->body, req->body_len, &end, false);
+    if (w.root) {
+        /* Only white space may follow the value. */
+        const char *p = end, *stop = req->body + req->body_len;
+        while (p < stop && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+            p++;
+        if (p != stop) {
+            cJSON_Delete(w.root);
+            w.root = NULL;
+            end = p;
+        }
+    }
+    if (!w.root) {
+        char msg[160];
+        size_t off = end && end >= req->body ? (size_t)(end - req->body) : 0;
+        snprintf(msg, sizeof(msg), "the body is not valid JSON (near byte %zu)", off);
+        if (src)
+            quarantine_body(c, src, req, now, "invalid_json", msg);
+        http_error(res, 400, "invalid_json", "%s", msg);
+        goto out;
+    }
+    if (!cJSON_IsObject(w.root)) {
+        if (src)
+            quarantine_body(c, src, req, now, "invalid_body", "the body must be a JSON object");
+        http_error(res, 400, "invalid_body", "the body must be a JSON object");
+        goto out;
+    }
+
+    /* 3. Otherwise the write key from the body. */
+    if (!src) {
+        cJSON *wk = cJSON_GetObjectItemCaseSensitive(w.root, "writeKey");
+        if (!cJSON_IsString(wk) || strlen(wk->valuestring) > WRITE_KEY_MAX ||
+            source_cache_acquire(c->sources, wk->valuestring, strlen(wk->valuestring), &src)) {
+            http_error(res, 401, "invalid_write_key",
+                       "the write key is missing or unknown: send it by Basic auth or as "
+                       "writeKey");
+            res->www_auth = "Basic realm=\"custos\"";
+            goto out;
+        }
+    }
+    w.src = src;
+    cJSON_DeleteItemFromObjectCaseSensitive(w.root, "writeKey");
+
+    /* 4. The messages. */
+    cJSON *items = w.root;
+    size_t n = 1;
+    int64_t batch_sent_at = INT64_MIN;
+    if (batch) {
+        items = cJSON_GetObjectItemCaseSensitive(w.root, "batch");
+        if (!cJSON_IsArray(items)) {
+            http_error(res, 400, "invalid_batch", "batch: must be an array of messages");
+            goto out;
+        }
+        n = (size_t)cJSON_GetArraySize(items);
+        if (n > BATCH_MAX_MESSAGES) {
+            http_error(res, 413, "batch_too_large", "batch: at most %d messages per request",
+                       BATCH_MAX_MESSAGES);
+            goto out;
+        }
+        cJSON *sent = cJSON_GetObjectItemCaseSensitive(w.root, "sentAt");
+        if (cJSON_IsString(sent))
+            time_parse_iso8601(sent->valuestring, strlen(sent->valuestring), &batch_sent_at);
+    }
+    w.recs = calloc(n ? n : 1, sizeof(*w.recs));
+    w.owned = calloc(n ? 2 * n : 1, sizeof(*w.owned));
+    cJSON *results = cJSON_CreateArray();
+    if (!w.recs || !w.owned || !results) {
+        cJSON_Delete(results);
+        http_error(res, 500, "out_of_memory", "out of memory");
+        goto out;
+    }
+    cJSON *first_reasons = NULL;
+    size_t idx = 0;
+    cJSON *msg = batch ? items->child : w.root;
+    for (; idx < n && msg; idx++, msg = batch ? msg->next : NULL) {
+        cJSON *reasons = cJSON_CreateArray();
+        if (!reasons || build_record(&w, msg, rc_->type, MESSAGE_LIVE, batch_sent_at, src->plan,
+                                     idx, batch, reasons)) {
+            cJSON_Delete(reasons);
+            cJSON_Delete(results);
+            http_error(res, 500, "out_of_memory", "out of memory");
+            goto out;
+        }
+        cJSON_AddItemToArray(results, reasons);
+        if (!first_reasons && cJSON_GetArraySize(reasons))
+            first_reasons = reasons;
+    }
+    n = idx;
+
+    /* 5. The commit: the answer comes once the messages are durable. */
+    struct err e = {0};
+    rc = writer_submit(c->writer, w.recs, w.n, &e);
+    if (rc == ERR_BUSY) {
+        cJSON_Delete(results);
+        http_error(res, 429, "too_many_requests", "the store is not keeping up: retry later");
+        res->retry_after = 1;
+        goto out;
+    }
+    if (rc) {
+        cJSON_Delete(results);
+        http_error(res, 503, "store_unavailable",
+                   "the messages could not be stored; nothing of this request was kept: retry");
+        goto out;
+    }
+
+    /* 6. The answer. */
+    size_t accepted = 0, quarantined = 0, duplicates = 0, flagged = 0;
+    for (size_t i = 0; i < w.n; i++) {
+        bool ev = w.recs[i].kind == RECORD_EVENT;
+        accepted += ev;
+        quarantined += !ev;
+        duplicates += w.recs[i].outcome == RECORD_DUPLICATE;
+        flagged += ev && w.recs[i].row.event.flags && w.recs[i].outcome == RECORD_STORED;
+    }
+    c->accepted += accepted;
+    c->quarantined += quarantined;
+    c->duplicates += duplicates;
+    c->flagged += flagged;
+
+    if (!batch) {
+        if (quarantined) {
+            cJSON *r0 = cJSON_GetArrayItem(first_reasons, 0);
+            const char *field = cJSON_GetStringValue(cJSON_GetObjectItem(r0, "field"));
+            const char *code = cJSON_GetStringValue(cJSON_GetObjectItem(r0, "code"));
+            const char *text = cJSON_GetStringValue(cJSON_GetObjectItem(r0, "message"));
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddBoolToObject(o, "success", false);
+            cJSON_AddStringToObject(o, "code", code ? code : "invalid");
+            char line[512];
+            snprintf(line, sizeof(line), "%s%s%s", field && *field ? field : "",
+                     field && *field ? ": " : "", text ? text : "invalid message");
+            cJSON_AddStringToObject(o, "message", line);
+            cJSON_AddStringToObject(o, "field", field ? field : "");
+            cJSON_AddItemReferenceToObject(o, "reasons", first_reasons);
+            cJSON_AddBoolToObject(o, "quarantined", true);
+            http_json(res, 400, o);
+            res->reject = "invalid_message";
+        } else {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddBoolToObject(o, "success", true);
+            http_json(res, 200, o);
+        }
+        cJSON_Delete(results);
+        goto out;
+    }
+    bool strict = truthy(http_query(req, "strict"));
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddBoolToObject(o, "success", !(strict && quarantined));
+    cJSON_AddNumberToObject(o, "accepted", (double)accepted);
+    cJSON_AddNumberToObject(o, "quarantined", (double)quarantined);
+    cJSON_AddNumberToObject(o, "duplicates", (double)duplicates);
+    if (strict) {
+        cJSON *list = cJSON_AddArrayToObject(o, "results");
+        cJSON *reasons = results->child;
+        for (size_t i = 0; i < w.n && reasons; i++, reasons = reasons->next) {
+            struct record *r = &w.recs[i];
+            cJSON *item = cJSON_CreateObject();
+            cJSON_AddNumberToObject(item, "index", (double)i);
+            const char *mid =
+                r->kind == RECORD_EVENT ? r->row.event.message_id : r->row.quarantine.message_id;
+            if (mid)
+                cJSON_AddStringToObject(item, "messageId", mid);
+            cJSON_AddStringToObject(item, "status",
+                                    r->outcome == RECORD_DUPLICATE ? "duplicate"
+                                    : r->kind == RECORD_EVENT      ? "accepted"
+                                                                   : "quarantined");
+            if (cJSON_GetArraySize(reasons))
+                cJSON_AddItemReferenceToObject(item, "reasons", reasons);
+            cJSON_AddItemToArray(list, item);
+        }
+    }
+    http_json(res, strict && quarantined ? 400 : 200, o);
+    if (strict && quarantined)
+        res->reject = "invalid_message";
+    cJSON_Delete(results);
+out:
+    source_release(src);
+    work_release(&w);
+}
+
+int collect_revalidate(const char *raw, size_t raw_len, int64_t source_id, int64_t received_at,
+                       const struct plan *plan, struct record *rec, cJSON **tree, cJSON *reasons)
+{
+    *tree = NULL;
+    cJSON *msg = cJSON_ParseWithLength(raw, raw_len);
+    if (!msg)
+        return message_reason(reasons, "", "invalid_json", "the message is not valid JSON");
+    struct source_entry src = {.id = source_id};
+    char *owned[2] = {NULL, NULL};
+    struct request_work w = {.recs = rec, .owned = owned, .src = &src, .received_at = received_at};
+    int rc =
+        build_record(&w, msg, MSG_TYPE_NONE, MESSAGE_REPLAY, INT64_MIN, plan, 0, false, reasons);
+    *tree = msg;
+    if (rc == 0 && rec->kind != RECORD_EVENT)
+        rc = ERR_INVALID;
+    if (rc) {
+        for (size_t i = 0; i < w.owned_n; i++)
+            free(owned[i]);
+        return rc;
+    }
+    /* owned[0] is the event's raw text: it now belongs to the caller. */
+    return 0;
+}
+
+static void handle_healthz(const struct http_request *req, struct http_response *res, void *arg)
+{
+    (void)req;
+    (void)arg;
+    http_text(res, 200, "application/json", "{\"status\":\"ok\"}", 15);
+}
+
+size_t collect_routes(struct collect *c, struct http_route *routes, size_t cap)
+{
+    static const char *const paths[MSG_TYPE_COUNT] = {"/v1/identify", "/v1/track", "/v1/page",
+                                                      "/v1/screen",   "/v1/group", "/v1/alias"};
+    size_t n = 0;
+    for (int t = 0; t < MSG_TYPE_COUNT && n < cap; t++) {
+        route_ctxs[t] = (struct route_ctx){c, (enum message_type)t};
+        routes[n++] =
+            (struct http_route){"POST", paths[t], handle, MESSAGE_MAX_BYTES, &route_ctxs[t]};
+    }
+    route_ctxs[MSG_TYPE_COUNT] = (struct route_ctx){c, MSG_TYPE_NONE};
+    if (n < cap)
+        routes[n++] = (struct http_route){"POST", "/v1/batch", handle, BATCH_MAX_BYTES,
+                                          &route_ctxs[MSG_TYPE_COUNT]};
+    if (n < cap)
+        routes[n++] = (struct http_route){"POST", "/v1/import", handle, BATCH_MAX_BYTES,
+                                          &route_ctxs[MSG_TYPE_COUNT]};
+    if (n < cap)
+        routes[n++] = (struct http_route){"GET", "/healthz", handle_healthz, 0, NULL};
+    return n;
+}
+
+void collect_metrics(struct collect *c, struct metrics_buf *b)
+{
+    metrics_printf(b,
+                   "# HELP custos_messages_total Messages received, by outcome.\n"
+                   "# TYPE custos_messages_total counter\n"
+                   "custos_messages_total{outcome=\"accepted\"} %" PRIu64 "\n"
+                   "custos_messages_total{outcome=\"quarantined\"} %" PRIu64 "\n"
+                   "custos_messages_total{outcome=\"duplicate\"} %" PRIu64 "\n"
+                   "custos_messages_total{outcome=\"flagged\"} %" PRIu64 "\n",
+                   (uint64_t)c->accepted, (uint64_t)c->quarantined, (uint64_t)c->duplicates,
+                   (uint64_t)c->flagged);
+    struct writer_stats ws;
+    writer_get_stats(c->writer, &ws);
+    metrics_printf(b,
+                   "# HELP custos_store_commits_total Transactions committed by the writer.\n"
+                   "# TYPE custos_store_commits_total counter\n"
+                   "custos_store_commits_total %" PRIu64 "\n"
+                   "# HELP custos_store_commit_failures_total Transactions that failed.\n"
+                   "# TYPE custos_store_commit_failures_total counter\n"
+                   "custos_store_commit_failures_total %" PRIu64 "\n"
+                   "# HELP custos_store_queue_records Records waiting for the writer.\n"
+                   "# TYPE custos_store_queue_records gauge\n"
+                   "custos_store_queue_records %" PRIu64 "\n"
+                   "# HELP custos_dedup_keys Keys in the in-memory deduplication set.\n"
+                   "# TYPE custos_dedup_keys gauge\n"
+                   "custos_dedup_keys %" PRIu64 "\n",
+                   ws.commits, ws.failures, ws.queued, ws.seen);
+}

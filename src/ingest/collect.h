@@ -1,0 +1,39 @@
+/* collect.h - the collection API: Segment's HTTP Tracking API under /v1/.
+ *
+ * POST /v1/identify|track|page|screen|group|alias take one message; /v1/batch and
+ * /v1/import take {"batch": [...]}. The write key comes by Basic auth (the key as
+ * user name, with or without the trailing colon) or as "writeKey" in the body.
+ * Every message is normalized (message.h), checked against its source's tracking
+ * plan (plan.h), and handed to the writer (writer.h) as an event or, when it fails,
+ * as a quarantine row with every reason. The answer comes after the commit.
+ * docs/collection-api.md describes every answer. */
+#ifndef CUSTOS_COLLECT_H
+#define CUSTOS_COLLECT_H
+
+#include "http/metrics.h"
+#include "http/server.h"
+#include "ingest/sources.h"
+#include "ingest/writer.h"
+
+struct collect {
+    struct source_cache *sources;
+    struct writer *writer;
+    _Atomic uint64_t accepted, quarantined, duplicates, flagged;
+};
+
+/* The routes of the collection API, bound to c (which must outlive the server):
+ * fills routes (capacity cap) and returns how many were written. */
+size_t collect_routes(struct collect *c, struct http_route *routes, size_t cap);
+
+/* Appends the collection counters to b. */
+void collect_metrics(struct collect *c, struct metrics_buf *b);
+
+/* Re-validates one quarantined message (raw JSON) for source src against plan:
+ * on success fills *rec as an event record (its strings point into *tree, which the
+ * caller frees with cJSON_Delete, and rec->row.event.raw is malloc'd: free it).
+ * Returns 0 when it now passes, ERR_INVALID with the reasons appended to reasons
+ * when it still fails, ERR_NOMEM. */
+int collect_revalidate(const char *raw, size_t raw_len, int64_t source_id, int64_t received_at,
+                       const struct plan *plan, struct record *rec, cJSON **tree, cJSON *reasons);
+
+#endif

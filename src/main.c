@@ -1,0 +1,154 @@
+/* main.c - argv to one command table, nothing else (git's git.c idea).
+ * The table drives dispatch, `custos --help`, `custos VERB --help` and docs/cli.md. */
+#include <sodium.h>
+#include <sqlite3.h>
+
+#include "cli/cli.h"
+#include "core/config.h"
+#include "core/log.h"
+
+#define CUSTOS_VERSION "0.1.0"
+
+struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+    const char *help; /* usage and options; settings flags are appended */
+};
+
+static const struct command commands[] = {
+    {"serve", cmd_serve, "run the HTTP server: collection API, health, metrics",
+     "usage: custos serve [--ready-file FILE]\n"
+     "\n"
+     "Serves the Segment-compatible collection API (POST /v1/identify, track, page,\n"
+     "screen, group, alias, batch, import), GET /healthz and GET /metrics on --listen.\n"
+     "A message is answered 200 only once it is on disk. SIGTERM or SIGINT stops\n"
+     "accepting connections, answers the requests in progress, then exits.\n"
+     "\n"
+     "  --ready-file FILE   write HOST:PORT to FILE once the server accepts requests\n"
+     "                      (useful with --listen 127.0.0.1:0, which picks a free port)\n"},
+    {"sources", cmd_sources, "add and list sources (channels with a write key and a plan)",
+     "usage: custos sources add NAME [--plan FILE]\n"
+     "       custos sources list [--json | --csv]\n"
+     "       custos sources set-plan NAME FILE | --clear\n"
+     "\n"
+     "add       creates a source and prints its new write key, alone, on stdout. The key\n"
+     "          is shown only this once: Custos keeps only its hash.\n"
+     "list      shows every source: name, key hint, whether it has a plan, events.\n"
+     "set-plan  replaces a source's tracking plan (docs/tracking-plans.md); a running\n"
+     "          server applies it within a second. --clear removes it.\n"
+     "\n"
+     "NAME uses letters, digits, '_', '-' and '.', at most 64 characters.\n"},
+    {"events", cmd_events, "print stored events",
+     "usage: custos events [--source NAME] [--limit N] [--after ID] [--json | --csv]\n"
+     "\n"
+     "Prints stored events, oldest first. With --limit N, the newest N.\n"
+     "--json prints one stored message per line, as received plus the server's\n"
+     "receivedAt, corrected timestamp, messageId and the source's name.\n"
+     "\n"
+     "  --source NAME   only this source's events\n"
+     "  --limit N       at most N events (default 100 for tables, no limit for --json/--csv)\n"
+     "  --after ID      only events stored after event ID (for paging)\n"},
+    {"quarantine", cmd_quarantine, "list, show and replay messages that failed validation",
+     "usage: custos quarantine list [--source NAME] [--limit N] [--json | --csv]\n"
+     "       custos quarantine show ID [--json]\n"
+     "       custos quarantine replay [--source NAME] [ID...] [--json]\n"
+     "\n"
+     "Messages that broke the Segment spec or their source's tracking plan are kept\n"
+     "raw, with every reason, in the quarantine.\n"
+     "list    one line per message: id, source, type, event, time, first reason\n"
+     "        (--json: one JSON object per line with the message and all its reasons)\n"
+     "show    one message with all its reasons\n"
+     "replay  validates the messages again with the current plan (fix the plan with\n"
+     "        custos sources set-plan first); those that pass become events and leave\n"
+     "        the quarantine; the rest stay. Replaying twice\n"
+     "        stores nothing twice.\n"},
+    {"config", cmd_config, "show the settings in force and where each came from",
+     "usage: custos config show [--json]\n"
+     "\n"
+     "Every setting can be set in custos.conf (\"name = value\"), in the environment\n"
+     "(CUSTOS_NAME, e.g. CUSTOS_DB) or as a flag (--name VALUE); a flag wins over the\n"
+     "environment, which wins over the file, which wins over the default.\n"},
+    {"version", cmd_version, "print the version", "usage: custos version\n"},
+};
+
+static void print_overview(FILE *out)
+{
+    fprintf(out,
+            "custos %s - a customer data platform\n\n"
+            "usage: custos VERB [options]   (custos VERB --help for more)\n\n",
+            CUSTOS_VERSION);
+    for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+        fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\nExit status: 0 success, 1 failure (reason on stderr), 2 bad usage.\n"
+                 "Documentation: README.md and docs/.\n");
+}
+
+int cmd_version(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    printf("custos %s (SQLite %s, libsodium %s)\n", CUSTOS_VERSION, sqlite3_libversion(),
+           sodium_version_string());
+    return EXIT_OK;
+}
+
+static bool wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            return false;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return true;
+    }
+    return false;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        if (argc >= 3 && strcmp(argv[1], "help") == 0) {
+            for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+                if (strcmp(commands[i].name, argv[2]) == 0) {
+                    fputs(commands[i].help, stdout);
+                    return EXIT_OK;
+                }
+        }
+        print_overview(argc < 2 ? stderr : stdout);
+        return argc < 2 ? EXIT_USAGE : EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0)
+        return cmd_version(argc, argv);
+
+    const struct command *cmd = NULL;
+    for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+        if (strcmp(commands[i].name, argv[1]) == 0)
+            cmd = &commands[i];
+    if (!cmd) {
+        fprintf(stderr, "custos: unknown verb \"%s\"\n\n", argv[1]);
+        print_overview(stderr);
+        return EXIT_USAGE;
+    }
+    int vargc = argc - 1;
+    char **vargv = argv + 1;
+    if (wants_help(vargc, vargv)) {
+        fputs(cmd->help, stdout);
+        fputc('\n', stdout);
+        config_print_flags(stdout);
+        return EXIT_OK;
+    }
+    if (sodium_init() < 0)
+        return cli_fail("libsodium could not initialise");
+    struct err e = {0};
+    int rc = config_load(&vargc, vargv, &e);
+    if (rc) {
+        fprintf(stderr, "custos: %s\n", e.msg);
+        config_release();
+        return rc == ERR_USAGE || rc == ERR_INVALID ? EXIT_USAGE : EXIT_FAIL;
+    }
+    log_set_level_name(cfg.log_level);
+    rc = cmd->run(vargc, vargv);
+    config_release();
+    return rc;
+}

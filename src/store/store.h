@@ -1,0 +1,121 @@
+/* store.h - the storage interface: one ops table per backend.
+ *
+ * The embedded default is SQLite (store_sqlite.c), in WAL mode, with the versioned
+ * migrations in src/store/migrations/ applied on open. A PostgreSQL backend plugs in
+ * by providing another struct store_ops; callers use only the store_* functions.
+ *
+ * A struct store is one connection: use it from one thread at a time. The ingestion
+ * writer owns one; readers open their own. Strings passed in are copied by the
+ * backend before the call returns; strings passed to callbacks live only during the
+ * callback. */
+#ifndef CUSTOS_STORE_H
+#define CUSTOS_STORE_H
+
+#include "core/common.h"
+
+#define STORE_NULL_TIME INT64_MIN /* a time column that is NULL */
+
+struct source {
+    int64_t id;
+    const char *name;
+    const char *key_hint;
+    const char *plan; /* NULL when the source has no tracking plan */
+    int64_t created_at, updated_at;
+    const unsigned char *key_hash; /* 32 bytes */
+};
+
+struct event_row {
+    int64_t id; /* set by the store on append; read back by scans */
+    int64_t source_id;
+    const char *type, *event, *user_id, *anonymous_id, *message_id;
+    int64_t timestamp, received_at, sent_at;
+    int flags;
+    const char *raw;
+    size_t raw_len;
+};
+
+struct quarantine_row {
+    int64_t id;
+    int64_t source_id;
+    const char *message_id, *type, *event; /* may be NULL */
+    int64_t received_at;
+    const char *reasons; /* JSON array */
+    const char *raw;
+    size_t raw_len;
+};
+
+struct event_filter {
+    int64_t source_id; /* 0: every source */
+    int64_t after_id;  /* rows with id > after_id */
+    int64_t limit;     /* 0: no limit */
+    bool newest_first; /* with limit: the last rows, still returned in id order */
+};
+
+typedef int (*store_source_cb)(const struct source *s, void *ctx);
+typedef int (*store_event_cb)(const struct event_row *r, void *ctx);
+typedef int (*store_quarantine_cb)(const struct quarantine_row *r, void *ctx);
+/* Receives stored (source, messageId) pairs: of events, and of the quarantine unless
+ * events_only was asked. */
+typedef int (*store_seen_cb)(int64_t source_id, const char *message_id, size_t len, void *ctx);
+
+struct store;
+
+struct store_ops {
+    const char *name;
+    void (*close)(struct store *st);
+    int (*begin)(struct store *st, struct err *e);
+    int (*commit)(struct store *st, struct err *e);
+    void (*rollback)(struct store *st);
+
+    int (*source_add)(struct store *st, const char *name, const unsigned char key_hash[32],
+                      const char *key_hint, const char *plan, int64_t *id, struct err *e);
+    int (*source_set_plan)(struct store *st, const char *name, const char *plan, struct err *e);
+    int (*source_by_key)(struct store *st, const unsigned char key_hash[32], store_source_cb cb,
+                         void *ctx, struct err *e);
+    int (*source_by_name)(struct store *st, const char *name, store_source_cb cb, void *ctx,
+                          struct err *e);
+    int (*source_list)(struct store *st, store_source_cb cb, void *ctx, struct err *e);
+    int (*sources_version)(struct store *st, int64_t *version, struct err *e);
+
+    int (*event_append)(struct store *st, struct event_row *r, struct err *e);
+    int (*event_scan)(struct store *st, const struct event_filter *f, store_event_cb cb, void *ctx,
+                      struct err *e);
+    int (*event_count)(struct store *st, int64_t source_id, int64_t *n, struct err *e);
+
+    int (*quarantine_append)(struct store *st, struct quarantine_row *r, struct err *e);
+    int (*quarantine_scan)(struct store *st, const struct event_filter *f, store_quarantine_cb cb,
+                           void *ctx, struct err *e);
+    int (*quarantine_get)(struct store *st, int64_t id, store_quarantine_cb cb, void *ctx,
+                          struct err *e);
+    int (*quarantine_delete)(struct store *st, int64_t id, struct err *e);
+
+    int (*seen_scan)(struct store *st, bool events_only, store_seen_cb cb, void *ctx,
+                     struct err *e);
+};
+
+struct store {
+    const struct store_ops *ops;
+};
+
+struct store_options {
+    bool synchronous_full; /* fsync each commit (default) or only at checkpoints */
+    bool read_only;
+};
+
+/* Opens the store at location (a SQLite file path), creating it and applying any
+ * pending migrations. The caller frees it with store_close. Returns 0, or ERR_STORE /
+ * ERR_IO with the reason in e. */
+int store_open(const char *location, const struct store_options *opt, struct store **out,
+               struct err *e);
+
+static inline void store_close(struct store *st)
+{
+    if (st)
+        st->ops->close(st);
+}
+
+/* The SQLite backend; store_open dispatches to it. */
+int store_sqlite_open(const char *path, const struct store_options *opt, struct store **out,
+                      struct err *e);
+
+#endif

@@ -1,0 +1,600 @@
+/* store_sqlite.c - the embedded SQLite backend of store.h.
+ *
+ * WAL mode, one file. Statements are prepared once per connection. Migrations are
+ * embedded (scripts/embed-sql) and applied in one transaction each on open; the
+ * schema version is PRAGMA user_version. */
+#include <sqlite3.h>
+
+#include "store/store.h"
+
+struct migration {
+    int version;
+    const char *name;
+    const char *sql;
+};
+extern const struct migration store_migrations[];
+extern const size_t store_migrations_count;
+
+enum stmt_id {
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_SOURCE_ADD,
+    ST_SOURCE_SET_PLAN,
+    ST_SOURCE_BY_KEY,
+    ST_SOURCE_BY_NAME,
+    ST_SOURCE_LIST,
+    ST_SOURCES_VERSION,
+    ST_EVENT_APPEND,
+    ST_EVENT_COUNT_ALL,
+    ST_EVENT_COUNT_SOURCE,
+    ST_QUARANTINE_APPEND,
+    ST_QUARANTINE_GET,
+    ST_QUARANTINE_DELETE,
+    ST_COUNT
+};
+
+static const char *const stmt_sql[ST_COUNT] = {
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_SOURCE_ADD] = "INSERT INTO sources(name, key_hash, key_hint, plan, created_at, "
+                      "updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+    [ST_SOURCE_SET_PLAN] = "UPDATE sources SET plan = ?2, updated_at = max(?3, updated_at + 1) "
+                           "WHERE name = ?1",
+    [ST_SOURCE_BY_KEY] =
+        "SELECT id, name, key_hint, plan, created_at, updated_at, key_hash FROM sources "
+        "WHERE key_hash = ?1",
+    [ST_SOURCE_BY_NAME] =
+        "SELECT id, name, key_hint, plan, created_at, updated_at, key_hash FROM sources "
+        "WHERE name = ?1",
+    [ST_SOURCE_LIST] =
+        "SELECT id, name, key_hint, plan, created_at, updated_at, key_hash FROM sources "
+        "ORDER BY id",
+    [ST_SOURCES_VERSION] = "SELECT count(*) * 1000003 + coalesce(max(updated_at), 0) FROM sources",
+    [ST_EVENT_APPEND] = "INSERT INTO events(source_id, type, event, user_id, anonymous_id, "
+                        "message_id, timestamp, received_at, sent_at, flags, raw) VALUES "
+                        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    [ST_EVENT_COUNT_ALL] = "SELECT count(*) FROM events",
+    [ST_EVENT_COUNT_SOURCE] = "SELECT count(*) FROM events WHERE source_id = ?1",
+    [ST_QUARANTINE_APPEND] = "INSERT INTO quarantine(source_id, message_id, type, event, "
+                             "received_at, reasons, raw) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [ST_QUARANTINE_GET] = "SELECT id, source_id, message_id, type, event, received_at, reasons, "
+                          "raw FROM quarantine WHERE id = ?1",
+    [ST_QUARANTINE_DELETE] = "DELETE FROM quarantine WHERE id = ?1",
+};
+
+struct sqlite_store {
+    struct store base;
+    sqlite3 *db;
+    sqlite3_stmt *stmt[ST_COUNT];
+};
+
+static struct sqlite_store *impl(struct store *st)
+{
+    return (struct sqlite_store *)st;
+}
+
+static int db_err(struct sqlite_store *s, struct err *e, const char *what)
+{
+    return err_set(e, ERR_STORE, "%s: %s", what, sqlite3_errmsg(s->db));
+}
+
+static sqlite3_stmt *stmt_get(struct sqlite_store *s, enum stmt_id id, struct err *e)
+{
+    if (!s->stmt[id] && sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+                                           &s->stmt[id], NULL) != SQLITE_OK) {
+        db_err(s, e, "prepare");
+        return NULL;
+    }
+    return s->stmt[id];
+}
+
+static void bind_text(sqlite3_stmt *q, int i, const char *v)
+{
+    if (v)
+        sqlite3_bind_text(q, i, v, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(q, i);
+}
+
+static void bind_time(sqlite3_stmt *q, int i, int64_t t)
+{
+    if (t == STORE_NULL_TIME)
+        sqlite3_bind_null(q, i);
+    else
+        sqlite3_bind_int64(q, i, t);
+}
+
+static const char *col_text(sqlite3_stmt *q, int i)
+{
+    return (const char *)sqlite3_column_text(q, i);
+}
+
+static int64_t col_time(sqlite3_stmt *q, int i)
+{
+    return sqlite3_column_type(q, i) == SQLITE_NULL ? STORE_NULL_TIME : sqlite3_column_int64(q, i);
+}
+
+/* Runs a statement that returns no rows, then resets it. */
+static int step_done(struct sqlite_store *s, sqlite3_stmt *q, struct err *e, const char *what)
+{
+    int rc = sqlite3_step(q);
+    int ret = 0;
+    if (rc != SQLITE_DONE) {
+        if (rc == SQLITE_CONSTRAINT)
+            ret = err_set(e, ERR_EXISTS, "%s: %s", what, sqlite3_errmsg(s->db));
+        else if (rc == SQLITE_BUSY)
+            ret = err_set(e, ERR_BUSY, "%s: database is locked", what);
+        else
+            ret = db_err(s, e, what);
+    }
+    sqlite3_reset(q);
+    sqlite3_clear_bindings(q);
+    return ret;
+}
+
+static int exec_simple(struct sqlite_store *s, enum stmt_id id, struct err *e)
+{
+    sqlite3_stmt *q = stmt_get(s, id, e);
+    return q ? step_done(s, q, e, stmt_sql[id]) : ERR_STORE;
+}
+
+static int sq_begin(struct store *st, struct err *e)
+{
+    return exec_simple(impl(st), ST_BEGIN, e);
+}
+
+static int sq_commit(struct store *st, struct err *e)
+{
+    return exec_simple(impl(st), ST_COMMIT, e);
+}
+
+static void sq_rollback(struct store *st)
+{
+    struct sqlite_store *s = impl(st);
+    if (!sqlite3_get_autocommit(s->db))
+        exec_simple(s, ST_ROLLBACK, NULL);
+}
+
+static int sq_source_add(struct store *st, const char *name, const unsigned char key_hash[32],
+                         const char *key_hint, const char *plan, int64_t *id, struct err *e)
+{
+    struct sqlite_store *s = impl(st);
+    sqlite3_stmt *q = stmt_get(s, ST_SOURCE_ADD, e);
+    if (!q)
+        return ERR_STORE;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    bind_text(q, 1, name);
+    sqlite3_bind_blob(q, 2, key_hash, 32, SQLITE_STATIC);
+    bind_text(q, 3, key_hint);
+    bind_text(q, 4, plan);
+    sqlite3_bind_int64(q, 5, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+    int rc = step_done(s, q, e, "add source");
+    if (rc == ERR_EXISTS)
+        return err_set(e, ERR_EXISTS, "a source named \"%s\" already exists", name);
+    if (!rc && id)
+        *id = sqlite3_last_insert_rowid(s->db);
+    return rc;
+}
+
+static int sq_source_set_plan(struct store *st, const char *name, const char *plan, struct err *e)
+{
+    struct sqlite_store *s = impl(st);
+    sqlite3_stmt *q = stmt_get(s, ST_SOURCE_SET_PLAN, e);
+    if (!q)
+        return ERR_STORE;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    bind_text(q, 1, name);
+    bind_text(q, 2, plan);
+    sqlite3_bind_int64(q, 3, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+    int rc = step_done(s, q, e, "set plan");
+    if (!rc && sqlite3_changes(s->db) == 0)
+        return err_set(e, ERR_NOTFOUND, "no source named \"%s\"", name);
+    return rc;
+}
+
+/* The caller's callback, whichever kind of row it takes. */
+union row_cb {
+    store_source_cb source;
+    store_event_cb event;
+    store_quarantine_cb quarantine;
+    store_seen_cb seen;
+};
+
+/* Steps q, handing each row to a row reader; resets q at the end. */
+typedef int (*row_fn)(sqlite3_stmt *q, const union row_cb *cb, void *ctx);
+
+static int scan_rows(struct sqlite_store *s, sqlite3_stmt *q, row_fn fn, const union row_cb *cb,
+                     void *ctx, struct err *e)
+{
+    int rc, ret = 0;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        ret = fn(q, cb, ctx);
+        if (ret)
+            break;
+    }
+    if (!ret && rc != SQLITE_DONE)
+        ret = db_err(s, e, "read");
+    sqlite3_reset(q);
+    sqlite3_clear_bindings(q);
+    return ret;
+}
+
+static int source_row(sqlite3_stmt *q, const union row_cb *cb, void *ctx)
+{
+    struct source src = {
+        .id = sqlite3_column_int64(q, 0),
+        .name = col_text(q, 1),
+        .key_hint = col_text(q, 2),
+        .plan = col_text(q, 3),
+        .created_at = sqlite3_column_int64(q, 4),
+        .updated_at = sqlite3_column_int64(q, 5),
+        .key_hash = sqlite3_column_blob(q, 6),
+    };
+    if (sqlite3_column_bytes(q, 6) != 32)
+        return ERR_STORE;
+    return cb->source(&src, ctx);
+}
+
+static int sq_source_by_key(struct store *st, const unsigned char key_hash[32], store_source_cb cb,
+                            void *ctx, struct err *e)
+{
+    struct sqlite_store *s = impl(st);
+    sqlite3_stmt *q = stmt_get(s, ST_SOURCE_BY_KEY, e);
+    if (!q)
+        return ERR_STORE;
+    sqlite3_bind_blob(q, 1, key_hash, 32, SQLITE_STATIC);
+    return scan_rows(s, q, source_row, &(union row_cb){.source = cb}, ctx, e);
+}
+
+static int sq_source_by_name(struct store *st, const char *name, store_source_cb cb, void *ctx,
+                             struct err *e)
+{
+    struct sqlite_store *s = impl(st);
+    sqlite3_stmt *q = stmt_get(s, ST_SOURCE_BY_NAME, e);
+    if (!q)
+        return ERR_STORE;
+    bind_text(q, 1, name);
+    return scan_rows(s, q, source_row, &(union row_cb){.source = cb}, ctx, e);
+}
+
+static int sq_source_list(struct store *st, store_source_cb cb, void *ctx, struct err *e)
+{
+    struct sqlite_store *s = impl(st);
+    sqlite3_stmt *q = stmt_get(s, ST_SOURCE_LIST, e);
+    return q ? scan_rows(s, q, source_row, &(union row_cb){.source = cb}, ctx, e) : ERR_STORE;
+}
+
+static int int_row(sqlite3_stmt *q, const union row_cb *cb, void *ctx)
+{
+    (void)cb;
+    *(int64_t *)ctx = sqlite3_column_int64(q, 0);
+    return 0;
+}
+
+static int sq_sources_version(struct store *st, int64_t *version, struct err *e)
+{
+    struct sqlite_store *s = impl(st);
+    sqlite3_stmt *q = stmt_get(s, ST_SOURCES_VERSION, e);
+    return q ? scan_rows(s, q, int_row, NULL, version, e) : ERR_STORE;
+}
+
+static int sq_event_append(struct store *st, struct event_row *r, struct err *e)
+{
+    struct sqlite_store *s = impl(st);
+    sqlite3_stmt *q = stmt_get(s, ST_EVENT_APPEND, e);
+    if (!q)
+        return ERR_STORE;
+    sqlite3_bind_int64(q, 1, r->source_id);
+    bind_text(q, 2, r->type);
+    bind_text(q, 3, r->event);
+    bind_text(q, 4, r->user_id);
+    bind_text(q, 5, r->anonymous_id);
+    bind_text(q, 6, r->message_id);
+    sqlite3_bind_int64(q, 7, r->timestamp);
+    sqlite3_bind_int64(q, 8, r->received_at);
+    bind_time(q, 9, r->sent_at);
+    sqlite3_bind_int(q, 10, r->flags);
+    sqlite3_bind_text(q, 11, r->raw, (int)r->raw_len, SQLITE_STATIC);
+    int rc = step_done(s, q, e, "append event");
+    if (!rc)
+        r->id = sqlite3_last_insert_rowid(s->db);
+    return rc;
+}
+
+static int event_row_read(sqlite3_stmt *q, const union row_cb *cb, void *ctx)
+{
+    struct event_row r = {
+        .id = sqlite3_column_int64(q, 0),
+        .source_id = sqlite3_column_int64(q, 1),
+        .type = col_text(q, 2),
+        .event = col_text(q, 3),
+        .user_id = col_text(q, 4),
+        .anonymous_id = col_text(q, 5),
+        .message_id = col_text(q, 6),
+        .timestamp = sqlite3_column_int64(q, 7),
+        .received_at = sqlite3_column_int64(q, 8),
+        .sent_at = col_time(q, 9),
+        .flags = sqlite3_column_int(q, 10),
+        .raw = col_text(q, 11),
+        .raw_len = (size_t)sqlite3_column_bytes(q, 11),
+    };
+    return cb->event(&r, ctx);
+}
+
+/* Builds "SELECT cols FROM table WHERE ... ORDER BY id" for a filter. With
+ * newest_first and a limit, selects the last rows and re-orders them ascending. */
+static sqlite3_stmt *filter_prepare(struct sqlite_store *s, const char *cols, const char *table,
+                                    const struct event_filter *f, struct err *e)
+{
+    char sql[512], where[128] = "id > ?2";
+    if (f->source_id)
+        snprintf(where, sizeof(where), "id > ?2 AND source_id = ?1");
+    if (f->limit > 0 && f->newest_first)
+        snprintf(sql, sizeof(sql),
+                 "SELECT * FROM (SELECT %s FROM %s WHERE %s ORDER BY id DESC LIMIT ?3) "
+                 "ORDER BY id",
+                 cols, table, where);
+    else
+        snprintf(sql, sizeof(sql), "SELECT %s FROM %s WHERE %s ORDER BY id LIMIT ?3", cols, table,
+                 where);
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK) {
+        db_err(s, e, "prepare scan");
+        return NULL;
+    }
+    sqlite3_bind_int64(q, 1, f->source_id);
+    sqlite3_bind_int64(q, 2, f->after_id);
+    sqlite3_bind_int64(q, 3, f->limit > 0 ? f->limit : -1);
+    return q;
+}
+
+static int sq_event_scan(struct store *st, const struct event_filter *f, store_event_cb cb,
+                         void *ctx, struct err *e)
+{
+    struct sqlite_store *s = impl(st);
+    sqlite3_stmt *q = filter_prepare(s,
+                                     "id, source_id, type, event, user_id, anonymous_id, "
+                                     "message_id, timestamp, received_at, sent_at, flags, raw",
+                                     "events", f, e);
+    if (!q)
+        return ERR_STORE;
+    int rc = scan_rows(s, q, event_row_read, &(union row_cb){.event = cb}, ctx, e);
+    sqlite3_finalize(q);
+    return rc;
+}
+
+static int sq_event_count(struct store *st, int64_t source_id, int64_t *n, struct err *e)
+{
+    struct sqlite_store *s = impl(st);
+    sqlite3_stmt *q = stmt_get(s, source_id ? ST_EVENT_COUNT_SOURCE : ST_EVENT_COUNT_ALL, e);
+    if (!q)
+        return ERR_STORE;
+    if (source_id)
+        sqlite3_bind_int64(q, 1, source_id);
+    return scan_rows(s, q, int_row, NULL, n, e);
+}
+
+static int sq_quarantine_append(struct store *st, struct quarantine_row *r, struct err *e)
+{
+    struct sqlite_store *s = impl(st);
+    sqlite3_stmt *q = stmt_get(s, ST_QUARANTINE_APPEND, e);
+    if (!q)
+        return ERR_STORE;
+    sqlite3_bind_int64(q, 1, r->source_id);
+    bind_text(q, 2, r->message_id);
+    bind_text(q, 3, r->type);
+    bind_text(q, 4, r->event);
+    sqlite3_bind_int64(q, 5, r->received_at);
+    bind_text(q, 6, r->reasons);
+    sqlite3_bind_blob(q, 7, r->raw, (int)r->raw_len, SQLITE_STATIC);
+    int rc = step_done(s, q, e, "append quarantine");
+    if (!rc)
+        r->id = sqlite3_last_insert_rowid(s->db);
+    return rc;
+}
+
+static int quarantine_row_read(sqlite3_stmt *q, const union row_cb *cb, void *ctx)
+{
+    struct quarantine_row r = {
+        .id = sqlite3_column_int64(q, 0),
+        .source_id = sqlite3_column_int64(q, 1),
+        .message_id = col_text(q, 2),
+        .type = col_text(q, 3),
+        .event = col_text(q, 4),
+        .received_at = sqlite3_column_int64(q, 5),
+        .reasons = col_text(q, 6),
+        .raw = sqlite3_column_blob(q, 7),
+        .raw_len = (size_t)sqlite3_column_bytes(q, 7),
+    };
+    return cb->quarantine(&r, ctx);
+}
+
+static int sq_quarantine_scan(struct store *st, const struct event_filter *f,
+                              store_quarantine_cb cb, void *ctx, struct err *e)
+{
+    struct sqlite_store *s = impl(st);
+    sqlite3_stmt *q = filter_prepare(
+        s, "id, source_id, message_id, type, event, received_at, reasons, raw", "quarantine", f, e);
+    if (!q)
+        return ERR_STORE;
+    int rc = scan_rows(s, q, quarantine_row_read, &(union row_cb){.quarantine = cb}, ctx, e);
+    sqlite3_finalize(q);
+    return rc;
+}
+
+static int sq_quarantine_get(struct store *st, int64_t id, store_quarantine_cb cb, void *ctx,
+                             struct err *e)
+{
+    struct sqlite_store *s = impl(st);
+    sqlite3_stmt *q = stmt_get(s, ST_QUARANTINE_GET, e);
+    if (!q)
+        return ERR_STORE;
+    sqlite3_bind_int64(q, 1, id);
+    return scan_rows(s, q, quarantine_row_read, &(union row_cb){.quarantine = cb}, ctx, e);
+}
+
+static int sq_quarantine_delete(struct store *st, int64_t id, struct err *e)
+{
+    struct sqlite_store *s = impl(st);
+    sqlite3_stmt *q = stmt_get(s, ST_QUARANTINE_DELETE, e);
+    if (!q)
+        return ERR_STORE;
+    sqlite3_bind_int64(q, 1, id);
+    return step_done(s, q, e, "delete quarantine");
+}
+
+static int seen_row(sqlite3_stmt *q, const union row_cb *cb, void *ctx)
+{
+    const char *mid = (const char *)sqlite3_column_text(q, 1);
+    if (!mid)
+        return 0;
+    return cb->seen(sqlite3_column_int64(q, 0), mid, (size_t)sqlite3_column_bytes(q, 1), ctx);
+}
+
+static int sq_seen_scan(struct store *st, bool events_only, store_seen_cb cb, void *ctx,
+                        struct err *e)
+{
+    struct sqlite_store *s = impl(st);
+    sqlite3_stmt *q;
+    const char *sql = events_only ? "SELECT source_id, message_id FROM events"
+                                  : "SELECT source_id, message_id FROM events UNION ALL "
+                                    "SELECT source_id, message_id FROM quarantine";
+    if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK)
+        return db_err(s, e, "prepare seen scan");
+    int rc = scan_rows(s, q, seen_row, &(union row_cb){.seen = cb}, ctx, e);
+    sqlite3_finalize(q);
+    return rc;
+}
+
+static void sq_close(struct store *st)
+{
+    struct sqlite_store *s = impl(st);
+    for (int i = 0; i < ST_COUNT; i++)
+        sqlite3_finalize(s->stmt[i]);
+    sqlite3_close(s->db);
+    free(s);
+}
+
+static const struct store_ops sqlite_ops = {
+    .name = "sqlite",
+    .close = sq_close,
+    .begin = sq_begin,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .source_add = sq_source_add,
+    .source_set_plan = sq_source_set_plan,
+    .source_by_key = sq_source_by_key,
+    .source_by_name = sq_source_by_name,
+    .source_list = sq_source_list,
+    .sources_version = sq_sources_version,
+    .event_append = sq_event_append,
+    .event_scan = sq_event_scan,
+    .event_count = sq_event_count,
+    .quarantine_append = sq_quarantine_append,
+    .quarantine_scan = sq_quarantine_scan,
+    .quarantine_get = sq_quarantine_get,
+    .quarantine_delete = sq_quarantine_delete,
+    .seen_scan = sq_seen_scan,
+};
+
+static int exec_sql(struct sqlite_store *s, const char *sql, struct err *e)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        err_set(e, ERR_STORE, "%s", msg ? msg : sqlite3_errmsg(s->db));
+        sqlite3_free(msg);
+        return ERR_STORE;
+    }
+    return 0;
+}
+
+static int migrate(struct sqlite_store *s, struct err *e)
+{
+    sqlite3_stmt *q;
+    int version = 0;
+    if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &q, NULL) != SQLITE_OK)
+        return db_err(s, e, "read schema version");
+    if (sqlite3_step(q) == SQLITE_ROW)
+        version = sqlite3_column_int(q, 0);
+    sqlite3_finalize(q);
+    int latest = store_migrations_count ? store_migrations[store_migrations_count - 1].version : 0;
+    if (version > latest)
+        return err_set(e, ERR_STORE,
+                       "database schema version %d is newer than this custos knows (%d): "
+                       "upgrade custos",
+                       version, latest);
+    for (size_t i = 0; i < store_migrations_count; i++) {
+        const struct migration *m = &store_migrations[i];
+        if (m->version <= version)
+            continue;
+        char pragma[64];
+        snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", m->version);
+        int rc = exec_sql(s, "BEGIN IMMEDIATE", e);
+        if (!rc)
+            rc = exec_sql(s, m->sql, e);
+        if (!rc)
+            rc = exec_sql(s, pragma, e);
+        if (!rc)
+            rc = exec_sql(s, "COMMIT", e);
+        if (rc) {
+            char why[sizeof(e->msg)];
+            snprintf(why, sizeof(why), "%s", e ? e->msg : "");
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+            return err_set(e, ERR_STORE, "migration %s failed: %s", m->name, why);
+        }
+    }
+    return 0;
+}
+
+int store_sqlite_open(const char *path, const struct store_options *opt, struct store **out,
+                      struct err *e)
+{
+    struct sqlite_store *s = calloc(1, sizeof(*s));
+    if (!s)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    s->base.ops = &sqlite_ops;
+    int flags =
+        SQLITE_OPEN_NOMUTEX |
+        (opt && opt->read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    int rc = 0;
+    if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
+        rc = err_set(e, ERR_STORE, "cannot open database %s: %s", path,
+                     s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        goto out;
+    }
+    sqlite3_busy_timeout(s->db, 10000);
+    sqlite3_extended_result_codes(s->db, 0);
+    if (!(opt && opt->read_only)) {
+        rc = exec_sql(s, "PRAGMA journal_mode = WAL", e);
+        if (rc)
+            goto out;
+    }
+    rc = exec_sql(s,
+                  opt && !opt->synchronous_full ? "PRAGMA synchronous = NORMAL"
+                                                : "PRAGMA synchronous = FULL",
+                  e);
+    if (!rc)
+        rc = exec_sql(s, "PRAGMA foreign_keys = ON; PRAGMA cache_size = -65536", e);
+    if (!rc && !(opt && opt->read_only))
+        rc = migrate(s, e);
+out:
+    if (rc) {
+        sq_close(&s->base);
+        return rc;
+    }
+    *out = &s->base;
+    return 0;
+}
+
+int store_open(const char *location, const struct store_options *opt, struct store **out,
+               struct err *e)
+{
+    if (strncmp(location, "postgres://", 11) == 0 || strncmp(location, "postgresql://", 13) == 0)
+        return err_set(e, ERR_INVALID,
+                       "the PostgreSQL backend is not built yet: use a SQLite file path");
+    return store_sqlite_open(location, opt, out, e);
+}
