@@ -46,7 +46,8 @@ $(O)/libcustos.a: $(LIB_OBJ)
 
 $(O)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -MMD -MP -c -o $@ $<
+	@echo "  CC $<"
+	@$(CC) $(CFLAGS_ALL) -MMD -MP -c -o $@ $<
 
 $(O)/gen/migrations.c: $(MIGRATIONS) scripts/embed-sql
 	@mkdir -p $(dir $@)

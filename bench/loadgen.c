@@ -42,19 +42,31 @@
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Limits, each with its reason. */
-#define MAX_CONNECTIONS   1024         /* one thread each; beyond this we measure the scheduler */
-#define MAX_BATCH         10000        /* 10,000 x ~600 B = 6 MB, far past any sane batch limit */
-#define MAX_PREFIX        64           /* messageId prefix; ids stay well under 100 bytes */
-#define MAX_KEY           1024         /* write keys are ~32 characters */
-#define MAX_RESPONSE_HEAD (64 * 1024)  /* a tracking API answers with a few hundred bytes */
-#define MAX_CHUNK_LINE    4096         /* chunk-size line incl. extensions */
-#define MAX_BODY_BYTES    (1ULL << 40) /* Content-Length / chunk sizes we accept at all */
-#define RBUF_SIZE         (MAX_RESPONSE_HEAD + 16 * 1024)
-#define SNIPPET_BYTES     200               /* how much of an error body the summary quotes */
-#define BACKOFF_MIN_NS    (10 * 1000000LL)  /* after an error: 10 ms, doubling ...       */
-#define BACKOFF_MAX_NS    (250 * 1000000LL) /* ... to 250 ms, so a restart is seen soon */
-#define SLICE_NS          (100 * 1000000LL) /* longest uninterrupted wait; ^C reacts in it */
-#define SEND_SLICE_MS     100
+#define KIB ((size_t)1024)
+/* One thread each; beyond this we would measure the scheduler. */
+#define MAX_CONNECTIONS 1024
+/* 10,000 x ~700 B = 7 MB, far past any sane batch limit of a server. */
+#define MAX_BATCH 10000
+/* messageId prefix; ids stay well under 100 bytes. */
+#define MAX_PREFIX 64
+/* Write keys are ~32 characters. */
+#define MAX_KEY 1024
+/* Status line + headers; a tracking API answers with a few hundred bytes. */
+#define MAX_RESPONSE_HEAD (64 * KIB)
+/* A chunk-size line, extensions included. */
+#define MAX_CHUNK_LINE (4 * KIB)
+/* Content-Length and chunk sizes accepted at all (the body is read and dropped). */
+#define MAX_BODY_BYTES (1ULL << 40)
+#define RBUF_SIZE      (MAX_RESPONSE_HEAD + 16 * KIB)
+/* How much of the first error body the summary quotes. */
+#define SNIPPET_BYTES 200
+/* After an error: wait 10 ms, doubling to 250 ms, so a restarted server is seen soon. */
+#define BACKOFF_MIN_NS (10 * NS_PER_MS)
+#define BACKOFF_MAX_NS (250 * NS_PER_MS)
+/* Longest uninterrupted wait, so ^C and the end of the run are noticed in time. */
+#define SLICE_NS (100 * NS_PER_MS)
+/* Send timeout slice on a connected socket; the request deadline is checked between. */
+#define SEND_SLICE_MS 100
 
 #define NS_PER_S  1000000000LL
 #define NS_PER_MS 1000000LL
@@ -140,7 +152,9 @@ static void usage(FILE *f)
           "  Latency runs from the slot's scheduled time to the end of the response, so\n"
           "  queueing behind a slow answer is measured, not hidden. Slots of the first\n"
           "  --duration seconds are sent; any still unsent --timeout seconds later are\n"
-          "  reported as \"missed\".\n"
+          "  reported as \"missed\". No retries. When a connection cannot be made, the\n"
+          "  slots that come due during the reconnect backoff count as connect errors\n"
+          "  without a try, so an outage shows as errors at the offered rate.\n"
           "\n"
           "gen: measures message generation on one core for --duration seconds;\n"
           "  with --dump prints one --batch body on stdout instead.\n"
@@ -172,6 +186,9 @@ static void usage(FILE *f)
           "  requests = ok + errors; errors = non-2xx answers + io_errors (connect\n"
           "  refused, reset, early close, timeout, malformed answer); events = messages\n"
           "  acknowledged; latency covers requests that got an answer (any status).\n"
+          "  rate mode adds \"missed\" and \"send_lag_ms\", how late after their slots\n"
+          "  requests went out: when it is close to latency_ms, the client (or this\n"
+          "  machine's timer wake-ups), not the server, is the limit.\n"
           "  A summary goes to stderr. Exit 0 when the run completed (whatever the\n"
           "  server answered), 1 on a setup or --ack-log write failure, 2 on bad usage.\n"
           "\n"
@@ -310,7 +327,7 @@ struct buf {
 static void die_oom(void)
 {
     fputs("loadgen: out of memory\n", stderr);
-    exit(1);
+    _Exit(1); /* not exit(): other threads are running */
 }
 
 static void buf_grow(struct buf *b, size_t extra)
@@ -369,13 +386,19 @@ static inline void put_u64(struct buf *b, uint64_t v)
 }
 
 /* v in exactly `width` digits, zero-padded (v must fit). */
-static inline void put_u64_pad(struct buf *b, uint64_t v, unsigned width)
+/* Writes v into p as exactly `width` digits, zero-padded (v must fit). */
+static inline void fmt_digits(char *p, uint64_t v, unsigned width)
 {
-    char tmp[20];
     for (unsigned i = width; i-- > 0;) {
-        tmp[i] = (char)('0' + v % 10);
+        p[i] = (char)('0' + v % 10);
         v /= 10;
     }
+}
+
+static inline void put_u64_pad(struct buf *b, uint64_t v, unsigned width) /* width <= 20 */
+{
+    char tmp[20];
+    fmt_digits(tmp, v, width);
     put(b, tmp, width);
 }
 
@@ -398,30 +421,33 @@ static inline void put_money(struct buf *b, uint64_t cents)
     put_u64_pad(b, cents % 100, 2);
 }
 
-/* Unix milliseconds as ISO 8601 UTC: 2024-05-01T12:34:56.789Z (24 bytes). */
+#define ISO_LEN 24
+
+/* Unix milliseconds as ISO 8601 UTC: 2024-05-01T12:34:56.789Z, ISO_LEN bytes, no NUL. */
+static void fmt_iso_ms(char *out, int64_t ms)
+{
+    int64_t secs = ms / 1000, sod = secs % 86400, y;
+    unsigned mo, d;
+    civil_from_days(secs / 86400, &y, &mo, &d);
+    out[4] = out[7] = '-';
+    out[10] = 'T';
+    out[13] = out[16] = ':';
+    out[19] = '.';
+    out[23] = 'Z';
+    fmt_digits(out, (uint64_t)y, 4);
+    fmt_digits(out + 5, mo, 2);
+    fmt_digits(out + 8, d, 2);
+    fmt_digits(out + 11, (uint64_t)(sod / 3600), 2);
+    fmt_digits(out + 14, (uint64_t)(sod / 60 % 60), 2);
+    fmt_digits(out + 17, (uint64_t)(sod % 60), 2);
+    fmt_digits(out + 20, (uint64_t)(ms % 1000), 3);
+}
+
 static void put_iso_ms(struct buf *b, int64_t ms)
 {
-    int64_t secs = ms / 1000, days = secs / 86400, sod = secs % 86400;
-    int64_t y;
-    unsigned mo, d;
-    civil_from_days(days, &y, &mo, &d);
-    char t[24];
-    struct buf tb = {t, 0, sizeof t};
-    put_u64_pad(&tb, (uint64_t)y, 4);
-    PUT_LIT(&tb, "-");
-    put_u64_pad(&tb, mo, 2);
-    PUT_LIT(&tb, "-");
-    put_u64_pad(&tb, d, 2);
-    PUT_LIT(&tb, "T");
-    put_u64_pad(&tb, (uint64_t)(sod / 3600), 2);
-    PUT_LIT(&tb, ":");
-    put_u64_pad(&tb, (uint64_t)(sod / 60 % 60), 2);
-    PUT_LIT(&tb, ":");
-    put_u64_pad(&tb, (uint64_t)(sod % 60), 2);
-    PUT_LIT(&tb, ".");
-    put_u64_pad(&tb, (uint64_t)(ms % 1000), 3);
-    PUT_LIT(&tb, "Z");
-    put(b, t, tb.len);
+    char t[ISO_LEN];
+    fmt_iso_ms(t, ms);
+    put(b, t, ISO_LEN);
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -679,10 +705,9 @@ static void gen_message(struct gen *g, struct buf *b, bool track_only, int64_t s
 static void gen_body(struct gen *g, struct buf *b, uint64_t n, bool single)
 {
     int64_t ms = wall_ms();
-    char iso[24];
-    struct buf ib = {iso, 0, sizeof iso};
-    put_iso_ms(&ib, ms);
-    struct str sent_at = {iso, ib.len};
+    char iso[ISO_LEN];
+    fmt_iso_ms(iso, ms);
+    struct str sent_at = {iso, ISO_LEN};
 
     b->len = 0;
     if (single) {
@@ -711,7 +736,7 @@ static unsigned hist_index(uint64_t us)
 {
     if (us >= (1ULL << HIST_MAX_BITS))
         us = (1ULL << HIST_MAX_BITS) - 1;
-    if (us < 2 * HIST_SUB)
+    if (us < (uint64_t)2 * HIST_SUB)
         return (unsigned)us;
     unsigned msb = 63u - (unsigned)__builtin_clzll(us);
     unsigned shift = msb - HIST_SUB_BITS;
@@ -726,6 +751,47 @@ static uint64_t hist_value(unsigned i)
     unsigned shift = (i - 2 * HIST_SUB) / HIST_SUB + 1;
     uint64_t mant = HIST_SUB + (i - 2 * HIST_SUB) % HIST_SUB;
     return (mant << shift) + ((1ULL << shift) >> 1);
+}
+
+struct hist {
+    uint64_t bucket[HIST_BUCKETS];
+    uint64_t count, max_us;
+};
+
+static void hist_add(struct hist *h, int64_t ns)
+{
+    uint64_t us = ns > 0 ? (uint64_t)ns / 1000 : 0;
+    h->bucket[hist_index(us)]++;
+    h->count++;
+    if (us > h->max_us)
+        h->max_us = us;
+}
+
+static void hist_merge(struct hist *into, const struct hist *from)
+{
+    for (size_t i = 0; i < HIST_BUCKETS; i++)
+        into->bucket[i] += from->bucket[i];
+    into->count += from->count;
+    if (from->max_us > into->max_us)
+        into->max_us = from->max_us;
+}
+
+/* The value at quantile q (0..1] in milliseconds; 0 when nothing was recorded. */
+static double hist_quantile_ms(const struct hist *h, double q)
+{
+    if (!h->count)
+        return 0;
+    uint64_t rank = (uint64_t)ceil(q * (double)h->count), seen = 0;
+    if (rank < 1)
+        rank = 1;
+    for (unsigned i = 0; i < HIST_BUCKETS; i++) {
+        seen += h->bucket[i];
+        if (seen >= rank) {
+            uint64_t v = hist_value(i);
+            return (double)(v < h->max_us ? v : h->max_us) / 1000.0;
+        }
+    }
+    return (double)h->max_us / 1000.0;
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -749,22 +815,13 @@ struct stats {
     uint64_t io_errors[IOE_COUNT];
     uint64_t status[600]; /* by code, 100..599 */
     uint64_t status_other;
-    uint64_t hist[HIST_BUCKETS];
-    uint64_t lat_count, lat_max_us;
+    struct hist latency; /* answered requests: send (rate: scheduled) time to answer */
+    struct hist lag;     /* rate mode: how late after its slot a request went out */
     uint64_t gen_msgs, gen_bytes, gen_ns;
     char first_error[160]; /* first I/O error, for the summary */
     int bad_status;        /* first non-2xx answer and the start of its body */
     char bad_body[SNIPPET_BYTES + 1];
 };
-
-static void stats_latency(struct stats *st, int64_t ns)
-{
-    uint64_t us = ns > 0 ? (uint64_t)ns / 1000 : 0;
-    st->hist[hist_index(us)]++;
-    st->lat_count++;
-    if (us > st->lat_max_us)
-        st->lat_max_us = us;
-}
 
 static void stats_merge(struct stats *into, const struct stats *from)
 {
@@ -777,11 +834,8 @@ static void stats_merge(struct stats *into, const struct stats *from)
     for (size_t i = 0; i < ARRAY_SIZE(into->status); i++)
         into->status[i] += from->status[i];
     into->status_other += from->status_other;
-    for (size_t i = 0; i < HIST_BUCKETS; i++)
-        into->hist[i] += from->hist[i];
-    into->lat_count += from->lat_count;
-    if (from->lat_max_us > into->lat_max_us)
-        into->lat_max_us = from->lat_max_us;
+    hist_merge(&into->latency, &from->latency);
+    hist_merge(&into->lag, &from->lag);
     into->gen_msgs += from->gen_msgs;
     into->gen_bytes += from->gen_bytes;
     into->gen_ns += from->gen_ns;
@@ -791,24 +845,6 @@ static void stats_merge(struct stats *into, const struct stats *from)
         into->bad_status = from->bad_status;
         memcpy(into->bad_body, from->bad_body, sizeof into->bad_body);
     }
-}
-
-/* Latency at quantile q (0..1] in milliseconds; 0 when nothing was measured. */
-static double stats_quantile_ms(const struct stats *st, double q)
-{
-    if (!st->lat_count)
-        return 0;
-    uint64_t rank = (uint64_t)ceil(q * (double)st->lat_count), seen = 0;
-    if (rank < 1)
-        rank = 1;
-    for (unsigned i = 0; i < HIST_BUCKETS; i++) {
-        seen += st->hist[i];
-        if (seen >= rank) {
-            uint64_t v = hist_value(i);
-            return (double)(v < st->lat_max_us ? v : st->lat_max_us) / 1000.0;
-        }
-    }
-    return (double)st->lat_max_us / 1000.0;
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -862,6 +898,8 @@ struct conn {
     int fd;
     char *rbuf;
     size_t rpos, rlen; /* unread bytes are rbuf[rpos .. rlen) */
+    uint64_t rx;       /* bytes received since connect */
+    bool fresh;        /* opened for the request about to go out: not idle before it */
 };
 
 struct response {
@@ -877,6 +915,7 @@ static void conn_close(struct conn *c)
         close(c->fd);
     c->fd = -1;
     c->rpos = c->rlen = 0;
+    c->rx = 0;
 }
 
 static void note_error(struct stats *st, const char *what, int err)
@@ -910,6 +949,8 @@ static int conn_open(struct conn *c, const struct run *run, struct stats *st)
             set_send_timeout(fd, SEND_SLICE_MS * NS_PER_MS);
             c->fd = fd;
             c->rpos = c->rlen = 0;
+            c->rx = 0;
+            c->fresh = true;
             return 0;
         }
         err = errno;
@@ -959,8 +1000,10 @@ static int conn_fill(struct conn *c, int64_t deadline, struct stats *st)
         c->rlen -= c->rpos;
         c->rpos = 0;
     }
-    if (c->rlen == RBUF_SIZE)
+    if (c->rlen == RBUF_SIZE) {
+        note_error(st, "response line too long", 0);
         return -IOE_PROTOCOL;
+    }
     for (;;) {
         int64_t left = deadline - mono_ns();
         if (left <= 0) {
@@ -979,6 +1022,7 @@ static int conn_fill(struct conn *c, int64_t deadline, struct stats *st)
         ssize_t n = recv(c->fd, c->rbuf + c->rlen, RBUF_SIZE - c->rlen, 0);
         if (n > 0) {
             c->rlen += (size_t)n;
+            c->rx += (uint64_t)n;
             return (int)n;
         }
         if (n == 0)
@@ -1264,8 +1308,28 @@ static int ack_log_write(struct worker *w, uint64_t first, uint64_t n)
     return rc;
 }
 
-/* Sends head+body, reads the answer, closes the connection when told to. Returns 0 with
- * w->resp filled, or a negative io_error (counted, connection closed). */
+/* One request and its answer on the open connection. Returns 0 or a negative io_error. */
+static int exchange_once(struct worker *w, int64_t deadline)
+{
+    struct iovec iov[2] = {{w->head.p, w->head.len}, {w->body.p, w->body.len}};
+    int rc = conn_send(&w->conn, iov, 2, deadline, &w->st);
+    if (rc == -IOE_RESET) {
+        /* A server may answer early (413) and close before reading the whole body: the
+         * answer can still be waiting in the receive queue. */
+        if (http_read_response(&w->conn, deadline, &w->resp, &w->st) == 0) {
+            w->resp.close = true;
+            return 0;
+        }
+        return rc;
+    }
+    if (rc)
+        return rc;
+    return http_read_response(&w->conn, deadline, &w->resp, &w->st);
+}
+
+/* Sends head+body on the open connection, reads the answer, closes the connection when
+ * told to. Returns 0 with w->resp filled, or a negative io_error (counted, connection
+ * closed). */
 static int worker_exchange(struct worker *w, int64_t deadline)
 {
     struct run *run = w->run;
@@ -1273,15 +1337,28 @@ static int worker_exchange(struct worker *w, int64_t deadline)
     put(&w->head, run->head_prefix.p, run->head_prefix.len);
     put_u64(&w->head, w->body.len);
     PUT_LIT(&w->head, "\r\n\r\n");
-    struct iovec iov[2] = {{w->head.p, w->head.len}, {w->body.p, w->body.len}};
-    int rc = conn_send(&w->conn, iov, 2, deadline, &w->st);
-    if (!rc)
-        rc = http_read_response(&w->conn, deadline, &w->resp, &w->st);
+    bool had_error = w->st.first_error[0] != '\0';
+    bool reused = !w->conn.fresh;
+    w->conn.fresh = false;
+    uint64_t rx = w->conn.rx;
+
+    int rc = exchange_once(w, deadline);
+    if ((rc == -IOE_EOF || rc == -IOE_RESET) && reused && w->conn.rx == rx) {
+        /* A kept-alive connection the server closed while it was idle: nothing came back,
+         * so send once more on a new connection, as HTTP clients do. */
+        conn_close(&w->conn);
+        rc = conn_open(&w->conn, run, &w->st);
+        if (!rc)
+            rc = exchange_once(w, deadline);
+        w->conn.fresh = false;
+    }
     if (rc) {
         w->st.io_errors[-rc]++;
         conn_close(&w->conn);
         return rc;
     }
+    if (!had_error) /* what we recovered from is not the error to report */
+        w->st.first_error[0] = '\0';
     int s = w->resp.status;
     if (s >= 100 && s < 600)
         w->st.status[s]++;
@@ -1329,6 +1406,7 @@ static void worker_start(struct worker *w)
     struct run *run = w->run;
     if (conn_open(&w->conn, run, &w->st))
         w->st.first_error[0] = '\0';
+    w->conn.fresh = false; /* it may sit idle until its first request */
     pthread_mutex_lock(&run->gate_lock);
     run->ready++;
     pthread_cond_broadcast(&run->gate_cond);
@@ -1360,7 +1438,7 @@ static void *batch_worker(void *arg)
             int64_t t0 = mono_ns();
             rc = worker_exchange(w, t0 + run->timeout_ns);
             if (!rc)
-                stats_latency(&w->st, mono_ns() - t0);
+                hist_add(&w->st.latency, mono_ns() - t0);
         }
         int s = rc ? 0 : w->resp.status;
         if (s >= 200 && s <= 299) {
@@ -1390,15 +1468,21 @@ static void *rate_worker(void *arg)
     struct worker *w = arg;
     struct run *run = w->run;
     uint64_t nconn = run->cfg->connections;
-    int64_t not_before = 0; /* after an error, no new attempt before this */
+    int64_t down_until = 0; /* after a failed connect, slots due before this fail at once */
     int64_t backoff = 0;
     worker_start(w);
 
-    for (uint64_t k = w->id; k < run->slots; k += nconn) {
+    for (uint64_t k = w->id; k < run->slots && !run_stopped(run); k += nconn) {
         int64_t due = run->start_ns + (int64_t)((double)k * run->slot_ns);
+        if (due < down_until) { /* the server refused a connection a moment ago */
+            worker_sleep_until(run, due, run->hard_end_ns);
+            w->st.requests++;
+            w->st.io_errors[IOE_CONNECT]++;
+            continue;
+        }
         uint64_t first = w->gen.seq;
         worker_generate(w, 1, true); /* before the wait, so it is not in the latency */
-        worker_sleep_until(run, due > not_before ? due : not_before, run->hard_end_ns);
+        worker_sleep_until(run, due, run->hard_end_ns);
         if (run_stopped(run))
             break;
         if (mono_ns() >= run->hard_end_ns) {
@@ -1406,27 +1490,27 @@ static void *rate_worker(void *arg)
             break;
         }
         w->st.requests++;
+        hist_add(&w->st.lag, mono_ns() - due);
         int rc = w->conn.fd < 0 ? conn_open(&w->conn, run, &w->st) : 0;
         if (rc) {
             w->st.io_errors[-rc]++;
-        } else {
-            int64_t deadline = mono_ns() + run->timeout_ns;
-            rc = worker_exchange(w, deadline < run->hard_end_ns ? deadline : run->hard_end_ns);
-            if (!rc)
-                stats_latency(&w->st, mono_ns() - due);
+            backoff = backoff_next(backoff);
+            down_until = mono_ns() + backoff;
+            continue;
         }
-        int s = rc ? 0 : w->resp.status;
-        if (s >= 200 && s <= 299) {
+        backoff = 0;
+        int64_t deadline = mono_ns() + run->timeout_ns;
+        rc = worker_exchange(w, deadline < run->hard_end_ns ? deadline : run->hard_end_ns);
+        if (rc)
+            continue;
+        hist_add(&w->st.latency, mono_ns() - due);
+        if (w->resp.status >= 200 && w->resp.status <= 299) {
             w->st.ok++;
             w->st.events++;
-            backoff = 0;
             if (run->ack_fd >= 0 && ack_log_write(w, first, 1)) {
                 atomic_store(&run->fatal, true);
                 break;
             }
-        } else if (rc) {
-            backoff = backoff_next(backoff);
-            not_before = mono_ns() + backoff;
         }
     }
     conn_close(&w->conn);
@@ -1445,8 +1529,9 @@ static void base64(struct buf *b, const unsigned char *s, size_t n)
             v |= (uint32_t)s[i + 1] << 8;
         if (i + 2 < n)
             v |= s[i + 2];
-        char q[4] = {tab[v >> 18], tab[(v >> 12) & 63], i + 1 < n ? tab[(v >> 6) & 63] : '=',
-                     i + 2 < n ? tab[v & 63] : '='};
+        char q[4] = {tab[v >> 18], tab[(v >> 12) & 63],
+                     (char)(i + 1 < n ? tab[(v >> 6) & 63] : '='),
+                     (char)(i + 2 < n ? tab[v & 63] : '=')};
         put(b, q, 4);
     }
 }
@@ -1470,8 +1555,9 @@ static void print_report(const struct config *cfg, const struct run *run, const 
     uint64_t io = 0;
     for (size_t i = 1; i < IOE_COUNT; i++)
         io += t->io_errors[i];
-    double p50 = stats_quantile_ms(t, 0.50), p90 = stats_quantile_ms(t, 0.90),
-           p99 = stats_quantile_ms(t, 0.99), max = (double)t->lat_max_us / 1000.0;
+    const struct hist *lat = &t->latency;
+    double p50 = hist_quantile_ms(lat, 0.50), p90 = hist_quantile_ms(lat, 0.90),
+           p99 = hist_quantile_ms(lat, 0.99), max = (double)lat->max_us / 1000.0;
     double gen_rate = t->gen_ns ? (double)t->gen_msgs / ((double)t->gen_ns / 1e9) : 0;
     double ev_s = secs > 0 ? (double)t->events / secs : 0;
     double rq_s = secs > 0 ? (double)t->requests / secs : 0;
@@ -1493,12 +1579,15 @@ static void print_report(const struct config *cfg, const struct run *run, const 
     printf("},\"events\":%" PRIu64 ",\"seconds\":%.3f,\"events_per_s\":%.1f,"
            "\"requests_per_s\":%.1f,\"latency_ms\":{\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,"
            "\"max\":%.3f,\"count\":%" PRIu64 "},\"connections\":%" PRIu64,
-           t->events, secs, ev_s, rq_s, p50, p90, p99, max, t->lat_count, cfg->connections);
+           t->events, secs, ev_s, rq_s, p50, p90, p99, max, lat->count, cfg->connections);
     if (cfg->mode == MODE_BATCH)
         printf(",\"batch\":%" PRIu64, cfg->batch);
     else
-        printf(",\"target_rate\":%.3f,\"scheduled\":%" PRIu64 ",\"missed\":%" PRIu64, cfg->rate,
-               run->slots, t->missed);
+        printf(",\"target_rate\":%.3f,\"scheduled\":%" PRIu64 ",\"missed\":%" PRIu64
+               ",\"send_lag_ms\":{\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"max\":%.3f}",
+               cfg->rate, run->slots, t->missed, hist_quantile_ms(&t->lag, 0.5),
+               hist_quantile_ms(&t->lag, 0.9), hist_quantile_ms(&t->lag, 0.99),
+               (double)t->lag.max_us / 1000.0);
     printf(",\"id_prefix\":\"%.*s\",\"gen_msgs_per_s\":%.0f,\"avg_msg_bytes\":%.1f}\n",
            (int)run->prefix.n, run->prefix.s, gen_rate,
            t->gen_msgs ? (double)t->gen_bytes / (double)t->gen_msgs : 0.0);
@@ -1514,8 +1603,15 @@ static void print_report(const struct config *cfg, const struct run *run, const 
                 cfg->rate, run->slots, t->missed);
     fprintf(stderr, "  latency ms: p50 %.3f  p90 %.3f  p99 %.3f  max %.3f%s\n", p50, p90, p99, max,
             cfg->mode == MODE_RATE ? "  (from scheduled send time)" : "");
-    fprintf(stderr, "  generator: %.0f messages/s on one core, %.0f bytes/message\n", gen_rate,
-            t->gen_msgs ? (double)t->gen_bytes / (double)t->gen_msgs : 0.0);
+    if (cfg->mode == MODE_RATE)
+        fprintf(stderr,
+                "  send lag ms: p50 %.3f  p90 %.3f  p99 %.3f  max %.3f  (sent after the slot: "
+                "queueing behind slow answers, or this machine's timer wake-up)\n",
+                hist_quantile_ms(&t->lag, 0.5), hist_quantile_ms(&t->lag, 0.9),
+                hist_quantile_ms(&t->lag, 0.99), (double)t->lag.max_us / 1000.0);
+    fprintf(stderr, "  generator: %.0f messages/s on one core, %.0f bytes/message%s\n", gen_rate,
+            t->gen_msgs ? (double)t->gen_bytes / (double)t->gen_msgs : 0.0,
+            cfg->mode == MODE_RATE ? " (one message at a time, cold caches)" : "");
     if (t->first_error[0])
         fprintf(stderr, "  first I/O error: %s\n", t->first_error);
     if (t->bad_status)

@@ -45,10 +45,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (int i = 0; msg && i < BATCH_MAX_MESSAGES; i++, msg = items ? msg->next : NULL) {
         cJSON *reasons = cJSON_CreateArray();
         struct message_info info;
-        if (cJSON_IsObject(msg) && message_normalize(msg, type, MESSAGE_LIVE, 1795000000000,
-                                                     INT64_MIN, &info, reasons) == 0)
+        int rc = cJSON_IsObject(msg)
+                     ? message_check(msg, type, 1795000000000, INT64_MIN, &info, reasons)
+                     : ERR_INVALID;
+        if (rc == 0)
             plan_check(plan, msg, reasons);
         char *text = cJSON_PrintUnformatted(msg);
+        if (text && rc == 0) {
+            char *shown = message_render(text, strlen(text), message_type_name(info.type),
+                                         info.message_id, info.received_at, info.timestamp, "web");
+            free(shown);
+        }
         free(text);
         cJSON_Delete(reasons);
         if (!items)

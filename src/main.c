@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 
 #include "cli/cli.h"
+#include "core/arena.h"
 #include "core/config.h"
 #include "core/log.h"
 
@@ -140,6 +141,7 @@ int main(int argc, char **argv)
     }
     if (sodium_init() < 0)
         return cli_fail("libsodium could not initialise");
+    json_arena_install();
     struct err e = {0};
     int rc = config_load(&vargc, vargv, &e);
     if (rc) {

@@ -4,6 +4,7 @@
 #include "cli/cli.h"
 #include "cli/names.h"
 #include "core/timeutil.h"
+#include "ingest/message.h"
 
 struct events_ctx {
     enum cli_format fmt;
@@ -16,15 +17,12 @@ static int print_event(const struct event_row *r, void *arg)
     struct events_ctx *c = arg;
     const char *source = source_names_get(c->names, r->source_id);
     if (c->fmt == FORMAT_JSON) {
-        /* The stored raw text is a JSON object written by the server: add the source's
-         * name (letters, digits, '_', '-', '.': nothing to escape) before its last '}'. */
-        size_t n = r->raw_len;
-        while (n && r->raw[n - 1] != '}')
-            n--;
-        if (n < 2)
-            return 0;
-        fwrite(r->raw, 1, n - 1, stdout);
-        printf("%s\"source\":\"%s\"}\n", n > 2 ? "," : "", source);
+        char *text = message_render(r->raw, r->raw_len, r->type, r->message_id, r->received_at,
+                                    r->timestamp, source);
+        if (!text)
+            return ERR_NOMEM;
+        puts(text);
+        cJSON_free(text);
         return 0;
     }
     char id[24], ts[32];

@@ -3,6 +3,7 @@
 
 #include "cli/cli.h"
 #include "cli/names.h"
+#include "core/arena.h"
 #include "core/text.h"
 #include "core/timeutil.h"
 #include "ingest/collect.h"
@@ -197,9 +198,8 @@ static int q_show(int argc, char **argv)
 
 /* A copy of one quarantined row, taken before writing. */
 struct held {
-    int64_t id, source_id, received_at;
-    char *raw;
-    size_t raw_len;
+    struct quarantine_row row;
+    char *raw, *message_id, *type;
 };
 
 struct chunk {
@@ -209,6 +209,14 @@ struct chunk {
     const int64_t *ids; /* only these, when nids > 0 */
     size_t nids;
 };
+
+static char *dup_or_null(const char *s, bool *failed)
+{
+    char *d = s ? strdup(s) : NULL;
+    if (s && !d)
+        *failed = true;
+    return d;
+}
 
 static int hold_one(const struct quarantine_row *r, void *arg)
 {
@@ -230,15 +238,24 @@ static int hold_one(const struct quarantine_row *r, void *arg)
         c->cap = cap;
     }
     struct held *h = &c->v[c->n];
+    bool failed = false;
+    h->row = *r;
     h->raw = malloc(r->raw_len + 1);
-    if (!h->raw)
+    h->message_id = dup_or_null(r->message_id, &failed);
+    h->type = dup_or_null(r->type, &failed);
+    if (!h->raw || failed) {
+        free(h->raw);
+        free(h->message_id);
+        free(h->type);
         return ERR_NOMEM;
+    }
     memcpy(h->raw, r->raw, r->raw_len);
     h->raw[r->raw_len] = 0;
-    h->raw_len = r->raw_len;
-    h->id = r->id;
-    h->source_id = r->source_id;
-    h->received_at = r->received_at;
+    h->row.raw = h->raw;
+    h->row.message_id = h->message_id;
+    h->row.type = h->type;
+    h->row.event = NULL;
+    h->row.reasons = NULL;
     c->n++;
     return 0;
 }
@@ -257,11 +274,16 @@ static int replay_one(struct store *st, struct seen_set *seen, const struct held
                       const struct plan *plan, struct replay_totals *tot, struct err *e)
 {
     struct record rec = {0};
+    struct message_info info;
+    /* Everything JSON of this message lives on the arena until it is written. */
+    json_arena_begin();
     cJSON *tree = NULL, *reasons = cJSON_CreateArray();
-    if (!reasons)
-        return err_set(e, ERR_NOMEM, "out of memory");
-    int rc = collect_revalidate(h->raw, h->raw_len, h->source_id, h->received_at, plan, &rec, &tree,
-                                reasons);
+    int rc = 0;
+    if (!reasons) {
+        rc = err_set(e, ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    rc = collect_revalidate(&h->row, plan, &rec, &info, &tree, reasons);
     if (rc == ERR_INVALID) {
         tot->still++;
         rc = 0;
@@ -274,20 +296,20 @@ static int replay_one(struct store *st, struct seen_set *seen, const struct held
     int fresh = seen_add(seen, rec.key);
     if (fresh < 0) {
         rc = err_set(e, ERR_NOMEM, "out of memory");
-    } else {
-        if (fresh)
-            rc = st->ops->event_append(st, &rec.row.event, e);
-        if (!rc)
-            rc = st->ops->quarantine_delete(st, h->id, e);
-        if (!rc) {
-            tot->stored += fresh;
-            tot->duplicates += !fresh;
-        }
+        goto out;
     }
-    free((char *)rec.row.event.raw);
+    if (fresh)
+        rc = st->ops->event_append(st, &rec.row.event, e);
+    if (!rc)
+        rc = st->ops->quarantine_delete(st, h->row.id, e);
+    if (!rc) {
+        tot->stored += fresh;
+        tot->duplicates += !fresh;
+    }
 out:
     cJSON_Delete(tree);
     cJSON_Delete(reasons);
+    json_arena_end();
     return rc;
 }
 
@@ -359,15 +381,18 @@ static int q_replay(int argc, char **argv)
             rc = st->ops->begin(st, &e);
         for (size_t i = 0; i < c.n && !rc; i++) {
             tot.seen++;
-            rc =
-                replay_one(st, &seen, &c.v[i], plan_for(&plans, names, c.v[i].source_id), &tot, &e);
+            rc = replay_one(st, &seen, &c.v[i], plan_for(&plans, names, c.v[i].row.source_id), &tot,
+                            &e);
         }
         if (!rc && c.n)
             rc = st->ops->commit(st, &e);
         if (rc)
             st->ops->rollback(st);
-        for (size_t i = 0; i < c.n; i++)
+        for (size_t i = 0; i < c.n; i++) {
             free(c.v[i].raw);
+            free(c.v[i].message_id);
+            free(c.v[i].type);
+        }
         free(c.v);
         if (!more)
             break;

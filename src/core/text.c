@@ -1,5 +1,7 @@
 /* text.c - byte-level helpers for input off the wire: UTF-8 and JSON nesting checks,
  * base64, UUIDs, 128-bit hashing, constant-time comparison. */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sys/random.h>
 #include <unistd.h>
 
@@ -221,14 +223,28 @@ int text_base64_decode(const char *in, size_t n, char *out, size_t cap, size_t *
 
 /* ---- UUIDs --------------------------------------------------------------------- */
 
-/* Per-thread xoshiro256** (Blackman and Vigna), seeded from getrandom(). The owning
- * process id is kept so that a child after fork() reseeds instead of repeating its
- * parent's sequence. */
+/* Per-thread xoshiro256** (Blackman and Vigna), seeded from getrandom(). A child
+ * after fork() must not repeat its parent's sequence: a fork handler bumps a
+ * generation counter, and a state seeded in an older generation is reseeded. (Asking
+ * getpid() on every call would do too, but costs a system call per UUID.) */
 static _Thread_local struct {
     uint64_t s[4];
-    pid_t pid;
+    unsigned generation;
     bool seeded;
 } uuid_rng;
+
+static atomic_uint uuid_fork_generation;
+static pthread_once_t uuid_atfork_once = PTHREAD_ONCE_INIT;
+
+static void uuid_after_fork_in_child(void)
+{
+    atomic_fetch_add(&uuid_fork_generation, 1);
+}
+
+static void uuid_register_atfork(void)
+{
+    pthread_atfork(NULL, NULL, uuid_after_fork_in_child);
+}
 
 static void uuid_seed(void)
 {
@@ -258,7 +274,7 @@ static void uuid_seed(void)
     if ((seed[0] | seed[1] | seed[2] | seed[3]) == 0) /* the one state xoshiro avoids */
         seed[0] = 1;
     memcpy(uuid_rng.s, seed, sizeof(seed));
-    uuid_rng.pid = getpid();
+    uuid_rng.generation = atomic_load(&uuid_fork_generation);
     uuid_rng.seeded = true;
 }
 
@@ -281,7 +297,8 @@ void text_uuid4(char out[37])
     static const char hex[] = "0123456789abcdef";
     unsigned char b[16];
 
-    if (!uuid_rng.seeded || uuid_rng.pid != getpid())
+    pthread_once(&uuid_atfork_once, uuid_register_atfork);
+    if (!uuid_rng.seeded || uuid_rng.generation != atomic_load(&uuid_fork_generation))
         uuid_seed();
     uint64_t hi = uuid_next(), lo = uuid_next();
     for (int k = 0; k < 8; k++) {

@@ -156,8 +156,9 @@ int time_parse_iso8601(const char *s, size_t n, int64_t *ms)
     }
 
     /* Local time = UTC + offset, so UTC = local time - offset. */
-    *ms = days_from_civil(year, month, day) * MS_PER_DAY +
-          ((int64_t)hour * 3600 + minute * 60 + second - (int64_t)offset_min * 60) * 1000 + milli;
+    int64_t seconds =
+        (int64_t)hour * 3600 + (int64_t)minute * 60 + second - (int64_t)offset_min * 60;
+    *ms = days_from_civil(year, month, day) * MS_PER_DAY + seconds * 1000 + milli;
     return 0;
 }
 

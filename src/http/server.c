@@ -115,19 +115,15 @@ void http_text(struct http_response *res, int status, const char *content_type, 
 
 void http_json(struct http_response *res, int status, cJSON *obj)
 {
+    /* cJSON may be allocating from the request's arena: copy the text out. */
     char *text = obj ? cJSON_PrintUnformatted(obj) : NULL;
     cJSON_Delete(obj);
-    free(res->body);
-    res->content_type = "application/json";
     if (!text) {
-        res->status = 500;
-        res->body = NULL;
-        res->body_len = 0;
+        http_text(res, 500, "application/json", "{\"code\":\"out_of_memory\"}", 25);
         return;
     }
-    res->status = status;
-    res->body = text;
-    res->body_len = strlen(text);
+    http_text(res, status, "application/json", text, strlen(text));
+    cJSON_free(text);
 }
 
 void http_error(struct http_response *res, int status, const char *code, const char *fmt, ...)

@@ -1,6 +1,7 @@
 /* collect.c - see collect.h. */
 #include <cJSON.h>
 
+#include "core/arena.h"
 #include "core/log.h"
 #include "core/text.h"
 #include "core/timeutil.h"
@@ -19,8 +20,8 @@ static struct route_ctx route_ctxs[MSG_TYPE_COUNT + 2];
 /* One request's records and the memory they point into. */
 struct request_work {
     struct record *recs;
-    char **owned; /* printed JSON texts to free */
-    size_t n, owned_n;
+    struct message_info *infos; /* one per record: the strings of its event row */
+    size_t n;
     cJSON *root;
     const struct source_entry *src;
     int64_t received_at;
@@ -28,18 +29,9 @@ struct request_work {
 
 static void work_release(struct request_work *w)
 {
-    for (size_t i = 0; i < w->owned_n; i++)
-        free(w->owned[i]);
-    free(w->owned);
     free(w->recs);
+    free(w->infos);
     cJSON_Delete(w->root);
-}
-
-static char *own(struct request_work *w, char *text)
-{
-    if (text)
-        w->owned[w->owned_n++] = text;
-    return text;
 }
 
 /* Extracts the write key from "Authorization: Basic base64(key[:password])". */
@@ -62,80 +54,189 @@ static int basic_key(const char *auth, char *key, size_t cap, size_t *len)
     return n ? 0 : ERR_AUTH;
 }
 
-static void add_quarantine(struct request_work *w, const char *message_id, const char *type,
-                           const char *event, cJSON *reasons, char *raw, size_t raw_len)
+/* A message's bytes inside the request body. */
+struct slice {
+    size_t start, end;
+};
+
+static size_t skip_ws(const char *s, size_t n, size_t i)
+{
+    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+        i++;
+    return i;
+}
+
+/* Skips one JSON value of valid JSON text starting at s[i]; returns the index after it. */
+static size_t skip_value(const char *s, size_t n, size_t i)
+{
+    int depth = 0;
+    bool in_string = false;
+    for (; i < n; i++) {
+        char c = s[i];
+        if (in_string) {
+            if (c == '\\')
+                i++;
+            else if (c == '"') {
+                in_string = false;
+                if (depth == 0)
+                    return i + 1;
+            }
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '{' || c == '[') {
+            depth++;
+        } else if (c == '}' || c == ']') {
+            if (depth == 0)
+                return i; /* the end of a scalar at the end of its container */
+            if (--depth == 0)
+                return i + 1;
+        } else if (depth == 0 && (c == ',' || c == ' ' || c == '\t' || c == '\n' || c == '\r')) {
+            return i;
+        }
+    }
+    return i;
+}
+
+/* Finds where each element of the top-level "batch" array of s[0..n) (valid JSON,
+ * already parsed) starts and ends, so that every message is stored exactly as it
+ * was received without printing it again. Returns the number of elements found
+ * (at most cap), or -1 when the text has an unexpected shape. */
+static long batch_slices(const char *s, size_t n, struct slice *out, size_t cap)
+{
+    size_t i = skip_ws(s, n, 0);
+    if (i >= n || s[i] != '{')
+        return -1;
+    i++;
+    for (;;) {
+        i = skip_ws(s, n, i);
+        if (i >= n || s[i] != '"')
+            return -1;
+        size_t key = i + 1;
+        i = skip_value(s, n, i);
+        bool is_batch = i - key - 1 == 5 && memcmp(s + key, "batch", 5) == 0;
+        i = skip_ws(s, n, i);
+        if (i >= n || s[i] != ':')
+            return -1;
+        i = skip_ws(s, n, i + 1);
+        if (is_batch) {
+            if (i >= n || s[i] != '[')
+                return -1;
+            long count = 0;
+            i = skip_ws(s, n, i + 1);
+            if (i < n && s[i] == ']')
+                return 0;
+            while (i < n) {
+                size_t start = i;
+                i = skip_value(s, n, i);
+                if ((size_t)count == cap)
+                    return -1;
+                out[count++] = (struct slice){start, i};
+                i = skip_ws(s, n, i);
+                if (i < n && s[i] == ']')
+                    return count;
+                if (i >= n || s[i] != ',')
+                    return -1;
+                i = skip_ws(s, n, i + 1);
+            }
+            return -1;
+        }
+        i = skip_ws(s, n, skip_value(s, n, i));
+        if (i >= n || s[i] != ',')
+            return -1; /* '}' without a batch key */
+        i++;
+    }
+}
+
+static void add_quarantine(struct request_work *w, const struct message_info *info, cJSON *reasons,
+                           const char *raw, size_t raw_len)
 {
     struct record *r = &w->recs[w->n++];
     memset(r, 0, sizeof(*r));
     r->kind = RECORD_QUARANTINE;
-    if (message_id) {
-        r->has_key = true;
-        r->key = seen_key(w->src->id, message_id, strlen(message_id));
-    }
     struct quarantine_row *q = &r->row.quarantine;
     q->source_id = w->src->id;
-    q->message_id = message_id;
-    q->type = type;
-    q->event = event;
     q->received_at = w->received_at;
-    q->reasons = own(w, cJSON_PrintUnformatted(reasons));
-    q->raw = raw;
-    q->raw_len = raw_len;
+    q->timestamp = STORE_NULL_TIME;
+    if (info) {
+        r->has_key = true;
+        r->key = seen_key(w->src->id, info->message_id, strlen(info->message_id));
+        q->message_id = info->message_id;
+        q->type = info->type >= 0 ? message_type_name(info->type) : NULL;
+        q->event = info->event;
+        q->timestamp = info->timestamp;
+    }
+    q->reasons = cJSON_PrintUnformatted(reasons); /* on the request's arena */
     if (!q->reasons)
         q->reasons = "[]";
+    q->raw = raw;
+    q->raw_len = raw_len;
 }
 
-/* Turns one parsed message into an event or quarantine record. */
-static int build_record(struct request_work *w, cJSON *msg, enum message_type type,
-                        enum message_mode mode, int64_t batch_sent_at, const struct plan *plan,
+/* Turns one parsed message, received as raw[0..raw_len), into an event or a
+ * quarantine record. */
+static int build_record(struct request_work *w, cJSON *msg, const char *raw, size_t raw_len,
+                        enum message_type type, int64_t batch_sent_at, const struct plan *plan,
                         size_t index, bool batch, cJSON *reasons)
 {
     if (!cJSON_IsObject(msg)) {
         char field[32];
         snprintf(field, sizeof(field), batch ? "batch[%zu]" : "", index);
         message_reason(reasons, field, "type", "a message must be a JSON object");
-        char *raw = own(w, cJSON_PrintUnformatted(msg));
-        if (!raw)
-            return ERR_NOMEM;
-        add_quarantine(w, NULL, NULL, NULL, reasons, raw, strlen(raw));
+        add_quarantine(w, NULL, reasons, raw, raw_len);
         return 0;
     }
-    struct message_info info;
-    int rc = message_normalize(msg, type, mode, w->received_at, batch_sent_at, &info, reasons);
+    struct message_info *info = &w->infos[w->n];
+    int rc = message_check(msg, type, w->received_at, batch_sent_at, info, reasons);
     if (rc == ERR_NOMEM)
         return rc;
+    if (info->has_write_key) {
+        /* A credential is never stored: keep the message without it. */
+        cJSON_DeleteItemFromObjectCaseSensitive(msg, "writeKey");
+        raw = cJSON_PrintUnformatted(msg);
+        if (!raw)
+            return ERR_NOMEM;
+        raw_len = strlen(raw);
+    }
     enum plan_verdict verdict = PLAN_PASS;
-    if (rc == 0 && plan)
+    if (rc == 0 && plan) {
+        /* Plans read the call type from the message; an endpoint's type wins. */
+        const char *tname = message_type_name(info->type);
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(msg, "type");
+        if (!cJSON_IsString(t) || strcmp(t->valuestring, tname) != 0) {
+            cJSON *ts = cJSON_CreateString(tname);
+            if (!ts)
+                return ERR_NOMEM;
+            if (t)
+                cJSON_ReplaceItemInObjectCaseSensitive(msg, "type", ts);
+            else
+                cJSON_AddItemToObject(msg, "type", ts);
+        }
         verdict = plan_check(plan, msg, reasons);
-    char *raw = own(w, cJSON_PrintUnformatted(msg));
-    if (!raw)
-        return ERR_NOMEM;
-    size_t raw_len = strlen(raw);
+    }
     if (raw_len > MESSAGE_MAX_BYTES) {
         message_reason(reasons, "", "message_too_large", "a message may have at most %d bytes",
                        MESSAGE_MAX_BYTES);
         rc = ERR_INVALID;
     }
     if (rc || verdict == PLAN_BLOCK) {
-        add_quarantine(w, info.message_id, info.type >= 0 ? message_type_name(info.type) : NULL,
-                       info.event, reasons, raw, raw_len);
+        add_quarantine(w, info, reasons, raw, raw_len);
         return 0;
     }
     struct record *r = &w->recs[w->n++];
     memset(r, 0, sizeof(*r));
     r->kind = RECORD_EVENT;
     r->has_key = true;
-    r->key = seen_key(w->src->id, info.message_id, strlen(info.message_id));
+    r->key = seen_key(w->src->id, info->message_id, strlen(info->message_id));
     struct event_row *ev = &r->row.event;
     ev->source_id = w->src->id;
-    ev->type = message_type_name(info.type);
-    ev->event = info.event;
-    ev->user_id = info.user_id;
-    ev->anonymous_id = info.anonymous_id;
-    ev->message_id = info.message_id;
-    ev->timestamp = info.timestamp;
-    ev->received_at = info.received_at;
-    ev->sent_at = info.sent_at == INT64_MIN ? STORE_NULL_TIME : info.sent_at;
+    ev->type = message_type_name(info->type);
+    ev->event = info->event;
+    ev->user_id = info->user_id;
+    ev->anonymous_id = info->anonymous_id;
+    ev->message_id = info->message_id;
+    ev->timestamp = info->timestamp;
+    ev->received_at = info->received_at;
+    ev->sent_at = info->sent_at == INT64_MIN ? STORE_NULL_TIME : info->sent_at;
     ev->flags = verdict == PLAN_FLAG;
     ev->raw = raw;
     ev->raw_len = raw_len;
@@ -160,6 +261,7 @@ static void quarantine_body(struct collect *c, const struct source_entry *src,
     r.row.quarantine = (struct quarantine_row){
         .source_id = src->id,
         .received_at = now,
+        .timestamp = STORE_NULL_TIME,
         .reasons = text ? text : "[]",
         .raw = req->body ? req->body : "",
         .raw_len = req->body_len,
@@ -169,209 +271,48 @@ static void quarantine_body(struct collect *c, const struct source_entry *src,
         log_warn("collect: could not keep a rejected body in quarantine: %s", e.msg);
     else
         c->quarantined++;
-    free(text);
+    cJSON_free(text);
 }
 
-static void handle(const struct http_request *req, struct http_response *res, void *arg)
+static void answer_single(struct http_response *res, size_t quarantined, cJSON *reasons)
 {
-    struct route_ctx *rc_ = arg;
-    struct collect *c = rc_->c;
-    bool batch = rc_->type == MSG_TYPE_NONE;
-    int64_t now = time_now_ms();
-    struct request_work w = {.received_at = now};
-    struct source_entry *src = NULL;
-    char key[WRITE_KEY_MAX + 1];
-    size_t key_len = 0;
+    if (!quarantined) {
+        http_text(res, 200, "application/json", "{\"success\":true}", 16);
+        return;
+    }
+    cJSON *r0 = cJSON_GetArrayItem(reasons, 0);
+    const char *field = cJSON_GetStringValue(cJSON_GetObjectItem(r0, "field"));
+    const char *code = cJSON_GetStringValue(cJSON_GetObjectItem(r0, "code"));
+    const char *text = cJSON_GetStringValue(cJSON_GetObjectItem(r0, "message"));
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddBoolToObject(o, "success", false);
+    cJSON_AddStringToObject(o, "code", code ? code : "invalid");
+    char line[512];
+    snprintf(line, sizeof(line), "%s%s%s", field && *field ? field : "",
+             field && *field ? ": " : "", text ? text : "invalid message");
+    cJSON_AddStringToObject(o, "message", line);
+    cJSON_AddStringToObject(o, "field", field ? field : "");
+    cJSON_AddItemReferenceToObject(o, "reasons", reasons);
+    cJSON_AddBoolToObject(o, "quarantined", true);
+    http_json(res, 400, o);
+    res->reject = "invalid_message";
+}
 
-    /* 1. The write key, by Basic auth when given. */
-    const char *auth = http_header(req, "Authorization");
-    if (auth) {
-        if (basic_key(auth, key, sizeof(key), &key_len) ||
-            source_cache_acquire(c->sources, key, key_len, &src)) {
-            http_error(res, 401, "invalid_write_key",
-                       "the write key is missing or unknown: send it as the Basic auth user name");
-            res->www_auth = "Basic realm=\"custos\"";
-            return;
-        }
-    }
-
-    /* 2. The body: valid UTF-8, bounded nesting, JSON. */
-    if (!req->body) {
-        http_error(res, 400, "empty_body", "the request has no body: send a JSON message");
-        goto out;
-    }
-    size_t at = 0;
-    int rc = text_scan_json(req->body, req->body_len, MESSAGE_MAX_DEPTH, &at);
-    if (rc) {
-        char msg[160];
-        const char *code = rc == ERR_LIMIT ? "nesting_too_deep" : "invalid_utf8";
-        if (rc == ERR_LIMIT)
-            snprintf(msg, sizeof(msg), "JSON nests deeper than %d levels (at byte %zu)",
-                     MESSAGE_MAX_DEPTH, at);
-        else
-            snprintf(msg, sizeof(msg), "the body is not valid UTF-8 (at byte %zu)", at);
-        if (src)
-            quarantine_body(c, src, req, now, code, msg);
-        http_error(res, 400, code, "%s", msg);
-        goto out;
-    }
-    const char *end = NULL;
-    w.root = cJSON_ParseWithLengthOpts(req->body, req->body_len, &end, false);
-    if (w.root) {
-        /* Only white space may follow the value. */
-        const char *p = end, *stop = req->body + req->body_len;
-        while (p < stop && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
-            p++;
-        if (p != stop) {
-            cJSON_Delete(w.root);
-            w.root = NULL;
-            end = p;
-        }
-    }
-    if (!w.root) {
-        char msg[160];
-        size_t off = end && end >= req->body ? (size_t)(end - req->body) : 0;
-        snprintf(msg, sizeof(msg), "the body is not valid JSON (near byte %zu)", off);
-        if (src)
-            quarantine_body(c, src, req, now, "invalid_json", msg);
-        http_error(res, 400, "invalid_json", "%s", msg);
-        goto out;
-    }
-    if (!cJSON_IsObject(w.root)) {
-        if (src)
-            quarantine_body(c, src, req, now, "invalid_body", "the body must be a JSON object");
-        http_error(res, 400, "invalid_body", "the body must be a JSON object");
-        goto out;
-    }
-
-    /* 3. Otherwise the write key from the body. */
-    if (!src) {
-        cJSON *wk = cJSON_GetObjectItemCaseSensitive(w.root, "writeKey");
-        if (!cJSON_IsString(wk) || strlen(wk->valuestring) > WRITE_KEY_MAX ||
-            source_cache_acquire(c->sources, wk->valuestring, strlen(wk->valuestring), &src)) {
-            http_error(res, 401, "invalid_write_key",
-                       "the write key is missing or unknown: send it by Basic auth or as "
-                       "writeKey");
-            res->www_auth = "Basic realm=\"custos\"";
-            goto out;
-        }
-    }
-    w.src = src;
-    cJSON_DeleteItemFromObjectCaseSensitive(w.root, "writeKey");
-
-    /* 4. The messages. */
-    cJSON *items = w.root;
-    size_t n = 1;
-    int64_t batch_sent_at = INT64_MIN;
-    if (batch) {
-        items = cJSON_GetObjectItemCaseSensitive(w.root, "batch");
-        if (!cJSON_IsArray(items)) {
-            http_error(res, 400, "invalid_batch", "batch: must be an array of messages");
-            goto out;
-        }
-        n = (size_t)cJSON_GetArraySize(items);
-        if (n > BATCH_MAX_MESSAGES) {
-            http_error(res, 413, "batch_too_large", "batch: at most %d messages per request",
-                       BATCH_MAX_MESSAGES);
-            goto out;
-        }
-        cJSON *sent = cJSON_GetObjectItemCaseSensitive(w.root, "sentAt");
-        if (cJSON_IsString(sent))
-            time_parse_iso8601(sent->valuestring, strlen(sent->valuestring), &batch_sent_at);
-    }
-    w.recs = calloc(n ? n : 1, sizeof(*w.recs));
-    w.owned = calloc(n ? 2 * n : 1, sizeof(*w.owned));
-    cJSON *results = cJSON_CreateArray();
-    if (!w.recs || !w.owned || !results) {
-        cJSON_Delete(results);
-        http_error(res, 500, "out_of_memory", "out of memory");
-        goto out;
-    }
-    cJSON *first_reasons = NULL;
-    size_t idx = 0;
-    cJSON *msg = batch ? items->child : w.root;
-    for (; idx < n && msg; idx++, msg = batch ? msg->next : NULL) {
-        cJSON *reasons = cJSON_CreateArray();
-        if (!reasons || build_record(&w, msg, rc_->type, MESSAGE_LIVE, batch_sent_at, src->plan,
-                                     idx, batch, reasons)) {
-            cJSON_Delete(reasons);
-            cJSON_Delete(results);
-            http_error(res, 500, "out_of_memory", "out of memory");
-            goto out;
-        }
-        cJSON_AddItemToArray(results, reasons);
-        if (!first_reasons && cJSON_GetArraySize(reasons))
-            first_reasons = reasons;
-    }
-    n = idx;
-
-    /* 5. The commit: the answer comes once the messages are durable. */
-    struct err e = {0};
-    rc = writer_submit(c->writer, w.recs, w.n, &e);
-    if (rc == ERR_BUSY) {
-        cJSON_Delete(results);
-        http_error(res, 429, "too_many_requests", "the store is not keeping up: retry later");
-        res->retry_after = 1;
-        goto out;
-    }
-    if (rc) {
-        cJSON_Delete(results);
-        http_error(res, 503, "store_unavailable",
-                   "the messages could not be stored; nothing of this request was kept: retry");
-        goto out;
-    }
-
-    /* 6. The answer. */
-    size_t accepted = 0, quarantined = 0, duplicates = 0, flagged = 0;
-    for (size_t i = 0; i < w.n; i++) {
-        bool ev = w.recs[i].kind == RECORD_EVENT;
-        accepted += ev;
-        quarantined += !ev;
-        duplicates += w.recs[i].outcome == RECORD_DUPLICATE;
-        flagged += ev && w.recs[i].row.event.flags && w.recs[i].outcome == RECORD_STORED;
-    }
-    c->accepted += accepted;
-    c->quarantined += quarantined;
-    c->duplicates += duplicates;
-    c->flagged += flagged;
-
-    if (!batch) {
-        if (quarantined) {
-            cJSON *r0 = cJSON_GetArrayItem(first_reasons, 0);
-            const char *field = cJSON_GetStringValue(cJSON_GetObjectItem(r0, "field"));
-            const char *code = cJSON_GetStringValue(cJSON_GetObjectItem(r0, "code"));
-            const char *text = cJSON_GetStringValue(cJSON_GetObjectItem(r0, "message"));
-            cJSON *o = cJSON_CreateObject();
-            cJSON_AddBoolToObject(o, "success", false);
-            cJSON_AddStringToObject(o, "code", code ? code : "invalid");
-            char line[512];
-            snprintf(line, sizeof(line), "%s%s%s", field && *field ? field : "",
-                     field && *field ? ": " : "", text ? text : "invalid message");
-            cJSON_AddStringToObject(o, "message", line);
-            cJSON_AddStringToObject(o, "field", field ? field : "");
-            cJSON_AddItemReferenceToObject(o, "reasons", first_reasons);
-            cJSON_AddBoolToObject(o, "quarantined", true);
-            http_json(res, 400, o);
-            res->reject = "invalid_message";
-        } else {
-            cJSON *o = cJSON_CreateObject();
-            cJSON_AddBoolToObject(o, "success", true);
-            http_json(res, 200, o);
-        }
-        cJSON_Delete(results);
-        goto out;
-    }
+static void answer_batch(const struct http_request *req, struct http_response *res,
+                         const struct request_work *w, cJSON *results, size_t counts[3])
+{
     bool strict = truthy(http_query(req, "strict"));
+    size_t quarantined = counts[1];
     cJSON *o = cJSON_CreateObject();
     cJSON_AddBoolToObject(o, "success", !(strict && quarantined));
-    cJSON_AddNumberToObject(o, "accepted", (double)accepted);
+    cJSON_AddNumberToObject(o, "accepted", (double)counts[0]);
     cJSON_AddNumberToObject(o, "quarantined", (double)quarantined);
-    cJSON_AddNumberToObject(o, "duplicates", (double)duplicates);
+    cJSON_AddNumberToObject(o, "duplicates", (double)counts[2]);
     if (strict) {
         cJSON *list = cJSON_AddArrayToObject(o, "results");
         cJSON *reasons = results->child;
-        for (size_t i = 0; i < w.n && reasons; i++, reasons = reasons->next) {
-            struct record *r = &w.recs[i];
+        for (size_t i = 0; i < w->n && reasons; i++, reasons = reasons->next) {
+            const struct record *r = &w->recs[i];
             cJSON *item = cJSON_CreateObject();
             cJSON_AddNumberToObject(item, "index", (double)i);
             const char *mid =
@@ -390,33 +331,215 @@ static void handle(const struct http_request *req, struct http_response *res, vo
     http_json(res, strict && quarantined ? 400 : 200, o);
     if (strict && quarantined)
         res->reject = "invalid_message";
-    cJSON_Delete(results);
-out:
-    source_release(src);
-    work_release(&w);
 }
 
-int collect_revalidate(const char *raw, size_t raw_len, int64_t source_id, int64_t received_at,
-                       const struct plan *plan, struct record *rec, cJSON **tree, cJSON *reasons)
+static void handle_request(struct collect *c, enum message_type type,
+                           const struct http_request *req, struct http_response *res,
+                           struct request_work *w, struct source_entry **srcp)
+{
+    bool batch = type == MSG_TYPE_NONE;
+    int64_t now = w->received_at;
+    struct source_entry *src = NULL;
+    char key[WRITE_KEY_MAX + 1];
+    size_t key_len = 0;
+
+    /* 1. The write key, by Basic auth when given. */
+    const char *auth = http_header(req, "Authorization");
+    if (auth) {
+        if (basic_key(auth, key, sizeof(key), &key_len) ||
+            source_cache_acquire(c->sources, key, key_len, srcp)) {
+            http_error(res, 401, "invalid_write_key",
+                       "the write key is missing or unknown: send it as the Basic auth user name");
+            res->www_auth = "Basic realm=\"custos\"";
+            return;
+        }
+        src = *srcp;
+    }
+
+    /* 2. The body: valid UTF-8, bounded nesting, JSON. */
+    if (!req->body) {
+        http_error(res, 400, "empty_body", "the request has no body: send a JSON message");
+        return;
+    }
+    size_t at = 0;
+    int rc = text_scan_json(req->body, req->body_len, MESSAGE_MAX_DEPTH, &at);
+    if (rc) {
+        char msg[160];
+        const char *code = rc == ERR_LIMIT ? "nesting_too_deep" : "invalid_utf8";
+        if (rc == ERR_LIMIT)
+            snprintf(msg, sizeof(msg), "JSON nests deeper than %d levels (at byte %zu)",
+                     MESSAGE_MAX_DEPTH, at);
+        else
+            snprintf(msg, sizeof(msg), "the body is not valid UTF-8 (at byte %zu)", at);
+        if (src)
+            quarantine_body(c, src, req, now, code, msg);
+        http_error(res, 400, code, "%s", msg);
+        return;
+    }
+    const char *end = NULL;
+    w->root = cJSON_ParseWithLengthOpts(req->body, req->body_len, &end, false);
+    if (w->root) {
+        /* Only white space may follow the value. */
+        size_t tail = skip_ws(req->body, req->body_len, (size_t)(end - req->body));
+        if (tail != req->body_len) {
+            cJSON_Delete(w->root);
+            w->root = NULL;
+            end = req->body + tail;
+        }
+    }
+    if (!w->root) {
+        char msg[160];
+        size_t off = end && end >= req->body ? (size_t)(end - req->body) : 0;
+        snprintf(msg, sizeof(msg), "the body is not valid JSON (near byte %zu)", off);
+        if (src)
+            quarantine_body(c, src, req, now, "invalid_json", msg);
+        http_error(res, 400, "invalid_json", "%s", msg);
+        return;
+    }
+    if (!cJSON_IsObject(w->root)) {
+        if (src)
+            quarantine_body(c, src, req, now, "invalid_body", "the body must be a JSON object");
+        http_error(res, 400, "invalid_body", "the body must be a JSON object");
+        return;
+    }
+
+    /* 3. Otherwise the write key from the body. */
+    if (!src) {
+        cJSON *wk = cJSON_GetObjectItemCaseSensitive(w->root, "writeKey");
+        if (!cJSON_IsString(wk) || strlen(wk->valuestring) > WRITE_KEY_MAX ||
+            source_cache_acquire(c->sources, wk->valuestring, strlen(wk->valuestring), srcp)) {
+            http_error(res, 401, "invalid_write_key",
+                       "the write key is missing or unknown: send it by Basic auth or as "
+                       "writeKey");
+            res->www_auth = "Basic realm=\"custos\"";
+            return;
+        }
+        src = *srcp;
+    }
+    w->src = src;
+
+    /* 4. The messages, each kept exactly as received. */
+    cJSON *items = w->root;
+    size_t n = 1;
+    int64_t batch_sent_at = INT64_MIN;
+    struct slice one = {0, req->body_len}, *slices = &one;
+    if (batch) {
+        items = cJSON_GetObjectItemCaseSensitive(w->root, "batch");
+        if (!cJSON_IsArray(items)) {
+            http_error(res, 400, "invalid_batch", "batch: must be an array of messages");
+            return;
+        }
+        n = (size_t)cJSON_GetArraySize(items);
+        if (n > BATCH_MAX_MESSAGES) {
+            http_error(res, 413, "batch_too_large", "batch: at most %d messages per request",
+                       BATCH_MAX_MESSAGES);
+            return;
+        }
+        cJSON *sent = cJSON_GetObjectItemCaseSensitive(w->root, "sentAt");
+        if (cJSON_IsString(sent))
+            time_parse_iso8601(sent->valuestring, strlen(sent->valuestring), &batch_sent_at);
+        slices = cJSON_malloc((n ? n : 1) * sizeof(*slices));
+        if (!slices || batch_slices(req->body, req->body_len, slices, n) != (long)n)
+            slices = NULL; /* an odd shape (escaped key, duplicate key): print instead */
+    }
+    w->recs = calloc(n ? n : 1, sizeof(*w->recs));
+    w->infos = calloc(n ? n : 1, sizeof(*w->infos));
+    cJSON *results = cJSON_CreateArray();
+    if (!w->recs || !w->infos || !results) {
+        http_error(res, 500, "out_of_memory", "out of memory");
+        return;
+    }
+    cJSON *first_reasons = NULL;
+    size_t idx = 0;
+    cJSON *msg = batch ? items->child : w->root;
+    for (; idx < n && msg; idx++, msg = batch ? msg->next : NULL) {
+        cJSON *reasons = cJSON_CreateArray();
+        const char *raw = slices ? req->body + slices[idx].start : cJSON_PrintUnformatted(msg);
+        size_t raw_len = slices ? slices[idx].end - slices[idx].start : raw ? strlen(raw) : 0;
+        if (!reasons || !raw ||
+            build_record(w, msg, raw, raw_len, type, batch_sent_at, src->plan, idx, batch,
+                         reasons)) {
+            http_error(res, 500, "out_of_memory", "out of memory");
+            return;
+        }
+        cJSON_AddItemToArray(results, reasons);
+        if (!first_reasons && cJSON_GetArraySize(reasons))
+            first_reasons = reasons;
+    }
+
+    /* 5. The commit: the answer comes once the messages are durable. */
+    struct err e = {0};
+    rc = writer_submit(c->writer, w->recs, w->n, &e);
+    if (rc == ERR_BUSY) {
+        http_error(res, 429, "too_many_requests", "the store is not keeping up: retry later");
+        res->retry_after = 1;
+        return;
+    }
+    if (rc) {
+        http_error(res, 503, "store_unavailable",
+                   "the messages could not be stored; nothing of this request was kept: retry");
+        return;
+    }
+
+    /* 6. The answer. */
+    size_t counts[3] = {0, 0, 0}; /* accepted, quarantined, duplicates */
+    size_t flagged = 0;
+    for (size_t i = 0; i < w->n; i++) {
+        bool ev = w->recs[i].kind == RECORD_EVENT;
+        counts[0] += ev;
+        counts[1] += !ev;
+        counts[2] += w->recs[i].outcome == RECORD_DUPLICATE;
+        flagged += ev && w->recs[i].row.event.flags && w->recs[i].outcome == RECORD_STORED;
+    }
+    c->accepted += counts[0];
+    c->quarantined += counts[1];
+    c->duplicates += counts[2];
+    c->flagged += flagged;
+    if (batch)
+        answer_batch(req, res, w, results, counts);
+    else
+        answer_single(res, counts[1], first_reasons);
+}
+
+static void handle(const struct http_request *req, struct http_response *res, void *arg)
+{
+    struct route_ctx *rc = arg;
+    struct request_work w = {.received_at = time_now_ms()};
+    struct source_entry *src = NULL;
+    /* Every JSON value of the request lives on the thread's arena until the answer
+     * is built; the response body is copied out of it. */
+    json_arena_begin();
+    handle_request(rc->c, rc->type, req, res, &w, &src);
+    work_release(&w);
+    json_arena_end();
+    source_release(src);
+}
+
+int collect_revalidate(const struct quarantine_row *q, const struct plan *plan, struct record *rec,
+                       struct message_info *info, cJSON **tree, cJSON *reasons)
 {
     *tree = NULL;
-    cJSON *msg = cJSON_ParseWithLength(raw, raw_len);
+    cJSON *msg = cJSON_ParseWithLength(q->raw, q->raw_len);
     if (!msg)
         return message_reason(reasons, "", "invalid_json", "the message is not valid JSON");
-    struct source_entry src = {.id = source_id};
-    char *owned[2] = {NULL, NULL};
-    struct request_work w = {.recs = rec, .owned = owned, .src = &src, .received_at = received_at};
-    int rc =
-        build_record(&w, msg, MSG_TYPE_NONE, MESSAGE_REPLAY, INT64_MIN, plan, 0, false, reasons);
+    struct source_entry src = {.id = q->source_id};
+    struct request_work w = {
+        .recs = rec, .infos = info, .src = &src, .received_at = q->received_at};
+    enum message_type type = q->type ? message_type_parse(q->type) : MSG_TYPE_NONE;
+    int rc = build_record(&w, msg, q->raw, q->raw_len, type, INT64_MIN, plan, 0, false, reasons);
     *tree = msg;
     if (rc == 0 && rec->kind != RECORD_EVENT)
         rc = ERR_INVALID;
-    if (rc) {
-        for (size_t i = 0; i < w.owned_n; i++)
-            free(owned[i]);
+    if (rc)
         return rc;
+    /* What the server decided when the message arrived stays: its messageId (perhaps
+     * generated) and its corrected timestamp (perhaps from the batch's sentAt). */
+    if (q->message_id) {
+        rec->row.event.message_id = q->message_id;
+        rec->key = seen_key(q->source_id, q->message_id, strlen(q->message_id));
     }
-    /* owned[0] is the event's raw text: it now belongs to the caller. */
+    if (q->timestamp != STORE_NULL_TIME)
+        rec->row.event.timestamp = q->timestamp;
     return 0;
 }
 

@@ -12,6 +12,7 @@
 
 #include "http/metrics.h"
 #include "http/server.h"
+#include "ingest/message.h"
 #include "ingest/sources.h"
 #include "ingest/writer.h"
 
@@ -28,12 +29,12 @@ size_t collect_routes(struct collect *c, struct http_route *routes, size_t cap);
 /* Appends the collection counters to b. */
 void collect_metrics(struct collect *c, struct metrics_buf *b);
 
-/* Re-validates one quarantined message (raw JSON) for source src against plan:
- * on success fills *rec as an event record (its strings point into *tree, which the
- * caller frees with cJSON_Delete, and rec->row.event.raw is malloc'd: free it).
- * Returns 0 when it now passes, ERR_INVALID with the reasons appended to reasons
- * when it still fails, ERR_NOMEM. */
-int collect_revalidate(const char *raw, size_t raw_len, int64_t source_id, int64_t received_at,
-                       const struct plan *plan, struct record *rec, cJSON **tree, cJSON *reasons);
+/* Re-validates one quarantined message against plan (a replay after the plan was
+ * fixed). On success fills *rec as an event record keeping the messageId and corrected
+ * timestamp decided on arrival; its strings point into *info, q and *tree (the
+ * caller frees *tree with cJSON_Delete). Returns 0 when it now passes, ERR_INVALID
+ * with the reasons appended to reasons when it still fails, ERR_NOMEM. */
+int collect_revalidate(const struct quarantine_row *q, const struct plan *plan, struct record *rec,
+                       struct message_info *info, cJSON **tree, cJSON *reasons);
 
 #endif

@@ -1,12 +1,12 @@
-/* message.h - one Segment-spec message: structural checks and normalization.
+/* message.h - one Segment-spec message: structural checks and what the server adds.
  *
  * The Segment HTTP Tracking API's rules (docs/collection-api.md): a known call type;
  * userId or anonymousId; event for track; previousId for alias; groupId for group;
- * objects where objects belong; ISO 8601 times. Normalization adds what the server
- * owns: a messageId when absent, receivedAt, and the clock-skew-corrected timestamp
- * (timestamp = receivedAt - (sentAt - originalTimestamp)), keeping the client's
- * time as originalTimestamp. A numeric userId, anonymousId, previousId or groupId
- * becomes a string. A writeKey inside the message is removed: it is a credential. */
+ * objects where objects belong; ISO 8601 times. The message itself is stored as
+ * received; what the server owns goes into columns beside it: the messageId (made
+ * when absent), receivedAt, and the clock-skew-corrected timestamp
+ * (timestamp = receivedAt - (sentAt - originalTimestamp)). message_render() puts
+ * them back into the message for reading. */
 #ifndef CUSTOS_MESSAGE_H
 #define CUSTOS_MESSAGE_H
 
@@ -38,27 +38,34 @@ enum message_type {
 enum message_type message_type_parse(const char *s);
 const char *message_type_name(enum message_type t);
 
-enum message_mode {
-    MESSAGE_LIVE,   /* just received: stamp receivedAt, correct the timestamp */
-    MESSAGE_REPLAY, /* from quarantine: already stamped, keep receivedAt and timestamp */
-};
-
-/* What normalization extracted; the strings point into the message's cJSON tree. */
+/* What the checks extracted. Strings point into the message's cJSON tree or into
+ * the buffers below (a numeric id as text, a generated messageId). */
 struct message_info {
     enum message_type type;
     const char *event; /* track: event; page/screen: name; else NULL */
     const char *user_id, *anonymous_id, *message_id;
-    int64_t timestamp, received_at, sent_at; /* sent_at: INT64_MIN when absent */
+    int64_t timestamp, received_at;
+    int64_t sent_at;          /* INT64_MIN when absent */
+    int64_t client_timestamp; /* the client's own time of the event, INT64_MIN if none */
+    bool has_write_key;       /* the message carries a writeKey: never store it raw */
+    char user_id_buf[32], anonymous_id_buf[32], message_id_buf[40];
 };
 
-/* Checks and normalizes msg in place. type is the endpoint's call type, or
- * MSG_TYPE_NONE for batch items (then msg's "type" decides). received_at is now (live)
- * or the stored receivedAt (replay); batch_sent_at is the batch's sentAt or INT64_MIN.
- * Appends a {"field","code","message"} object to reasons for every problem found.
- * Returns 0 when msg is well formed, ERR_INVALID when reasons were added, ERR_NOMEM. */
-int message_normalize(cJSON *msg, enum message_type type, enum message_mode mode,
-                      int64_t received_at, int64_t batch_sent_at, struct message_info *info,
-                      cJSON *reasons);
+/* Checks msg without changing it. type is the endpoint's call type, or MSG_TYPE_NONE
+ * for batch items (then msg's "type" decides); received_at is when the server got
+ * it; batch_sent_at is the batch's sentAt or INT64_MIN. Appends a
+ * {"field","code","message"} object to reasons for every problem found. Returns 0
+ * when msg is well formed, ERR_INVALID when reasons were added, ERR_NOMEM. */
+int message_check(const cJSON *msg, enum message_type type, int64_t received_at,
+                  int64_t batch_sent_at, struct message_info *info, cJSON *reasons);
+
+/* The message as a reader sees it: raw[0..raw_len) (as received) with type,
+ * messageId, receivedAt, the corrected timestamp, originalTimestamp (the client's
+ * timestamp, when it sent one) and, when source is not NULL, "source" set; any
+ * writeKey removed. Returns a malloc'd JSON text, or NULL when raw is not a JSON
+ * object or memory runs out. */
+char *message_render(const char *raw, size_t raw_len, const char *type, const char *message_id,
+                     int64_t received_at, int64_t timestamp, const char *source);
 
 /* Appends {"field","code","message"} to reasons. Returns ERR_INVALID (or ERR_NOMEM). */
 int message_reason(cJSON *reasons, const char *field, const char *code, const char *fmt, ...)

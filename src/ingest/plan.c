@@ -704,7 +704,7 @@ static int compile_pattern(struct compiler *c, const cJSON *j, struct schema *s)
     s->pattern = pcre2_compile((PCRE2_SPTR)j->valuestring, PCRE2_ZERO_TERMINATED, PCRE2_UTF, &code,
                                &offset, NULL);
     if (!s->pattern) {
-        if (code == PCRE2_ERROR_NOMEMORY) {
+        if (code == PCRE2_ERROR_HEAP_FAILED) {
             rc = nomem(c);
             goto out;
         }
@@ -973,14 +973,14 @@ int plan_compile(const char *json, size_t len, struct plan **out, struct err *e)
     size_t saved;
     int rc;
 
-    if (len > PLAN_MAX_BYTES) {
+    if (len > (size_t)PLAN_MAX_BYTES) {
         rc = err_set(e, ERR_LIMIT, "plan is %zu bytes; the limit is %d", len, PLAN_MAX_BYTES);
         goto out;
     }
     rc = plan_parse(&c, json, len, &root);
     if (rc)
         goto out;
-    if (!cJSON_IsObject(root)) {
+    if (!root || !cJSON_IsObject(root)) {
         rc = fail(&c, ERR_INVALID, "must be a JSON object");
         goto out;
     }
@@ -990,7 +990,8 @@ int plan_compile(const char *json, size_t len, struct plan **out, struct err *e)
         goto out;
     }
     for (const cJSON *it = root->child; it; it = it->next) {
-        static const char *const keys[] = {"unplanned", "calls", "events"};
+        enum { KEY_UNPLANNED, KEY_CALLS, KEY_EVENTS, KEY_COUNT };
+        static const char *const keys[KEY_COUNT] = {"unplanned", "calls", "events"};
         size_t k;
 
         saved = sbuf_push_name(&c.path, it->string);
@@ -1006,9 +1007,9 @@ int plan_compile(const char *json, size_t len, struct plan **out, struct err *e)
             goto out;
         }
         seen |= 1u << k;
-        if (k == 0)
+        if (k == KEY_UNPLANNED)
             rc = compile_unplanned(&c, it, p);
-        else if (k == 1)
+        else if (k == KEY_CALLS)
             rc = compile_calls(&c, it, p);
         else
             rc = compile_events(&c, it, p);
@@ -1251,6 +1252,7 @@ static int compare_prop_key(const void *key, const void *elem)
 static void check_object(struct checker *k, const struct schema *s, const cJSON *v)
 {
     const struct property *prop;
+
     for (size_t i = 0; i < s->nrequired; i++) {
         if (cJSON_GetObjectItemCaseSensitive(v, s->required[i]))
             continue;

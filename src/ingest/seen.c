@@ -1,5 +1,8 @@
 /* seen.c - open addressing with linear probing; the all-zero key marks an empty
  * slot (a real key that hashes to zero is stored as {0, 1}). See seen.h. */
+#include <pthread.h>
+#include <sodium.h>
+
 #include "ingest/seen.h"
 
 #define SEEN_MIN_CAP 1024
@@ -21,9 +24,22 @@ static bool same(struct hash128 a, struct hash128 b)
     return a.hi == b.hi && a.lo == b.lo;
 }
 
+/* The hash is keyed with a secret drawn at start-up (the set is rebuilt from the store
+ * then, so nothing hashed with it is kept): a sender who knows the source id cannot
+ * pick messageIds that pile into one probe chain. */
+static uint64_t seen_secret;
+static pthread_once_t seen_once = PTHREAD_ONCE_INIT;
+
+static void seen_secret_init(void)
+{
+    randombytes_buf(&seen_secret, sizeof(seen_secret));
+}
+
 struct hash128 seen_key(int64_t source_id, const char *message_id, size_t len)
 {
-    return fix(text_hash128(message_id, len, (uint64_t)source_id));
+    pthread_once(&seen_once, seen_secret_init);
+    return fix(
+        text_hash128(message_id, len, seen_secret ^ ((uint64_t)source_id * 0x9E3779B97F4A7C15u)));
 }
 
 int seen_init(struct seen_set *s, size_t hint)

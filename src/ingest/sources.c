@@ -2,6 +2,7 @@
 #include <pthread.h>
 #include <sodium.h>
 
+#include "core/arena.h"
 #include "core/log.h"
 #include "core/timeutil.h"
 #include "ingest/sources.h"
@@ -180,7 +181,11 @@ static void cache_maybe_refresh(struct source_cache *c, int64_t min_age_ms)
         return; /* another thread is refreshing */
     if (now - c->checked_at >= min_age_ms) {
         struct err e = {0};
-        if (cache_reload(c, &e))
+        /* The compiled plans outlive this request: no arena allocations in them. */
+        bool arena = json_arena_suspend();
+        int rc = cache_reload(c, &e);
+        json_arena_resume(arena);
+        if (rc)
             log_warn("sources: cannot refresh the source list: %s", e.msg);
         c->checked_at = time_now_ms();
     }

@@ -39,6 +39,7 @@ struct quarantine_row {
     int64_t source_id;
     const char *message_id, *type, *event; /* may be NULL */
     int64_t received_at;
+    int64_t timestamp;   /* STORE_NULL_TIME when unknown */
     const char *reasons; /* JSON array */
     const char *raw;
     size_t raw_len;

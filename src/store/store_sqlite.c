@@ -58,9 +58,10 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_EVENT_COUNT_ALL] = "SELECT count(*) FROM events",
     [ST_EVENT_COUNT_SOURCE] = "SELECT count(*) FROM events WHERE source_id = ?1",
     [ST_QUARANTINE_APPEND] = "INSERT INTO quarantine(source_id, message_id, type, event, "
-                             "received_at, reasons, raw) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                             "received_at, reasons, raw, timestamp) VALUES (?1, ?2, ?3, ?4, ?5, "
+                             "?6, ?7, ?8)",
     [ST_QUARANTINE_GET] = "SELECT id, source_id, message_id, type, event, received_at, reasons, "
-                          "raw FROM quarantine WHERE id = ?1",
+                          "raw, timestamp FROM quarantine WHERE id = ?1",
     [ST_QUARANTINE_DELETE] = "DELETE FROM quarantine WHERE id = ?1",
 };
 
@@ -391,6 +392,7 @@ static int sq_quarantine_append(struct store *st, struct quarantine_row *r, stru
     sqlite3_bind_int64(q, 5, r->received_at);
     bind_text(q, 6, r->reasons);
     sqlite3_bind_blob(q, 7, r->raw, (int)r->raw_len, SQLITE_STATIC);
+    bind_time(q, 8, r->timestamp);
     int rc = step_done(s, q, e, "append quarantine");
     if (!rc)
         r->id = sqlite3_last_insert_rowid(s->db);
@@ -409,6 +411,7 @@ static int quarantine_row_read(sqlite3_stmt *q, const union row_cb *cb, void *ct
         .reasons = col_text(q, 6),
         .raw = sqlite3_column_blob(q, 7),
         .raw_len = (size_t)sqlite3_column_bytes(q, 7),
+        .timestamp = col_time(q, 8),
     };
     return cb->quarantine(&r, ctx);
 }
@@ -418,7 +421,8 @@ static int sq_quarantine_scan(struct store *st, const struct event_filter *f,
 {
     struct sqlite_store *s = impl(st);
     sqlite3_stmt *q = filter_prepare(
-        s, "id, source_id, message_id, type, event, received_at, reasons, raw", "quarantine", f, e);
+        s, "id, source_id, message_id, type, event, received_at, reasons, raw, timestamp",
+        "quarantine", f, e);
     if (!q)
         return ERR_STORE;
     int rc = scan_rows(s, q, quarantine_row_read, &(union row_cb){.quarantine = cb}, ctx, e);

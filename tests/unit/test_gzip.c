@@ -9,8 +9,8 @@
 
 #include "core/gzip.h"
 
-#define KB 1024u
-#define MB (1024u * 1024u)
+#define KB ((size_t)1024)
+#define MB (KB * KB)
 
 /* Compresses data[0..n) with the given zlib windowBits (16+15 gzip, 15 zlib, -15 raw)
  * into a new buffer; the caller frees it. */

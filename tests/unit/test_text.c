@@ -132,15 +132,16 @@ static void test_scan_deep_nesting(void **state)
 {
     (void)state;
     enum { DEEP = 1000 };
-    char *buf = malloc(2 * DEEP);
+    const size_t n = (size_t)2 * DEEP;
+    char *buf = malloc(n);
     assert_non_null(buf);
     memset(buf, '[', DEEP);
     memset(buf + DEEP, ']', DEEP);
     size_t at = 0;
-    assert_int_equal(text_scan_json(buf, 2 * DEEP, DEEP, &at), 0);
-    assert_int_equal(text_scan_json(buf, 2 * DEEP, DEEP - 1, &at), ERR_LIMIT);
+    assert_int_equal(text_scan_json(buf, n, DEEP, &at), 0);
+    assert_int_equal(text_scan_json(buf, n, DEEP - 1, &at), ERR_LIMIT);
     assert_int_equal(at, DEEP - 1);
-    assert_int_equal(text_scan_json(buf, 2 * DEEP, 32, NULL), ERR_LIMIT); /* at may be NULL */
+    assert_int_equal(text_scan_json(buf, n, 32, NULL), ERR_LIMIT); /* at may be NULL */
     free(buf);
 }
 

@@ -136,7 +136,7 @@ static void test_parse_respects_length(void **state)
     assert_int_equal(time_parse_iso8601(s, 20, &ms), 0);
     assert_int_equal(ms, MS_2026_03_14_150926);
     assert_int_equal(time_parse_iso8601(s, 10, &ms), 0); /* the date alone */
-    assert_int_equal(ms, MS_2026_03_14_150926 - (15 * 3600 + 9 * 60 + 26) * 1000);
+    assert_int_equal(ms, MS_2026_03_14_150926 - INT64_C(1000) * (15 * 3600 + 9 * 60 + 26));
     assert_int_equal(time_parse_iso8601(s, 21, &ms), ERR_INVALID);
     assert_int_equal(time_parse_iso8601(s, 9, &ms), ERR_INVALID);
     assert_int_equal(time_parse_iso8601("2026-03-14\0", 11, &ms), ERR_INVALID); /* NUL inside */

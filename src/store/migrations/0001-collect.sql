@@ -26,7 +26,8 @@ CREATE TABLE events (
     received_at   INTEGER NOT NULL,
     sent_at       INTEGER,
     flags         INTEGER NOT NULL DEFAULT 0,  -- 1: unplanned event accepted under "flag"
-    raw           TEXT NOT NULL      -- the message as stored (JSON)
+    raw           TEXT NOT NULL      -- the message as received (JSON); the server's
+                                     -- messageId, receivedAt, timestamp are columns
 );
 
 -- Messages that failed validation, kept raw with every reason until replayed.
@@ -37,6 +38,7 @@ CREATE TABLE quarantine (
     type          TEXT,
     event         TEXT,
     received_at   INTEGER NOT NULL,
+    timestamp     INTEGER,           -- corrected, when the message's times could be read
     reasons       TEXT NOT NULL,     -- JSON array of {"field","code","message"}
     raw           BLOB NOT NULL      -- as received (may be invalid JSON or UTF-8)
 );

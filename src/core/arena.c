@@ -1,0 +1,149 @@
+/* arena.c - see arena.h. */
+#include <cJSON.h>
+#include <pthread.h>
+
+#include "core/arena.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define POISON(p, n)   ASAN_POISON_MEMORY_REGION(p, n)
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#else
+#define POISON(p, n)   ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
+#define ARENA_ALIGN 16
+
+struct arena_chunk {
+    struct arena_chunk *next;
+    size_t size, used;
+    _Alignas(ARENA_ALIGN) unsigned char data[];
+};
+
+void *arena_alloc(struct arena *a, size_t n)
+{
+    n = (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
+    struct arena_chunk *c = a->head;
+    if (!c || c->size - c->used < n) {
+        size_t size = n > ARENA_CHUNK_MIN ? n : ARENA_CHUNK_MIN;
+        c = malloc(sizeof(*c) + size);
+        if (!c)
+            return NULL;
+        c->size = size;
+        c->used = 0;
+        c->next = a->head;
+        a->head = c;
+        POISON(c->data, size);
+    }
+    void *p = c->data + c->used;
+    c->used += n;
+    UNPOISON(p, n);
+    return p;
+}
+
+bool arena_owns(const struct arena *a, const void *p)
+{
+    const unsigned char *q = p;
+    for (const struct arena_chunk *c = a->head; c; c = c->next)
+        if (q >= c->data && q < c->data + c->used)
+            return true;
+    return false;
+}
+
+void arena_reset(struct arena *a)
+{
+    struct arena_chunk *c = a->head;
+    if (!c)
+        return;
+    /* Keep the oldest chunk (the last in the list), free the rest. */
+    while (c->next) {
+        struct arena_chunk *next = c->next;
+        free(c);
+        c = next;
+    }
+    if (c->size > ARENA_CHUNK_MIN * 4) { /* one huge request need not pin its memory */
+        free(c);
+        a->head = NULL;
+        return;
+    }
+    c->used = 0;
+    POISON(c->data, c->size);
+    a->head = c;
+}
+
+void arena_release(struct arena *a)
+{
+    for (struct arena_chunk *c = a->head, *next; c; c = next) {
+        next = c->next;
+        free(c);
+    }
+    a->head = NULL;
+}
+
+static _Thread_local struct arena *json_arena;
+static _Thread_local bool json_arena_on;
+static pthread_key_t json_arena_key;
+static pthread_once_t json_arena_once = PTHREAD_ONCE_INIT;
+
+static void json_arena_free_thread(void *p)
+{
+    arena_release(p);
+    free(p);
+}
+
+static void json_arena_key_init(void)
+{
+    pthread_key_create(&json_arena_key, json_arena_free_thread);
+}
+
+static void *json_malloc(size_t n)
+{
+    return json_arena_on ? arena_alloc(json_arena, n) : malloc(n);
+}
+
+static void json_free(void *p)
+{
+    if (!p || (json_arena_on && arena_owns(json_arena, p)))
+        return;
+    free(p);
+}
+
+void json_arena_install(void)
+{
+    pthread_once(&json_arena_once, json_arena_key_init);
+    cJSON_Hooks hooks = {json_malloc, json_free};
+    cJSON_InitHooks(&hooks);
+}
+
+void json_arena_begin(void)
+{
+    if (!json_arena) {
+        json_arena = calloc(1, sizeof(*json_arena));
+        if (!json_arena)
+            return; /* stays off: cJSON falls back to malloc */
+        pthread_once(&json_arena_once, json_arena_key_init);
+        pthread_setspecific(json_arena_key, json_arena);
+    }
+    json_arena_on = true;
+}
+
+void json_arena_end(void)
+{
+    if (!json_arena_on)
+        return;
+    json_arena_on = false;
+    arena_reset(json_arena);
+}
+
+bool json_arena_suspend(void)
+{
+    bool was = json_arena_on;
+    json_arena_on = false;
+    return was;
+}
+
+void json_arena_resume(bool was_on)
+{
+    json_arena_on = was_on;
+}
