@@ -65,8 +65,9 @@ static const struct command commands[] = {
      "        the quarantine; the rest stay. Replaying twice\n"
      "        stores nothing twice.\n"},
     {"config", cmd_config, "show the settings in force and where each came from",
-     "usage: custos config show [--json]\n"
+     "usage: custos config show [--json | --markdown]\n"
      "\n"
+     "--markdown prints the table of docs/configuration.md.\n"
      "Every setting can be set in custos.conf (\"name = value\"), in the environment\n"
      "(CUSTOS_NAME, e.g. CUSTOS_DB) or as a flag (--name VALUE); a flag wins over the\n"
      "environment, which wins over the file, which wins over the default.\n"},

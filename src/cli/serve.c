@@ -66,7 +66,8 @@ int cmd_serve(int argc, char **argv)
     struct err e = {0};
     struct store *st = NULL;
     struct http_server *srv = NULL;
-    struct store_options sopt = {.synchronous_full = strcmp(cfg.synchronous, "full") == 0};
+    struct store_options sopt = {.synchronous_full = strcmp(cfg.synchronous, "full") == 0,
+                                 .background_checkpoint = true};
     if (store_open(cfg.db, &sopt, &st, &e) || source_cache_new(cfg.db, &collector.sources, &e)) {
         store_close(st);
         return cli_fail("%s", e.msg);

@@ -291,6 +291,37 @@ void config_show(FILE *out, bool json)
     }
 }
 
+void config_print_markdown(FILE *out)
+{
+    fprintf(out, "| setting | flag | environment | default | values | meaning |\n"
+                 "| --- | --- | --- | --- | --- | --- |\n");
+    for (size_t i = 0; i < ARRAY_SIZE(settings); i++) {
+        const struct setting *s = &settings[i];
+        char env[64], values[96];
+        int n = snprintf(env, sizeof(env), "CUSTOS_%s", s->name);
+        for (int j = 7; j < n; j++)
+            env[j] = s->name[j - 7] == '-' ? '_' : (char)(s->name[j - 7] & ~0x20);
+        if (s->type == SET_INT)
+            snprintf(values, sizeof(values), "%ld to %ld", s->min, s->max);
+        else if (s->type == SET_ENUM) {
+            /* a '|' would end the Markdown cell */
+            size_t o = 0;
+            for (const char *p = s->choices; *p && o + 3 < sizeof(values); p++) {
+                if (*p == '|') {
+                    values[o++] = ',';
+                    values[o++] = ' ';
+                } else {
+                    values[o++] = *p;
+                }
+            }
+            values[o] = 0;
+        } else
+            snprintf(values, sizeof(values), "text");
+        fprintf(out, "| `%s` | `--%s` | `%s` | `%s` | %s | %s |\n", s->name, s->name, env, s->def,
+                values, s->help);
+    }
+}
+
 void config_print_flags(FILE *out)
 {
     fprintf(out, "Settings (also in custos.conf as \"name = value\", or CUSTOS_NAME in the "

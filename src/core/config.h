@@ -36,6 +36,9 @@ int config_load(int *argc, char **argv, struct err *e);
  * a table, or one JSON object when json is true. */
 void config_show(FILE *out, bool json);
 
+/* Prints docs/configuration.md's table of settings (Markdown). */
+void config_print_markdown(FILE *out);
+
 /* Prints the settings as --flag lines for a verb's --help. */
 void config_print_flags(FILE *out);
 

@@ -101,6 +101,9 @@ struct store {
 struct store_options {
     bool synchronous_full; /* fsync each commit (default) or only at checkpoints */
     bool read_only;
+    /* Copy committed data into the main database on a thread of its own, so that a
+     * commit never waits for a checkpoint (for the ingestion writer). */
+    bool background_checkpoint;
 };
 
 /* Opens the store at location (a SQLite file path), creating it and applying any

@@ -3,6 +3,7 @@
  * WAL mode, one file. Statements are prepared once per connection. Migrations are
  * embedded (scripts/embed-sql) and applied in one transaction each on open; the
  * schema version is PRAGMA user_version. */
+#include <pthread.h>
 #include <sqlite3.h>
 
 #include "store/store.h"
@@ -65,10 +66,25 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_QUARANTINE_DELETE] = "DELETE FROM quarantine WHERE id = ?1",
 };
 
+/* WAL pages after which the background checkpointer copies them into the database
+ * (16 MB at 4 KB pages), and after which the writer checkpoints itself because the
+ * checkpointer is not keeping up (1 GB): the WAL stays bounded either way. */
+#define CHECKPOINT_PAGES      4096
+#define CHECKPOINT_HARD_PAGES 262144
+
+struct checkpointer {
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    bool due, stopping;
+    sqlite3 *db; /* its own connection */
+};
+
 struct sqlite_store {
     struct store base;
     sqlite3 *db;
     sqlite3_stmt *stmt[ST_COUNT];
+    struct checkpointer *ckpt;
 };
 
 static struct sqlite_store *impl(struct store *st)
@@ -474,9 +490,83 @@ static int sq_seen_scan(struct store *st, bool events_only, store_seen_cb cb, vo
     return rc;
 }
 
+static void *checkpointer_main(void *arg)
+{
+    struct checkpointer *c = arg;
+    pthread_mutex_lock(&c->lock);
+    for (;;) {
+        while (!c->due && !c->stopping)
+            pthread_cond_wait(&c->wake, &c->lock);
+        if (c->stopping)
+            break;
+        c->due = false;
+        pthread_mutex_unlock(&c->lock);
+        /* PASSIVE: copies what it can without blocking the writer or readers. */
+        sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        pthread_mutex_lock(&c->lock);
+    }
+    pthread_mutex_unlock(&c->lock);
+    return NULL;
+}
+
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+    struct sqlite_store *s = arg;
+    if (pages >= CHECKPOINT_HARD_PAGES) {
+        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    } else if (pages >= CHECKPOINT_PAGES) {
+        pthread_mutex_lock(&s->ckpt->lock);
+        s->ckpt->due = true;
+        pthread_cond_signal(&s->ckpt->wake);
+        pthread_mutex_unlock(&s->ckpt->lock);
+    }
+    return SQLITE_OK;
+}
+
+static int checkpointer_start(struct sqlite_store *s, const char *path, struct err *e)
+{
+    struct checkpointer *c = calloc(1, sizeof(*c));
+    if (!c)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK) {
+        sqlite3_close(c->db);
+        free(c);
+        return err_set(e, ERR_STORE, "cannot open %s for checkpoints", path);
+    }
+    sqlite3_busy_timeout(c->db, 1000);
+    pthread_mutex_init(&c->lock, NULL);
+    pthread_cond_init(&c->wake, NULL);
+    if (pthread_create(&c->thread, NULL, checkpointer_main, c)) {
+        sqlite3_close(c->db);
+        free(c);
+        return err_set(e, ERR_NOMEM, "cannot start the checkpoint thread");
+    }
+    s->ckpt = c;
+    sqlite3_wal_autocheckpoint(s->db, 0);
+    sqlite3_wal_hook(s->db, wal_hook, s);
+    return 0;
+}
+
+static void checkpointer_stop(struct checkpointer *c)
+{
+    if (!c)
+        return;
+    pthread_mutex_lock(&c->lock);
+    c->stopping = true;
+    pthread_cond_signal(&c->wake);
+    pthread_mutex_unlock(&c->lock);
+    pthread_join(c->thread, NULL);
+    sqlite3_close(c->db);
+    pthread_mutex_destroy(&c->lock);
+    pthread_cond_destroy(&c->wake);
+    free(c);
+}
+
 static void sq_close(struct store *st)
 {
     struct sqlite_store *s = impl(st);
+    checkpointer_stop(s->ckpt);
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(s->stmt[i]);
     sqlite3_close(s->db);
@@ -585,6 +675,8 @@ int store_sqlite_open(const char *path, const struct store_options *opt, struct 
         rc = exec_sql(s, "PRAGMA foreign_keys = ON; PRAGMA cache_size = -65536", e);
     if (!rc && !(opt && opt->read_only))
         rc = migrate(s, e);
+    if (!rc && opt && opt->background_checkpoint && !opt->read_only)
+        rc = checkpointer_start(s, path, e);
 out:
     if (rc) {
         sq_close(&s->base);
