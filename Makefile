@@ -35,14 +35,15 @@ all: $(O)/custos $(O)/bench/loadgen
 ifeq ($(BUILD),release)
 all: custos
 custos: $(O)/custos
-	cp $< $@
+	@cp $< $@
 endif
 
 $(O)/custos: $(O)/src/main.o $(O)/libcustos.a
-	$(CC) $(LDOPT) -o $@ $^ $(LDLIBS_ALL)
+	@echo "  LD $@"
+	@$(CC) $(LDOPT) -o $@ $^ $(LDLIBS_ALL)
 
 $(O)/libcustos.a: $(LIB_OBJ)
-	rm -f $@ && ar rcs $@ $^
+	@rm -f $@ && ar rcs $@ $^
 
 $(O)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -51,24 +52,27 @@ $(O)/%.o: %.c
 
 $(O)/gen/migrations.c: $(MIGRATIONS) scripts/embed-sql
 	@mkdir -p $(dir $@)
-	scripts/embed-sql $(MIGRATIONS) > $@.tmp && mv $@.tmp $@
+	@scripts/embed-sql $(MIGRATIONS) > $@.tmp && mv $@.tmp $@
 
 $(O)/gen/migrations.o: $(O)/gen/migrations.c
-	$(CC) $(CFLAGS_ALL) -c -o $@ $<
+	@$(CC) $(CFLAGS_ALL) -c -o $@ $<
 
 $(O)/tests/%: tests/unit/%.c $(O)/libcustos.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $(LDOPT) -o $@ $< $(O)/libcustos.a $(LDLIBS_ALL) -lcmocka
+	@echo "  LD $@"
+	@$(CC) $(CFLAGS_ALL) $(LDOPT) -o $@ $< $(O)/libcustos.a $(LDLIBS_ALL) -lcmocka
 
 # Fuzz targets: built here with a replay driver (tests run their corpus); build them
 # for libFuzzer with `make fuzz-libfuzzer` (clang).
 $(O)/fuzz/%: fuzz/%.c fuzz/replay.c $(O)/libcustos.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $(LDOPT) -o $@ $< fuzz/replay.c $(O)/libcustos.a $(LDLIBS_ALL)
+	@echo "  LD $@"
+	@$(CC) $(CFLAGS_ALL) $(LDOPT) -o $@ $< fuzz/replay.c $(O)/libcustos.a $(LDLIBS_ALL)
 
 $(O)/bench/%: bench/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $(LDOPT) -o $@ $< $(LDLIBS_ALL)
+	@echo "  LD $@"
+	@$(CC) $(CFLAGS_ALL) $(LDOPT) -o $@ $< $(LDLIBS_ALL)
 
 unit: $(UNIT_BIN) $(FUZZ_BIN)
 

@@ -54,11 +54,6 @@ static int basic_key(const char *auth, char *key, size_t cap, size_t *len)
     return n ? 0 : ERR_AUTH;
 }
 
-/* A message's bytes inside the request body. */
-struct slice {
-    size_t start, end;
-};
-
 static size_t skip_ws(const char *s, size_t n, size_t i)
 {
     while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
@@ -97,11 +92,7 @@ static size_t skip_value(const char *s, size_t n, size_t i)
     return i;
 }
 
-/* Finds where each element of the top-level "batch" array of s[0..n) (valid JSON,
- * already parsed) starts and ends, so that every message is stored exactly as it
- * was received without printing it again. Returns the number of elements found
- * (at most cap), or -1 when the text has an unexpected shape. */
-static long batch_slices(const char *s, size_t n, struct slice *out, size_t cap)
+long collect_batch_slices(const char *s, size_t n, struct slice *out, size_t cap)
 {
     size_t i = skip_ws(s, n, 0);
     if (i >= n || s[i] != '{')
@@ -179,8 +170,9 @@ static int build_record(struct request_work *w, cJSON *msg, const char *raw, siz
                         size_t index, bool batch, cJSON *reasons)
 {
     if (!cJSON_IsObject(msg)) {
-        char field[32];
-        snprintf(field, sizeof(field), batch ? "batch[%zu]" : "", index);
+        char field[32] = "";
+        if (batch)
+            snprintf(field, sizeof(field), "batch[%zu]", index);
         message_reason(reasons, field, "type", "a message must be a JSON object");
         add_quarantine(w, NULL, reasons, raw, raw_len);
         return 0;
@@ -439,7 +431,7 @@ static void handle_request(struct collect *c, enum message_type type,
         if (cJSON_IsString(sent))
             time_parse_iso8601(sent->valuestring, strlen(sent->valuestring), &batch_sent_at);
         slices = cJSON_malloc((n ? n : 1) * sizeof(*slices));
-        if (!slices || batch_slices(req->body, req->body_len, slices, n) != (long)n)
+        if (!slices || collect_batch_slices(req->body, req->body_len, slices, n) != (long)n)
             slices = NULL; /* an odd shape (escaped key, duplicate key): print instead */
     }
     w->recs = calloc(n ? n : 1, sizeof(*w->recs));

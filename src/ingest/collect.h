@@ -29,6 +29,18 @@ size_t collect_routes(struct collect *c, struct http_route *routes, size_t cap);
 /* Appends the collection counters to b. */
 void collect_metrics(struct collect *c, struct metrics_buf *b);
 
+/* A message's bytes inside a request body: [start, end). */
+struct slice {
+    size_t start, end;
+};
+
+/* Finds where each element of the top-level "batch" array of s[0..n) (valid JSON,
+ * already parsed) starts and ends, so that every message is stored exactly as it
+ * was received without printing it again. Returns the number of elements found
+ * (at most cap), or -1 when the text has an unexpected shape (no "batch" key
+ * spelled plainly, or more than cap elements). */
+long collect_batch_slices(const char *s, size_t n, struct slice *out, size_t cap);
+
 /* Re-validates one quarantined message against plan (a replay after the plan was
  * fixed). On success fills *rec as an event record keeping the messageId and corrected
  * timestamp decided on arrival; its strings point into *info, q and *tree (the
