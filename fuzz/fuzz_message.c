@@ -54,7 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (text && rc == 0) {
             char *shown = message_render(text, strlen(text), message_type_name(info.type),
                                          info.message_id, info.received_at, info.timestamp, "web");
-            free(shown);
+            cJSON_free(shown);
         }
         free(text);
         cJSON_Delete(reasons);

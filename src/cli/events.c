@@ -28,13 +28,10 @@ static int print_event(const struct event_row *r, void *arg)
     char id[24], ts[32];
     snprintf(id, sizeof(id), "%" PRId64, r->id);
     time_format_iso8601(r->timestamp, ts);
-    const char *row[] = {id,
-                         ts,
-                         source,
-                         r->type,
-                         r->event ? r->event : "",
-                         r->message_id,
-                         r->flags ? "unplanned" : ""};
+    const char *flag = r->flags & EVENT_FLAG_UNPLANNED  ? "unplanned"
+                       : r->flags & EVENT_FLAG_REPLAYED ? "replayed"
+                                                        : "";
+    const char *row[] = {id, ts, source, r->type, r->event ? r->event : "", r->message_id, flag};
     cli_table_add(c->t, row);
     return 0;
 }

@@ -96,6 +96,17 @@ static int list_one(const struct quarantine_row *r, void *arg)
     return 0;
 }
 
+static int parse_quarantine_id(const char *verb, const char *text, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    if (errno || end == text || *end || v <= 0)
+        return cli_usage(verb, "\"%s\" is not a quarantine id (see custos quarantine list)", text);
+    *out = v;
+    return 0;
+}
+
 static int open_with_names(struct store **st, struct source_names **names, const char *source,
                            int64_t *source_id)
 {
@@ -178,7 +189,7 @@ static int q_show(int argc, char **argv)
     int64_t id;
     if (npos != 1)
         return cli_usage("quarantine", "show needs an ID (see custos quarantine list)");
-    if ((rc = cli_parse_count("quarantine", "ID", pos[0], &id)))
+    if ((rc = parse_quarantine_id("quarantine", pos[0], &id)))
         return rc;
     struct store *st;
     struct show_ctx c = {.json = json};
@@ -264,8 +275,9 @@ struct replay_totals {
     int64_t seen, stored, duplicates, still;
 };
 
-static int seen_load(int64_t source_id, const char *mid, size_t len, void *ctx)
+static int seen_load(int64_t source_id, const char *mid, size_t len, bool quarantined, void *ctx)
 {
+    (void)quarantined; /* events only were asked for */
     return seen_add(ctx, seen_key(source_id, mid, len)) < 0 ? ERR_NOMEM : 0;
 }
 
@@ -355,7 +367,7 @@ static int q_replay(int argc, char **argv)
         return rc;
     int64_t ids[256];
     for (size_t i = 0; i < npos; i++)
-        if ((rc = cli_parse_count("quarantine", "ID", pos[i], &ids[i])))
+        if ((rc = parse_quarantine_id("quarantine", pos[i], &ids[i])))
             return rc;
     struct store *st;
     struct source_names *names;

@@ -388,3 +388,41 @@ int text_equal_ct(const void *a, const void *b, size_t n)
     /* diff is 0..255: (diff - 1) >> 8 has its low bit set only when diff == 0. */
     return (int)(1 & ((diff - 1) >> 8));
 }
+
+size_t text_json_skip_ws(const char *s, size_t n, size_t i)
+{
+    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+        i++;
+    return i;
+}
+
+/* Skips one JSON value of valid JSON text starting at s[i]; returns the index after it. */
+size_t text_json_skip_value(const char *s, size_t n, size_t i)
+{
+    int depth = 0;
+    bool in_string = false;
+    for (; i < n; i++) {
+        char c = s[i];
+        if (in_string) {
+            if (c == '\\')
+                i++;
+            else if (c == '"') {
+                in_string = false;
+                if (depth == 0)
+                    return i + 1;
+            }
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '{' || c == '[') {
+            depth++;
+        } else if (c == '}' || c == ']') {
+            if (depth == 0)
+                return i; /* the end of a scalar at the end of its container */
+            if (--depth == 0)
+                return i + 1;
+        } else if (depth == 0 && (c == ',' || c == ' ' || c == '\t' || c == '\n' || c == '\r')) {
+            return i;
+        }
+    }
+    return i;
+}

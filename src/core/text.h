@@ -47,4 +47,10 @@ struct hash128 text_hash128(const void *p, size_t n, uint64_t seed);
  * business (hash both first). */
 int text_equal_ct(const void *a, const void *b, size_t n);
 
+/* JSON text scanning, for text that is known to be valid JSON: the index of the
+ * first byte at or after i that is not JSON white space; and the index just after
+ * the JSON value that starts at s[i] (a string, number, literal, object or array). */
+size_t text_json_skip_ws(const char *s, size_t n, size_t i);
+size_t text_json_skip_value(const char *s, size_t n, size_t i);
+
 #endif

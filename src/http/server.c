@@ -418,21 +418,36 @@ int http_server_start(const struct http_server_options *opt, const struct http_r
         return err_set(e, ERR_NOMEM, "out of memory");
     s->routes = routes;
     s->nroutes = n;
+    /* The listening socket is made here: libmicrohttpd would set SO_REUSEPORT, letting a
+     * second server bind the same port and take half its connections. */
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    socklen_t alen = v6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+        bind(fd, (struct sockaddr *)&ss, alen) || listen(fd, 1024)) {
+        int err = errno;
+        if (fd >= 0)
+            close(fd);
+        free(s);
+        return err_set(e, ERR_IO, "cannot listen on %s: %s", opt->listen, strerror(err));
+    }
+    struct sockaddr_storage bound;
+    socklen_t blen = sizeof(bound);
+    if (getsockname(fd, (struct sockaddr *)&bound, &blen) == 0)
+        s->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                                    : ((struct sockaddr_in *)&bound)->sin_port);
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
                      MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
-    s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
-                                 (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
-                                 (unsigned)opt->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-                                 (unsigned)opt->timeout_s, MHD_OPTION_NOTIFY_COMPLETED,
-                                 on_completed, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-                                 MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
+    s->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)opt->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)opt->timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
     if (!s->daemon) {
+        close(fd);
         free(s);
-        return err_set(e, ERR_IO, "cannot listen on %s (in use, or not an address of this host)",
-                       opt->listen);
+        return err_set(e, ERR_IO, "cannot start the HTTP server on %s", opt->listen);
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    s->port = info ? info->port : 0;
     *out = s;
     return 0;
 }
@@ -446,7 +461,11 @@ void http_server_stop(struct http_server *s, int timeout_ms)
 {
     if (!s)
         return;
+    /* Stop listening at once: new connections are refused rather than left waiting in
+     * the backlog until the drain ends. */
     MHD_socket fd = MHD_quiesce_daemon(s->daemon);
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
     uint64_t deadline = time_mono_ns() + (uint64_t)timeout_ms * 1000000u;
     while (s->in_flight > 0 && time_mono_ns() < deadline) {
         struct timespec ts = {0, 10 * 1000 * 1000};
@@ -456,7 +475,5 @@ void http_server_stop(struct http_server *s, int timeout_ms)
         log_warn("http: %d requests still in progress after %d ms; closing them", (int)s->in_flight,
                  timeout_ms);
     MHD_stop_daemon(s->daemon);
-    if (fd != MHD_INVALID_SOCKET)
-        close(fd);
     free(s);
 }

@@ -17,21 +17,24 @@ struct route_ctx {
 
 static struct route_ctx route_ctxs[MSG_TYPE_COUNT + 2];
 
-/* One request's records and the memory they point into. */
-struct request_work {
-    struct record *recs;
-    struct message_info *infos; /* one per record: the strings of its event row */
-    size_t n;
-    cJSON *root;
-    const struct source_entry *src;
-    int64_t received_at;
-};
+int collect_batch_init(struct collect_batch *w, size_t cap, const struct source_entry *src,
+                       int64_t received_at)
+{
+    memset(w, 0, sizeof(*w));
+    w->src = src;
+    w->received_at = received_at;
+    w->cap = cap;
+    w->recs = calloc(cap ? cap : 1, sizeof(*w->recs));
+    w->infos = calloc(cap ? cap : 1, sizeof(*w->infos));
+    return w->recs && w->infos ? 0 : ERR_NOMEM;
+}
 
-static void work_release(struct request_work *w)
+void collect_batch_release(struct collect_batch *w)
 {
     free(w->recs);
     free(w->infos);
     cJSON_Delete(w->root);
+    memset(w, 0, sizeof(*w));
 }
 
 /* Extracts the write key from "Authorization: Basic base64(key[:password])". */
@@ -54,91 +57,53 @@ static int basic_key(const char *auth, char *key, size_t cap, size_t *len)
     return n ? 0 : ERR_AUTH;
 }
 
-static size_t skip_ws(const char *s, size_t n, size_t i)
-{
-    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
-        i++;
-    return i;
-}
-
-/* Skips one JSON value of valid JSON text starting at s[i]; returns the index after it. */
-static size_t skip_value(const char *s, size_t n, size_t i)
-{
-    int depth = 0;
-    bool in_string = false;
-    for (; i < n; i++) {
-        char c = s[i];
-        if (in_string) {
-            if (c == '\\')
-                i++;
-            else if (c == '"') {
-                in_string = false;
-                if (depth == 0)
-                    return i + 1;
-            }
-        } else if (c == '"') {
-            in_string = true;
-        } else if (c == '{' || c == '[') {
-            depth++;
-        } else if (c == '}' || c == ']') {
-            if (depth == 0)
-                return i; /* the end of a scalar at the end of its container */
-            if (--depth == 0)
-                return i + 1;
-        } else if (depth == 0 && (c == ',' || c == ' ' || c == '\t' || c == '\n' || c == '\r')) {
-            return i;
-        }
-    }
-    return i;
-}
-
 long collect_batch_slices(const char *s, size_t n, struct slice *out, size_t cap)
 {
-    size_t i = skip_ws(s, n, 0);
+    size_t i = text_json_skip_ws(s, n, 0);
     if (i >= n || s[i] != '{')
         return -1;
     i++;
     for (;;) {
-        i = skip_ws(s, n, i);
+        i = text_json_skip_ws(s, n, i);
         if (i >= n || s[i] != '"')
             return -1;
         size_t key = i + 1;
-        i = skip_value(s, n, i);
+        i = text_json_skip_value(s, n, i);
         bool is_batch = i - key - 1 == 5 && memcmp(s + key, "batch", 5) == 0;
-        i = skip_ws(s, n, i);
+        i = text_json_skip_ws(s, n, i);
         if (i >= n || s[i] != ':')
             return -1;
-        i = skip_ws(s, n, i + 1);
+        i = text_json_skip_ws(s, n, i + 1);
         if (is_batch) {
             if (i >= n || s[i] != '[')
                 return -1;
             long count = 0;
-            i = skip_ws(s, n, i + 1);
+            i = text_json_skip_ws(s, n, i + 1);
             if (i < n && s[i] == ']')
                 return 0;
             while (i < n) {
                 size_t start = i;
-                i = skip_value(s, n, i);
+                i = text_json_skip_value(s, n, i);
                 if ((size_t)count == cap)
                     return -1;
                 out[count++] = (struct slice){start, i};
-                i = skip_ws(s, n, i);
+                i = text_json_skip_ws(s, n, i);
                 if (i < n && s[i] == ']')
                     return count;
                 if (i >= n || s[i] != ',')
                     return -1;
-                i = skip_ws(s, n, i + 1);
+                i = text_json_skip_ws(s, n, i + 1);
             }
             return -1;
         }
-        i = skip_ws(s, n, skip_value(s, n, i));
+        i = text_json_skip_ws(s, n, text_json_skip_value(s, n, i));
         if (i >= n || s[i] != ',')
             return -1; /* '}' without a batch key */
         i++;
     }
 }
 
-static void add_quarantine(struct request_work *w, const struct message_info *info, cJSON *reasons,
+static void add_quarantine(struct collect_batch *w, const struct message_info *info, cJSON *reasons,
                            const char *raw, size_t raw_len)
 {
     struct record *r = &w->recs[w->n++];
@@ -149,8 +114,10 @@ static void add_quarantine(struct request_work *w, const struct message_info *in
     q->received_at = w->received_at;
     q->timestamp = STORE_NULL_TIME;
     if (info) {
-        r->has_key = true;
-        r->key = seen_key(w->src->id, info->message_id, strlen(info->message_id));
+        /* A message refused before its messageId was read has none: never a duplicate. */
+        r->has_key = info->message_id != NULL;
+        if (r->has_key)
+            r->key = seen_key_quarantine(w->src->id, info->message_id, strlen(info->message_id));
         q->message_id = info->message_id;
         q->type = info->type >= 0 ? message_type_name(info->type) : NULL;
         q->event = info->event;
@@ -165,7 +132,7 @@ static void add_quarantine(struct request_work *w, const struct message_info *in
 
 /* Turns one parsed message, received as raw[0..raw_len), into an event or a
  * quarantine record. */
-static int build_record(struct request_work *w, cJSON *msg, const char *raw, size_t raw_len,
+static int build_record(struct collect_batch *w, cJSON *msg, const char *raw, size_t raw_len,
                         enum message_type type, int64_t batch_sent_at, const struct plan *plan,
                         size_t index, bool batch, cJSON *reasons)
 {
@@ -182,12 +149,10 @@ static int build_record(struct request_work *w, cJSON *msg, const char *raw, siz
     if (rc == ERR_NOMEM)
         return rc;
     if (info->has_write_key) {
-        /* A credential is never stored: keep the message without it. */
-        cJSON_DeleteItemFromObjectCaseSensitive(msg, "writeKey");
-        raw = cJSON_PrintUnformatted(msg);
+        /* A credential is never stored: keep the message without it (on the arena). */
+        raw = message_strip_write_key(raw, raw_len, &raw_len);
         if (!raw)
             return ERR_NOMEM;
-        raw_len = strlen(raw);
     }
     enum plan_verdict verdict = PLAN_PASS;
     if (rc == 0 && plan) {
@@ -229,10 +194,18 @@ static int build_record(struct request_work *w, cJSON *msg, const char *raw, siz
     ev->timestamp = info->timestamp;
     ev->received_at = info->received_at;
     ev->sent_at = info->sent_at == INT64_MIN ? STORE_NULL_TIME : info->sent_at;
-    ev->flags = verdict == PLAN_FLAG;
+    ev->flags = verdict == PLAN_FLAG ? EVENT_FLAG_UNPLANNED : 0;
     ev->raw = raw;
     ev->raw_len = raw_len;
     return 0;
+}
+
+int collect_batch_add(struct collect_batch *w, cJSON *msg, const char *raw, size_t raw_len,
+                      const struct plan *plan, cJSON *reasons)
+{
+    if (w->n == w->cap)
+        return ERR_LIMIT;
+    return build_record(w, msg, raw, raw_len, MSG_TYPE_NONE, INT64_MIN, plan, w->n, true, reasons);
 }
 
 static bool truthy(const char *v)
@@ -291,7 +264,7 @@ static void answer_single(struct http_response *res, size_t quarantined, cJSON *
 }
 
 static void answer_batch(const struct http_request *req, struct http_response *res,
-                         const struct request_work *w, cJSON *results, size_t counts[3])
+                         const struct collect_batch *w, cJSON *results, size_t counts[3])
 {
     bool strict = truthy(http_query(req, "strict"));
     size_t quarantined = counts[1];
@@ -327,7 +300,7 @@ static void answer_batch(const struct http_request *req, struct http_response *r
 
 static void handle_request(struct collect *c, enum message_type type,
                            const struct http_request *req, struct http_response *res,
-                           struct request_work *w, struct source_entry **srcp)
+                           struct collect_batch *w, struct source_entry **srcp)
 {
     bool batch = type == MSG_TYPE_NONE;
     int64_t now = w->received_at;
@@ -372,7 +345,7 @@ static void handle_request(struct collect *c, enum message_type type,
     w->root = cJSON_ParseWithLengthOpts(req->body, req->body_len, &end, false);
     if (w->root) {
         /* Only white space may follow the value. */
-        size_t tail = skip_ws(req->body, req->body_len, (size_t)(end - req->body));
+        size_t tail = text_json_skip_ws(req->body, req->body_len, (size_t)(end - req->body));
         if (tail != req->body_len) {
             cJSON_Delete(w->root);
             w->root = NULL;
@@ -434,10 +407,11 @@ static void handle_request(struct collect *c, enum message_type type,
         if (!slices || collect_batch_slices(req->body, req->body_len, slices, n) != (long)n)
             slices = NULL; /* an odd shape (escaped key, duplicate key): print instead */
     }
-    w->recs = calloc(n ? n : 1, sizeof(*w->recs));
-    w->infos = calloc(n ? n : 1, sizeof(*w->infos));
+    cJSON *root = w->root;
+    int arc = collect_batch_init(w, n, src, now);
+    w->root = root;
     cJSON *results = cJSON_CreateArray();
-    if (!w->recs || !w->infos || !results) {
+    if (arc || !results) {
         http_error(res, 500, "out_of_memory", "out of memory");
         return;
     }
@@ -477,11 +451,12 @@ static void handle_request(struct collect *c, enum message_type type,
     size_t counts[3] = {0, 0, 0}; /* accepted, quarantined, duplicates */
     size_t flagged = 0;
     for (size_t i = 0; i < w->n; i++) {
-        bool ev = w->recs[i].kind == RECORD_EVENT;
-        counts[0] += ev;
-        counts[1] += !ev;
-        counts[2] += w->recs[i].outcome == RECORD_DUPLICATE;
-        flagged += ev && w->recs[i].row.event.flags && w->recs[i].outcome == RECORD_STORED;
+        const struct record *r = &w->recs[i];
+        bool dup = r->outcome == RECORD_DUPLICATE;
+        counts[0] += r->kind == RECORD_EVENT && !dup;
+        counts[1] += r->kind == RECORD_QUARANTINE && !dup;
+        counts[2] += dup;
+        flagged += r->kind == RECORD_EVENT && r->row.event.flags && !dup;
     }
     c->accepted += counts[0];
     c->quarantined += counts[1];
@@ -490,19 +465,19 @@ static void handle_request(struct collect *c, enum message_type type,
     if (batch)
         answer_batch(req, res, w, results, counts);
     else
-        answer_single(res, counts[1], first_reasons);
+        answer_single(res, w->n && w->recs[0].kind == RECORD_QUARANTINE, first_reasons);
 }
 
 static void handle(const struct http_request *req, struct http_response *res, void *arg)
 {
     struct route_ctx *rc = arg;
-    struct request_work w = {.received_at = time_now_ms()};
+    struct collect_batch w = {.received_at = time_now_ms()};
     struct source_entry *src = NULL;
     /* Every JSON value of the request lives on the thread's arena until the answer
      * is built; the response body is copied out of it. */
     json_arena_begin();
     handle_request(rc->c, rc->type, req, res, &w, &src);
-    work_release(&w);
+    collect_batch_release(&w);
     json_arena_end();
     source_release(src);
 }
@@ -515,8 +490,8 @@ int collect_revalidate(const struct quarantine_row *q, const struct plan *plan, 
     if (!msg)
         return message_reason(reasons, "", "invalid_json", "the message is not valid JSON");
     struct source_entry src = {.id = q->source_id};
-    struct request_work w = {
-        .recs = rec, .infos = info, .src = &src, .received_at = q->received_at};
+    struct collect_batch w = {
+        .recs = rec, .infos = info, .cap = 1, .src = &src, .received_at = q->received_at};
     enum message_type type = q->type ? message_type_parse(q->type) : MSG_TYPE_NONE;
     int rc = build_record(&w, msg, q->raw, q->raw_len, type, INT64_MIN, plan, 0, false, reasons);
     *tree = msg;
@@ -532,6 +507,7 @@ int collect_revalidate(const struct quarantine_row *q, const struct plan *plan, 
     }
     if (q->timestamp != STORE_NULL_TIME)
         rec->row.event.timestamp = q->timestamp;
+    rec->row.event.flags |= EVENT_FLAG_REPLAYED;
     return 0;
 }
 

@@ -29,6 +29,27 @@ size_t collect_routes(struct collect *c, struct http_route *routes, size_t cap);
 /* Appends the collection counters to b. */
 void collect_metrics(struct collect *c, struct metrics_buf *b);
 
+/* Records being built from messages, and the memory their rows point into. */
+struct collect_batch {
+    struct record *recs;
+    struct message_info *infos; /* one per record: the strings of its event row */
+    size_t n, cap;
+    cJSON *root; /* freed by collect_batch_release */
+    const struct source_entry *src;
+    int64_t received_at;
+};
+
+/* Prepares room for cap records of source src received at received_at. 0 or ERR_NOMEM. */
+int collect_batch_init(struct collect_batch *w, size_t cap, const struct source_entry *src,
+                       int64_t received_at);
+void collect_batch_release(struct collect_batch *w);
+
+/* Checks one message (its "type" decides, as in /v1/batch) received as
+ * raw[0..raw_len) and adds it as an event or quarantine record; raw and msg must
+ * live until the records are written. ERR_LIMIT when the batch is full. */
+int collect_batch_add(struct collect_batch *w, cJSON *msg, const char *raw, size_t raw_len,
+                      const struct plan *plan, cJSON *reasons);
+
 /* A message's bytes inside a request body: [start, end). */
 struct slice {
     size_t start, end;

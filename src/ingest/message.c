@@ -48,11 +48,13 @@ static int id_field(const cJSON *msg, const char *name, size_t max, const char *
     if (!v || cJSON_IsNull(v))
         return 0;
     if (cJSON_IsNumber(v)) {
+        /* cJSON keeps numbers as doubles: beyond 2^53 digits would be lost. */
         double d = v->valuedouble;
-        if (d >= -9007199254740992.0 && d <= 9007199254740992.0 && d == (double)(int64_t)d)
-            snprintf(buf, cap, "%" PRId64, (int64_t)d);
-        else
-            snprintf(buf, cap, "%.17g", d);
+        if (!(d >= -9007199254740992.0 && d <= 9007199254740992.0) || d != (double)(int64_t)d)
+            return message_reason(reasons, name, "type",
+                                  "a number here must be a whole number below 2^53: send "
+                                  "larger ids as strings");
+        snprintf(buf, cap, "%" PRId64, (int64_t)d);
         *out = buf;
         return 0;
     }
@@ -196,44 +198,200 @@ int message_check(const cJSON *msg, enum message_type type, int64_t received_at,
     return rc;
 }
 
-static bool set_string(cJSON *msg, const char *name, const char *value)
+/* A growing output text for message_render. */
+struct out {
+    char *p;
+    size_t len, cap;
+    bool failed;
+};
+
+static void put(struct out *o, const char *s, size_t n)
 {
-    cJSON *s = cJSON_CreateString(value);
-    if (!s)
-        return false;
-    bool ok = cJSON_GetObjectItemCaseSensitive(msg, name)
-                  ? cJSON_ReplaceItemInObjectCaseSensitive(msg, name, s)
-                  : cJSON_AddItemToObject(msg, name, s);
-    if (!ok)
-        cJSON_Delete(s);
-    return ok;
+    if (o->failed)
+        return;
+    if (o->len + n + 1 > o->cap) {
+        size_t cap = o->cap ? o->cap * 2 : 1024;
+        while (cap < o->len + n + 1)
+            cap *= 2;
+        char *p = cJSON_malloc(cap);
+        if (!p) {
+            o->failed = true;
+            return;
+        }
+        if (o->p)
+            memcpy(p, o->p, o->len);
+        cJSON_free(o->p);
+        o->p = p;
+        o->cap = cap;
+    }
+    memcpy(o->p + o->len, s, n);
+    o->len += n;
+    o->p[o->len] = 0;
 }
 
-static bool set_time(cJSON *msg, const char *name, int64_t ms)
+static void put_member(struct out *o, const char *name, const char *value)
 {
-    char buf[32];
-    time_format_iso8601(ms, buf);
-    return set_string(msg, name, buf);
+    put(o, o->len > 1 ? ",\"" : "\"", o->len > 1 ? 2 : 1);
+    put(o, name, strlen(name));
+    put(o, "\":\"", 3);
+    put(o, value, strlen(value)); /* the server's own values: nothing to escape */
+    put(o, "\"", 1);
+}
+
+/* A top-level member of a message's text. */
+struct member {
+    char name[64];     /* decoded; longer names are never server fields and are kept */
+    size_t start, end; /* the whole member: "name":value */
+    size_t value;      /* where the value starts */
+};
+
+/* Reads the member starting at s[i] (a '"'); returns false on a shape that is not
+ * an object member. */
+static bool member_read(const char *s, size_t n, size_t i, struct member *m)
+{
+    m->start = i;
+    size_t kend = text_json_skip_value(s, n, i);
+    if (kend > n || kend < i + 2 || s[i] != '"')
+        return false;
+    size_t klen = kend - i - 2;
+    m->name[0] = 0;
+    if (!memchr(s + i + 1, '\\', klen)) {
+        if (klen < sizeof(m->name)) {
+            memcpy(m->name, s + i + 1, klen);
+            m->name[klen] = 0;
+        }
+    } else {
+        /* An escaped name ("writ\u0065Key") is compared decoded. */
+        cJSON *k = cJSON_ParseWithLength(s + i, kend - i);
+        if (cJSON_IsString(k) && strlen(k->valuestring) < sizeof(m->name))
+            snprintf(m->name, sizeof(m->name), "%s", k->valuestring);
+        cJSON_Delete(k);
+    }
+    size_t c = text_json_skip_ws(s, n, kend);
+    if (c >= n || s[c] != ':')
+        return false;
+    m->value = text_json_skip_ws(s, n, c + 1);
+    m->end = text_json_skip_value(s, n, m->value);
+    return m->end <= n && m->end > m->value;
+}
+
+/* The members a reader gets from the server, never from the client. */
+static bool server_owned(const char *name)
+{
+    static const char *const owned[] = {
+        "writeKey", "type", "messageId", "receivedAt", "timestamp", "originalTimestamp", "source"};
+    for (size_t i = 0; i < ARRAY_SIZE(owned); i++)
+        if (strcmp(name, owned[i]) == 0)
+            return true;
+    return false;
+}
+
+#define RENDER_MAX_MEMBERS 512 /* members checked for duplicates; later ones are dropped */
+
+/* Copies the members of the object text raw[0..n) into o, keeping the first copy of
+ * each name (the copy the checks read) and dropping what drop() says. Returns false
+ * when raw is not an object. */
+static bool copy_members(const char *raw, size_t n, struct out *o, bool (*drop)(const char *),
+                         const char **client_ts, size_t *client_ts_len)
+{
+    size_t i = text_json_skip_ws(raw, n, 0);
+    if (i >= n || raw[i] != '{')
+        return false;
+    put(o, "{", 1);
+    static _Thread_local char seen[RENDER_MAX_MEMBERS][64];
+    size_t nseen = 0;
+    i = text_json_skip_ws(raw, n, i + 1);
+    while (i < n && raw[i] != '}') {
+        struct member m;
+        if (!member_read(raw, n, i, &m))
+            return false;
+        bool dup = false;
+        for (size_t k = 0; k < nseen && !dup; k++)
+            dup = m.name[0] && strcmp(seen[k], m.name) == 0;
+        if (!dup && nseen < RENDER_MAX_MEMBERS)
+            snprintf(seen[nseen++], sizeof(seen[0]), "%s", m.name);
+        if (!dup && client_ts && strcmp(m.name, "timestamp") == 0) {
+            *client_ts = raw + m.value;
+            *client_ts_len = m.end - m.value;
+        }
+        if (!dup && client_ts && strcmp(m.name, "originalTimestamp") == 0) {
+            *client_ts = raw + m.value;
+            *client_ts_len = m.end - m.value;
+            client_ts = NULL; /* the client's own originalTimestamp wins */
+        }
+        if (!dup && nseen <= RENDER_MAX_MEMBERS && !drop(m.name)) {
+            if (o->len > 1)
+                put(o, ",", 1);
+            put(o, raw + m.start, m.end - m.start);
+        }
+        i = text_json_skip_ws(raw, n, m.end);
+        if (i < n && raw[i] == ',')
+            i = text_json_skip_ws(raw, n, i + 1);
+    }
+    return !o->failed;
 }
 
 char *message_render(const char *raw, size_t raw_len, const char *type, const char *message_id,
                      int64_t received_at, int64_t timestamp, const char *source)
 {
-    cJSON *msg = cJSON_ParseWithLength(raw, raw_len);
-    if (!cJSON_IsObject(msg)) {
-        cJSON_Delete(msg);
+    struct out o = {0};
+    const char *client_ts = NULL;
+    size_t client_ts_len = 0;
+    if (!copy_members(raw, raw_len, &o, server_owned, &client_ts, &client_ts_len)) {
+        cJSON_free(o.p);
         return NULL;
     }
-    cJSON_DeleteItemFromObjectCaseSensitive(msg, "writeKey");
-    const cJSON *ts = cJSON_GetObjectItemCaseSensitive(msg, "timestamp");
-    bool ok = true;
-    if (cJSON_IsString(ts) && !cJSON_GetObjectItemCaseSensitive(msg, "originalTimestamp"))
-        ok = set_string(msg, "originalTimestamp", ts->valuestring);
-    ok = ok && (!type || set_string(msg, "type", type)) &&
-         (!message_id || set_string(msg, "messageId", message_id)) &&
-         set_time(msg, "receivedAt", received_at) && set_time(msg, "timestamp", timestamp) &&
-         (!source || set_string(msg, "source", source));
-    char *text = ok ? cJSON_PrintUnformatted(msg) : NULL;
-    cJSON_Delete(msg);
-    return text;
+    char t[32];
+    if (client_ts) {
+        put(&o,
+            o.len > 1 ? ",\"originalTimestamp\":" : "\"originalTimestamp\":", o.len > 1 ? 21 : 20);
+        put(&o, client_ts, client_ts_len);
+    }
+    if (type)
+        put_member(&o, "type", type);
+    if (message_id) {
+        /* A client's messageId may need escaping. */
+        cJSON *id = cJSON_CreateString(message_id);
+        char *q = id ? cJSON_PrintUnformatted(id) : NULL;
+        put(&o, o.len > 1 ? ",\"messageId\":" : "\"messageId\":", o.len > 1 ? 13 : 12);
+        if (q)
+            put(&o, q, strlen(q));
+        else
+            o.failed = true;
+        cJSON_free(q);
+        cJSON_Delete(id);
+    }
+    time_format_iso8601(received_at, t);
+    put_member(&o, "receivedAt", t);
+    time_format_iso8601(timestamp, t);
+    put_member(&o, "timestamp", t);
+    if (source)
+        put_member(&o, "source", source);
+    put(&o, "}", 1);
+    if (o.failed) {
+        cJSON_free(o.p);
+        return NULL;
+    }
+    return o.p;
+}
+
+static bool is_write_key(const char *name)
+{
+    return strcmp(name, "writeKey") == 0;
+}
+
+char *message_strip_write_key(const char *raw, size_t raw_len, size_t *out_len)
+{
+    struct out o = {0};
+    if (!copy_members(raw, raw_len, &o, is_write_key, NULL, NULL)) {
+        cJSON_free(o.p);
+        return NULL;
+    }
+    put(&o, "}", 1);
+    if (o.failed) {
+        cJSON_free(o.p);
+        return NULL;
+    }
+    *out_len = o.len;
+    return o.p;
 }

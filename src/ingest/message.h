@@ -59,13 +59,20 @@ struct message_info {
 int message_check(const cJSON *msg, enum message_type type, int64_t received_at,
                   int64_t batch_sent_at, struct message_info *info, cJSON *reasons);
 
-/* The message as a reader sees it: raw[0..raw_len) (as received) with type,
- * messageId, receivedAt, the corrected timestamp, originalTimestamp (the client's
- * timestamp, when it sent one) and, when source is not NULL, "source" set; any
- * writeKey removed. Returns a malloc'd JSON text, or NULL when raw is not a JSON
- * object or memory runs out. */
+/* The message as a reader sees it: raw[0..raw_len) (as received, a JSON object) with
+ * type, messageId, receivedAt, the corrected timestamp, originalTimestamp (the
+ * client's timestamp, when it sent one) and, when source is not NULL, "source" set
+ * by the server; every writeKey removed. The client's members are copied as text
+ * (numbers keep every digit); of a name given twice only the first copy is kept,
+ * the one the checks read. Returns a JSON text to free with cJSON_free, or NULL when
+ * raw is not a JSON object or memory runs out. */
 char *message_render(const char *raw, size_t raw_len, const char *type, const char *message_id,
                      int64_t received_at, int64_t timestamp, const char *source);
+
+/* The message text raw[0..raw_len) without any writeKey member (nor duplicate
+ * names), for storing; its length in *out_len. Free with cJSON_free; NULL when raw is
+ * not an object or memory runs out. */
+char *message_strip_write_key(const char *raw, size_t raw_len, size_t *out_len);
 
 /* Appends {"field","code","message"} to reasons. Returns ERR_INVALID (or ERR_NOMEM). */
 int message_reason(cJSON *reasons, const char *field, const char *code, const char *fmt, ...)

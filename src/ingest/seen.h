@@ -16,8 +16,13 @@ struct seen_set {
     size_t count;
 };
 
-/* The key of a message: hash of its messageId, seeded with its source id. */
+/* The key of a stored message: hash of its messageId, seeded with its source id. */
 struct hash128 seen_key(int64_t source_id, const char *message_id, size_t len);
+
+/* The key of a quarantined message: a space of its own, so that a good message
+ * reusing the messageId of a quarantined one is still stored, while a retry of the
+ * quarantined one is not kept twice. */
+struct hash128 seen_key_quarantine(int64_t source_id, const char *message_id, size_t len);
 
 /* Initialises an empty set with room for about hint keys. 0 or ERR_NOMEM. */
 int seen_init(struct seen_set *s, size_t hint);

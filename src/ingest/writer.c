@@ -49,6 +49,18 @@ static int write_record(struct writer *w, struct record *r, struct err *e)
         int fresh = seen_add(&w->seen, r->key);
         if (fresh < 0)
             return err_set(e, ERR_NOMEM, "out of memory in the dedup set");
+        if (fresh && r->kind == RECORD_EVENT) {
+            /* A messageId once quarantined may have been replayed into the events by
+             * `custos quarantine replay` since this set was built: ask the store. */
+            const struct event_row *ev = &r->row.event;
+            struct hash128 q =
+                seen_key_quarantine(ev->source_id, ev->message_id, strlen(ev->message_id));
+            bool replayed = false;
+            if (seen_has(&w->seen, q) &&
+                w->st->ops->event_replayed(w->st, ev->source_id, ev->message_id, &replayed, e))
+                return ERR_STORE;
+            fresh = !replayed;
+        }
         if (!fresh) {
             r->outcome = RECORD_DUPLICATE;
             return 0;
@@ -125,9 +137,11 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-static int seen_load(int64_t source_id, const char *mid, size_t len, void *ctx)
+static int seen_load(int64_t source_id, const char *mid, size_t len, bool quarantined, void *ctx)
 {
-    return seen_add(ctx, seen_key(source_id, mid, len)) < 0 ? ERR_NOMEM : 0;
+    struct hash128 k =
+        quarantined ? seen_key_quarantine(source_id, mid, len) : seen_key(source_id, mid, len);
+    return seen_add(ctx, k) < 0 ? ERR_NOMEM : 0;
 }
 
 int writer_start(struct store *st, size_t max_queue, struct writer **out, struct err *e)

@@ -29,10 +29,13 @@ struct event_row {
     int64_t source_id;
     const char *type, *event, *user_id, *anonymous_id, *message_id;
     int64_t timestamp, received_at, sent_at;
-    int flags;
+    int flags; /* EVENT_FLAG_* */
     const char *raw;
     size_t raw_len;
 };
+
+#define EVENT_FLAG_UNPLANNED 1 /* accepted under a plan's "unplanned": "flag" */
+#define EVENT_FLAG_REPLAYED  2 /* moved from the quarantine by a replay */
 
 struct quarantine_row {
     int64_t id;
@@ -52,12 +55,47 @@ struct event_filter {
     bool newest_first; /* with limit: the last rows, still returned in id order */
 };
 
+/* An imported row of a channel export (see docs/import.md). */
+struct import_row {
+    int64_t id; /* 0: a new record; else the record it replaces */
+    int64_t source_id;
+    const char *kind, *record_key, *file;
+    int64_t line;
+    uint64_t hash;
+    int64_t time;                              /* STORE_NULL_TIME when none */
+    const char *identifiers, *traits, *fields; /* JSON objects, or NULL */
+    int64_t imported_at;
+};
+
+#define STORE_NULL_AMOUNT INT64_MIN
+
+struct order_row {
+    int64_t source_id, record_id;
+    const char *order_id;
+    int64_t time, amount_minor; /* STORE_NULL_TIME / STORE_NULL_AMOUNT when absent */
+    const char *currency, *status, *channel, *store;
+};
+
+struct order_line_row {
+    int64_t record_id, source_id;
+    const char *order_id;
+    int64_t time;
+    const char *sku, *name, *category;
+    double quantity;                        /* NAN when absent */
+    int64_t unit_price_minor, amount_minor; /* STORE_NULL_AMOUNT when absent */
+    const char *currency, *status, *channel, *store;
+};
+
 typedef int (*store_source_cb)(const struct source *s, void *ctx);
+/* Receives every imported record key of a source with its row id and content hash. */
+typedef int (*store_record_key_cb)(const char *key, size_t len, int64_t id, uint64_t hash,
+                                   void *ctx);
 typedef int (*store_event_cb)(const struct event_row *r, void *ctx);
 typedef int (*store_quarantine_cb)(const struct quarantine_row *r, void *ctx);
 /* Receives stored (source, messageId) pairs: of events, and of the quarantine unless
  * events_only was asked. */
-typedef int (*store_seen_cb)(int64_t source_id, const char *message_id, size_t len, void *ctx);
+typedef int (*store_seen_cb)(int64_t source_id, const char *message_id, size_t len,
+                             bool quarantined, void *ctx);
 
 struct store;
 
@@ -82,6 +120,9 @@ struct store_ops {
     int (*event_scan)(struct store *st, const struct event_filter *f, store_event_cb cb, void *ctx,
                       struct err *e);
     int (*event_count)(struct store *st, int64_t source_id, int64_t *n, struct err *e);
+    /* Whether an event replayed from the quarantine has this messageId. */
+    int (*event_replayed)(struct store *st, int64_t source_id, const char *message_id, bool *found,
+                          struct err *e);
 
     int (*quarantine_append)(struct store *st, struct quarantine_row *r, struct err *e);
     int (*quarantine_scan)(struct store *st, const struct event_filter *f, store_quarantine_cb cb,
@@ -92,6 +133,19 @@ struct store_ops {
 
     int (*seen_scan)(struct store *st, bool events_only, store_seen_cb cb, void *ctx,
                      struct err *e);
+
+    /* Import: records keep their provenance; a record with id != 0 replaces that row
+     * (and, for an order line, its line). Orders of order lines are rebuilt from their
+     * lines by orders_aggregate for every order touched since the last call. */
+    int (*record_keys)(struct store *st, int64_t source_id, store_record_key_cb cb, void *ctx,
+                       struct err *e);
+    int (*record_put)(struct store *st, struct import_row *r, struct err *e);
+    int (*order_put)(struct store *st, const struct order_row *o, struct err *e);
+    int (*order_line_put)(struct store *st, const struct order_line_row *l, bool replace,
+                          struct err *e);
+    int (*orders_aggregate)(struct store *st, struct err *e);
+    int (*table_count)(struct store *st, const char *table, int64_t source_id, int64_t *n,
+                       struct err *e);
 };
 
 struct store {

@@ -29,9 +29,21 @@ enum stmt_id {
     ST_EVENT_APPEND,
     ST_EVENT_COUNT_ALL,
     ST_EVENT_COUNT_SOURCE,
+    ST_EVENT_REPLAYED,
     ST_QUARANTINE_APPEND,
     ST_QUARANTINE_GET,
     ST_QUARANTINE_DELETE,
+    ST_RECORD_KEYS,
+    ST_RECORD_INSERT,
+    ST_RECORD_UPDATE,
+    ST_ORDER_UPSERT,
+    ST_LINE_TOUCH_OLD,
+    ST_LINE_DELETE,
+    ST_LINE_INSERT,
+    ST_ORDER_TOUCH,
+    ST_ORDERS_AGGREGATE,
+    ST_ORDERS_DROP_EMPTY,
+    ST_TOUCHED_CLEAR,
     ST_COUNT
 };
 
@@ -52,25 +64,65 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_SOURCE_LIST] =
         "SELECT id, name, key_hint, plan, created_at, updated_at, key_hash FROM sources "
         "ORDER BY id",
-    [ST_SOURCES_VERSION] = "SELECT count(*) * 1000003 + coalesce(max(updated_at), 0) FROM sources",
+    [ST_SOURCES_VERSION] = "SELECT count(*) * 1000003 + coalesce(sum(updated_at), 0) FROM sources",
     [ST_EVENT_APPEND] = "INSERT INTO events(source_id, type, event, user_id, anonymous_id, "
                         "message_id, timestamp, received_at, sent_at, flags, raw) VALUES "
                         "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     [ST_EVENT_COUNT_ALL] = "SELECT count(*) FROM events",
     [ST_EVENT_COUNT_SOURCE] = "SELECT count(*) FROM events WHERE source_id = ?1",
+    [ST_EVENT_REPLAYED] = "SELECT count(*) FROM events WHERE source_id = ?1 AND message_id = ?2 "
+                          "AND flags & 2",
     [ST_QUARANTINE_APPEND] = "INSERT INTO quarantine(source_id, message_id, type, event, "
                              "received_at, reasons, raw, timestamp) VALUES (?1, ?2, ?3, ?4, ?5, "
                              "?6, ?7, ?8)",
     [ST_QUARANTINE_GET] = "SELECT id, source_id, message_id, type, event, received_at, reasons, "
                           "raw, timestamp FROM quarantine WHERE id = ?1",
     [ST_QUARANTINE_DELETE] = "DELETE FROM quarantine WHERE id = ?1",
+    [ST_RECORD_KEYS] = "SELECT record_key, id, hash FROM records WHERE source_id = ?1",
+    [ST_RECORD_INSERT] = "INSERT INTO records(source_id, kind, record_key, file, line, hash, time, "
+                         "identifiers, traits, fields, imported_at) VALUES (?1, ?2, ?3, ?4, ?5, "
+                         "?6, ?7, ?8, ?9, ?10, ?11)",
+    [ST_RECORD_UPDATE] = "UPDATE records SET source_id = ?1, kind = ?2, record_key = ?3, file = "
+                         "?4, line = ?5, hash = ?6, time = ?7, identifiers = ?8, traits = ?9, "
+                         "fields = ?10, imported_at = ?11 WHERE id = ?12",
+    [ST_ORDER_UPSERT] =
+        "INSERT INTO orders(source_id, order_id, record_id, time, amount_minor, currency, status, "
+        "channel, store) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT(source_id, "
+        "order_id) DO UPDATE SET record_id = excluded.record_id, time = excluded.time, "
+        "amount_minor = excluded.amount_minor, currency = excluded.currency, status = "
+        "excluded.status, channel = excluded.channel, store = excluded.store",
+    [ST_LINE_TOUCH_OLD] = "INSERT OR IGNORE INTO temp.touched_orders SELECT source_id, order_id "
+                          "FROM order_lines WHERE record_id = ?1",
+    [ST_LINE_DELETE] = "DELETE FROM order_lines WHERE record_id = ?1",
+    [ST_LINE_INSERT] = "INSERT INTO order_lines(record_id, source_id, order_id, time, sku, name, "
+                       "category, quantity, unit_price_minor, amount_minor, currency, status, "
+                       "channel, store) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
+                       "?12, ?13, ?14)",
+    [ST_ORDER_TOUCH] = "INSERT OR IGNORE INTO temp.touched_orders VALUES (?1, ?2)",
+    [ST_ORDERS_AGGREGATE] =
+        "INSERT INTO orders(source_id, order_id, record_id, time, amount_minor, currency, status, "
+        "channel, store, lines) SELECT l.source_id, l.order_id, min(l.record_id), min(l.time), "
+        "sum(coalesce(l.amount_minor, CAST(round(l.quantity * l.unit_price_minor) AS INTEGER))), "
+        "max(l.currency), max(l.status), max(l.channel), max(l.store), count(*) FROM "
+        "temp.touched_orders t JOIN order_lines l ON l.source_id = t.source_id AND l.order_id = "
+        "t.order_id WHERE true GROUP BY l.source_id, l.order_id ON CONFLICT(source_id, order_id) "
+        "DO UPDATE SET record_id = excluded.record_id, time = excluded.time, amount_minor = "
+        "excluded.amount_minor, currency = excluded.currency, status = excluded.status, channel = "
+        "excluded.channel, store = excluded.store, lines = excluded.lines",
+    [ST_ORDERS_DROP_EMPTY] =
+        "DELETE FROM orders WHERE lines > 0 AND (source_id, order_id) IN (SELECT source_id, "
+        "order_id FROM temp.touched_orders) AND NOT EXISTS (SELECT 1 FROM order_lines l WHERE "
+        "l.source_id = orders.source_id AND l.order_id = orders.order_id)",
+    [ST_TOUCHED_CLEAR] = "DELETE FROM temp.touched_orders",
 };
 
 /* WAL pages after which the background checkpointer copies them into the database
- * (16 MB at 4 KB pages), and after which the writer checkpoints itself because the
- * checkpointer is not keeping up (1 GB): the WAL stays bounded either way. */
+ * (16 MB at 4 KB pages). Under a steady stream of commits the WAL cannot restart from
+ * its beginning until one checkpoint catches up with the last commit, which only the
+ * writer can do between two of its own commits: past 64 MB it checkpoints itself,
+ * copying little (the background thread has copied the rest), and the WAL restarts. */
 #define CHECKPOINT_PAGES      4096
-#define CHECKPOINT_HARD_PAGES 262144
+#define CHECKPOINT_HARD_PAGES 16384
 
 struct checkpointer {
     pthread_t thread;
@@ -86,6 +138,8 @@ struct sqlite_store {
     sqlite3_stmt *stmt[ST_COUNT];
     struct checkpointer *ckpt;
 };
+
+static int exec_sql(struct sqlite_store *s, const char *sql, struct err *e);
 
 static struct sqlite_store *impl(struct store *st)
 {
@@ -219,6 +273,7 @@ union row_cb {
     store_event_cb event;
     store_quarantine_cb quarantine;
     store_seen_cb seen;
+    store_record_key_cb record_key;
 };
 
 /* Steps q, handing each row to a row reader; resets q at the end. */
@@ -395,6 +450,21 @@ static int sq_event_count(struct store *st, int64_t source_id, int64_t *n, struc
     return scan_rows(s, q, int_row, NULL, n, e);
 }
 
+static int sq_event_replayed(struct store *st, int64_t source_id, const char *message_id,
+                             bool *found, struct err *e)
+{
+    struct sqlite_store *s = impl(st);
+    sqlite3_stmt *q = stmt_get(s, ST_EVENT_REPLAYED, e);
+    if (!q)
+        return ERR_STORE;
+    int64_t n = 0;
+    sqlite3_bind_int64(q, 1, source_id);
+    bind_text(q, 2, message_id);
+    int rc = scan_rows(s, q, int_row, NULL, &n, e);
+    *found = n > 0;
+    return rc;
+}
+
 static int sq_quarantine_append(struct store *st, struct quarantine_row *r, struct err *e)
 {
     struct sqlite_store *s = impl(st);
@@ -472,7 +542,8 @@ static int seen_row(sqlite3_stmt *q, const union row_cb *cb, void *ctx)
     const char *mid = (const char *)sqlite3_column_text(q, 1);
     if (!mid)
         return 0;
-    return cb->seen(sqlite3_column_int64(q, 0), mid, (size_t)sqlite3_column_bytes(q, 1), ctx);
+    return cb->seen(sqlite3_column_int64(q, 0), mid, (size_t)sqlite3_column_bytes(q, 1),
+                    sqlite3_column_int(q, 2) != 0, ctx);
 }
 
 static int sq_seen_scan(struct store *st, bool events_only, store_seen_cb cb, void *ctx,
@@ -480,9 +551,9 @@ static int sq_seen_scan(struct store *st, bool events_only, store_seen_cb cb, vo
 {
     struct sqlite_store *s = impl(st);
     sqlite3_stmt *q;
-    const char *sql = events_only ? "SELECT source_id, message_id FROM events"
-                                  : "SELECT source_id, message_id FROM events UNION ALL "
-                                    "SELECT source_id, message_id FROM quarantine";
+    const char *sql = events_only ? "SELECT source_id, message_id, 0 FROM events"
+                                  : "SELECT source_id, message_id, 0 FROM events UNION ALL "
+                                    "SELECT source_id, message_id, 1 FROM quarantine";
     if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK)
         return db_err(s, e, "prepare seen scan");
     int rc = scan_rows(s, q, seen_row, &(union row_cb){.seen = cb}, ctx, e);
@@ -535,6 +606,9 @@ static int checkpointer_start(struct sqlite_store *s, const char *path, struct e
         return err_set(e, ERR_STORE, "cannot open %s for checkpoints", path);
     }
     sqlite3_busy_timeout(c->db, 1000);
+    /* A connection that has never read the schema checkpoints nothing (SQLite 3.40
+     * answers SQLITE_OK with -1 frames): read it once. */
+    sqlite3_exec(c->db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
     pthread_mutex_init(&c->lock, NULL);
     pthread_cond_init(&c->wake, NULL);
     if (pthread_create(&c->thread, NULL, checkpointer_main, c)) {
@@ -563,6 +637,168 @@ static void checkpointer_stop(struct checkpointer *c)
     free(c);
 }
 
+static int record_key_row(sqlite3_stmt *q, const union row_cb *cb, void *ctx)
+{
+    return cb->record_key(col_text(q, 0), (size_t)sqlite3_column_bytes(q, 0),
+                          sqlite3_column_int64(q, 1), (uint64_t)sqlite3_column_int64(q, 2), ctx);
+}
+
+static int sq_record_keys(struct store *st, int64_t source_id, store_record_key_cb cb, void *ctx,
+                          struct err *e)
+{
+    struct sqlite_store *s = impl(st);
+    sqlite3_stmt *q = stmt_get(s, ST_RECORD_KEYS, e);
+    if (!q)
+        return ERR_STORE;
+    sqlite3_bind_int64(q, 1, source_id);
+    return scan_rows(s, q, record_key_row, &(union row_cb){.record_key = cb}, ctx, e);
+}
+
+static int sq_record_put(struct store *st, struct import_row *r, struct err *e)
+{
+    struct sqlite_store *s = impl(st);
+    sqlite3_stmt *q = stmt_get(s, r->id ? ST_RECORD_UPDATE : ST_RECORD_INSERT, e);
+    if (!q)
+        return ERR_STORE;
+    sqlite3_bind_int64(q, 1, r->source_id);
+    bind_text(q, 2, r->kind);
+    bind_text(q, 3, r->record_key);
+    bind_text(q, 4, r->file);
+    sqlite3_bind_int64(q, 5, r->line);
+    sqlite3_bind_int64(q, 6, (int64_t)r->hash);
+    bind_time(q, 7, r->time);
+    bind_text(q, 8, r->identifiers);
+    bind_text(q, 9, r->traits);
+    bind_text(q, 10, r->fields);
+    sqlite3_bind_int64(q, 11, r->imported_at);
+    if (r->id)
+        sqlite3_bind_int64(q, 12, r->id);
+    int rc = step_done(s, q, e, "store record");
+    if (!rc && !r->id)
+        r->id = sqlite3_last_insert_rowid(s->db);
+    return rc;
+}
+
+static void bind_amount(sqlite3_stmt *q, int i, int64_t v)
+{
+    if (v == STORE_NULL_AMOUNT)
+        sqlite3_bind_null(q, i);
+    else
+        sqlite3_bind_int64(q, i, v);
+}
+
+static int sq_order_put(struct store *st, const struct order_row *o, struct err *e)
+{
+    struct sqlite_store *s = impl(st);
+    sqlite3_stmt *q = stmt_get(s, ST_ORDER_UPSERT, e);
+    if (!q)
+        return ERR_STORE;
+    sqlite3_bind_int64(q, 1, o->source_id);
+    bind_text(q, 2, o->order_id);
+    sqlite3_bind_int64(q, 3, o->record_id);
+    bind_time(q, 4, o->time);
+    bind_amount(q, 5, o->amount_minor);
+    bind_text(q, 6, o->currency);
+    bind_text(q, 7, o->status);
+    bind_text(q, 8, o->channel);
+    bind_text(q, 9, o->store);
+    return step_done(s, q, e, "store order");
+}
+
+static int touched_table(struct sqlite_store *s, struct err *e)
+{
+    return exec_sql(s,
+                    "CREATE TEMP TABLE IF NOT EXISTS touched_orders(source_id INTEGER, order_id "
+                    "TEXT, PRIMARY KEY(source_id, order_id)) WITHOUT ROWID",
+                    e);
+}
+
+static int sq_order_line_put(struct store *st, const struct order_line_row *l, bool replace,
+                             struct err *e)
+{
+    struct sqlite_store *s = impl(st);
+    int rc = touched_table(s, e);
+    if (rc)
+        return rc;
+    sqlite3_stmt *q;
+    if (replace) {
+        /* The line's old order must be rebuilt too: the correction may move it. */
+        if (!(q = stmt_get(s, ST_LINE_TOUCH_OLD, e)))
+            return ERR_STORE;
+        sqlite3_bind_int64(q, 1, l->record_id);
+        if ((rc = step_done(s, q, e, "touch order")))
+            return rc;
+        if (!(q = stmt_get(s, ST_LINE_DELETE, e)))
+            return ERR_STORE;
+        sqlite3_bind_int64(q, 1, l->record_id);
+        if ((rc = step_done(s, q, e, "replace order line")))
+            return rc;
+    }
+    if (!(q = stmt_get(s, ST_LINE_INSERT, e)))
+        return ERR_STORE;
+    sqlite3_bind_int64(q, 1, l->record_id);
+    sqlite3_bind_int64(q, 2, l->source_id);
+    bind_text(q, 3, l->order_id);
+    bind_time(q, 4, l->time);
+    bind_text(q, 5, l->sku);
+    bind_text(q, 6, l->name);
+    bind_text(q, 7, l->category);
+    if (l->quantity == l->quantity)
+        sqlite3_bind_double(q, 8, l->quantity);
+    else
+        sqlite3_bind_null(q, 8);
+    bind_amount(q, 9, l->unit_price_minor);
+    bind_amount(q, 10, l->amount_minor);
+    bind_text(q, 11, l->currency);
+    bind_text(q, 12, l->status);
+    bind_text(q, 13, l->channel);
+    bind_text(q, 14, l->store);
+    if ((rc = step_done(s, q, e, "store order line")))
+        return rc;
+    if (!(q = stmt_get(s, ST_ORDER_TOUCH, e)))
+        return ERR_STORE;
+    sqlite3_bind_int64(q, 1, l->source_id);
+    bind_text(q, 2, l->order_id);
+    return step_done(s, q, e, "touch order");
+}
+
+static int sq_orders_aggregate(struct store *st, struct err *e)
+{
+    struct sqlite_store *s = impl(st);
+    int rc = touched_table(s, e);
+    if (!rc)
+        rc = exec_simple(s, ST_ORDERS_AGGREGATE, e);
+    if (!rc)
+        rc = exec_simple(s, ST_ORDERS_DROP_EMPTY, e);
+    if (!rc)
+        rc = exec_simple(s, ST_TOUCHED_CLEAR, e);
+    return rc;
+}
+
+static int sq_table_count(struct store *st, const char *table, int64_t source_id, int64_t *n,
+                          struct err *e)
+{
+    static const char *const tables[] = {"events", "quarantine", "records", "orders",
+                                         "order_lines"};
+    struct sqlite_store *s = impl(st);
+    size_t i = 0;
+    while (i < ARRAY_SIZE(tables) && strcmp(tables[i], table) != 0)
+        i++;
+    if (i == ARRAY_SIZE(tables))
+        return err_set(e, ERR_INVALID, "no table %s", table);
+    char sql[128];
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s%s", tables[i],
+             source_id ? " WHERE source_id = ?1" : "");
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK)
+        return db_err(s, e, "prepare count");
+    if (source_id)
+        sqlite3_bind_int64(q, 1, source_id);
+    int rc = scan_rows(s, q, int_row, NULL, n, e);
+    sqlite3_finalize(q);
+    return rc;
+}
+
 static void sq_close(struct store *st)
 {
     struct sqlite_store *s = impl(st);
@@ -588,11 +824,18 @@ static const struct store_ops sqlite_ops = {
     .event_append = sq_event_append,
     .event_scan = sq_event_scan,
     .event_count = sq_event_count,
+    .event_replayed = sq_event_replayed,
     .quarantine_append = sq_quarantine_append,
     .quarantine_scan = sq_quarantine_scan,
     .quarantine_get = sq_quarantine_get,
     .quarantine_delete = sq_quarantine_delete,
     .seen_scan = sq_seen_scan,
+    .record_keys = sq_record_keys,
+    .record_put = sq_record_put,
+    .order_put = sq_order_put,
+    .order_line_put = sq_order_line_put,
+    .orders_aggregate = sq_orders_aggregate,
+    .table_count = sq_table_count,
 };
 
 static int exec_sql(struct sqlite_store *s, const char *sql, struct err *e)
@@ -647,6 +890,10 @@ static int migrate(struct sqlite_store *s, struct err *e)
 int store_sqlite_open(const char *path, const struct store_options *opt, struct store **out,
                       struct err *e)
 {
+    /* SQLite takes "" and ":memory:" for databases that vanish when closed: everything
+     * acknowledged would be lost. */
+    if (!path[0] || strcmp(path, ":memory:") == 0)
+        return err_set(e, ERR_INVALID, "the database path is empty: give --db FILE");
     struct sqlite_store *s = calloc(1, sizeof(*s));
     if (!s)
         return err_set(e, ERR_NOMEM, "out of memory");
