@@ -64,6 +64,25 @@ static const struct command commands[] = {
      "        custos sources set-plan first); those that pass become events and leave\n"
      "        the quarantine; the rest stay. Replaying twice\n"
      "        stores nothing twice.\n"},
+    {"import", cmd_import, "load CSV and JSON Lines exports through a mapping file",
+     "usage: custos import --source NAME --mapping FILE [--encoding E] [--rejects FILE]\n"
+     "                     [--json] [--quiet] FILE...\n"
+     "\n"
+     "Loads channel exports (POS receipts, CRM contacts, marketplace orders, service\n"
+     "tickets, reviews) as records of source NAME, as the mapping file says (the format:\n"
+     "docs/import.md). JSON Lines files (mapping {\"format\": \"jsonl\"}) hold Segment\n"
+     "messages, stored as if posted to /v1/batch. FILE - reads standard input.\n"
+     "\n"
+     "Every row is stored with its provenance (source, file, record key, line). A bad\n"
+     "row is skipped whole and written to the reject file with its line, column and\n"
+     "reason; the import goes on. Importing the same file again loads nothing: a row\n"
+     "whose record key was seen is unchanged, or replaces the earlier one if corrected.\n"
+     "\n"
+     "  --encoding E    utf-8, gbk or gb18030 (overrides the mapping's)\n"
+     "  --rejects FILE  where bad rows go (default FILE.rejects.csv beside the first\n"
+     "                  input; removed when no row was rejected)\n"
+     "  --json          the summary as JSON (read, loaded, unchanged, replaced, rejected)\n"
+     "  --quiet         no progress line (there is none when stderr is not a terminal)\n"},
     {"config", cmd_config, "show the settings in force and where each came from",
      "usage: custos config show [--json | --markdown]\n"
      "\n"

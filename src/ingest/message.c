@@ -50,7 +50,7 @@ static int id_field(const cJSON *msg, const char *name, size_t max, const char *
     if (cJSON_IsNumber(v)) {
         /* cJSON keeps numbers as doubles: beyond 2^53 digits would be lost. */
         double d = v->valuedouble;
-        if (!(d >= -9007199254740992.0 && d <= 9007199254740992.0) || d != (double)(int64_t)d)
+        if (!(d > -9007199254740992.0 && d < 9007199254740992.0) || d != (double)(int64_t)d)
             return message_reason(reasons, name, "type",
                                   "a number here must be a whole number below 2^53: send "
                                   "larger ids as strings");
@@ -286,11 +286,47 @@ static bool server_owned(const char *name)
     return false;
 }
 
-#define RENDER_MAX_MEMBERS 512 /* members checked for duplicates; later ones are dropped */
+/* The names already copied, as 64-bit hashes in a small open-addressing table. */
+struct name_set {
+    uint64_t *v;
+    size_t cap, n;
+};
 
-/* Copies the members of the object text raw[0..n) into o, keeping the first copy of
- * each name (the copy the checks read) and dropping what drop() says. Returns false
- * when raw is not an object. */
+/* Adds the name; returns 1 if new, 0 if seen before, -1 when memory runs out. */
+static int name_add(struct name_set *ns, const char *name, size_t len)
+{
+    uint64_t h = text_hash128(name, len, 0x6e616d65).lo | 1; /* 0 marks an empty slot */
+    if ((ns->n + 1) * 2 > ns->cap) {
+        size_t cap = ns->cap ? ns->cap * 2 : 64;
+        uint64_t *v = calloc(cap, sizeof(*v));
+        if (!v)
+            return -1;
+        for (size_t i = 0; i < ns->cap; i++) {
+            if (!ns->v[i])
+                continue;
+            size_t j = (size_t)ns->v[i] & (cap - 1);
+            while (v[j])
+                j = (j + 1) & (cap - 1);
+            v[j] = ns->v[i];
+        }
+        free(ns->v);
+        ns->v = v;
+        ns->cap = cap;
+    }
+    size_t i = (size_t)h & (ns->cap - 1);
+    while (ns->v[i]) {
+        if (ns->v[i] == h)
+            return 0;
+        i = (i + 1) & (ns->cap - 1);
+    }
+    ns->v[i] = h;
+    ns->n++;
+    return 1;
+}
+
+/* Copies the members of the object text raw[0..n) (valid JSON) into o, keeping the
+ * first copy of each name (the copy the checks read) and dropping what drop() says.
+ * Returns false when raw is not an object or memory runs out. */
 static bool copy_members(const char *raw, size_t n, struct out *o, bool (*drop)(const char *),
                          const char **client_ts, size_t *client_ts_len)
 {
@@ -298,28 +334,32 @@ static bool copy_members(const char *raw, size_t n, struct out *o, bool (*drop)(
     if (i >= n || raw[i] != '{')
         return false;
     put(o, "{", 1);
-    static _Thread_local char seen[RENDER_MAX_MEMBERS][64];
-    size_t nseen = 0;
+    struct name_set seen = {0};
+    bool ok = true;
     i = text_json_skip_ws(raw, n, i + 1);
-    while (i < n && raw[i] != '}') {
+    while (ok && i < n && raw[i] != '}') {
         struct member m;
-        if (!member_read(raw, n, i, &m))
-            return false;
-        bool dup = false;
-        for (size_t k = 0; k < nseen && !dup; k++)
-            dup = m.name[0] && strcmp(seen[k], m.name) == 0;
-        if (!dup && nseen < RENDER_MAX_MEMBERS)
-            snprintf(seen[nseen++], sizeof(seen[0]), "%s", m.name);
-        if (!dup && client_ts && strcmp(m.name, "timestamp") == 0) {
+        if (!member_read(raw, n, i, &m)) {
+            ok = false;
+            break;
+        }
+        /* Long names are hashed from their raw text: never a server field anyway. */
+        int fresh = m.name[0] ? name_add(&seen, m.name, strlen(m.name))
+                              : name_add(&seen, raw + m.start, m.value - m.start);
+        if (fresh < 0) {
+            ok = false;
+            break;
+        }
+        if (fresh && client_ts && strcmp(m.name, "timestamp") == 0) {
             *client_ts = raw + m.value;
             *client_ts_len = m.end - m.value;
         }
-        if (!dup && client_ts && strcmp(m.name, "originalTimestamp") == 0) {
+        if (fresh && client_ts && strcmp(m.name, "originalTimestamp") == 0) {
             *client_ts = raw + m.value;
             *client_ts_len = m.end - m.value;
             client_ts = NULL; /* the client's own originalTimestamp wins */
         }
-        if (!dup && nseen <= RENDER_MAX_MEMBERS && !drop(m.name)) {
+        if (fresh && !drop(m.name)) {
             if (o->len > 1)
                 put(o, ",", 1);
             put(o, raw + m.start, m.end - m.start);
@@ -328,12 +368,20 @@ static bool copy_members(const char *raw, size_t n, struct out *o, bool (*drop)(
         if (i < n && raw[i] == ',')
             i = text_json_skip_ws(raw, n, i + 1);
     }
-    return !o->failed;
+    free(seen.v);
+    return ok && !o->failed;
 }
 
 char *message_render(const char *raw, size_t raw_len, const char *type, const char *message_id,
                      int64_t received_at, int64_t timestamp, const char *source)
 {
+    /* Stored messages are valid JSON; anything else (a damaged row) is refused, not
+     * copied into invalid output. */
+    cJSON *valid = cJSON_ParseWithLength(raw, raw_len);
+    bool object = cJSON_IsObject(valid);
+    cJSON_Delete(valid);
+    if (!object)
+        return NULL;
     struct out o = {0};
     const char *client_ts = NULL;
     size_t client_ts_len = 0;

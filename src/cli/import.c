@@ -1,0 +1,73 @@
+/* import.c - `custos import`: load channel exports. */
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "core/config.h"
+#include "core/timeutil.h"
+#include "import/import.h"
+
+int cmd_import(int argc, char **argv)
+{
+    const char *source = NULL, *mapping_path = NULL, *encoding = NULL, *rejects_path = NULL;
+    const char *files[1024];
+    bool json = false, quiet = false;
+    size_t nfiles;
+    const struct cli_opt opts[] = {{"source", &source, NULL},     {"mapping", &mapping_path, NULL},
+                                   {"encoding", &encoding, NULL}, {"rejects", &rejects_path, NULL},
+                                   {"json", NULL, &json},         {"quiet", NULL, &quiet}};
+    int rc =
+        cli_parse("import", argc, argv, opts, ARRAY_SIZE(opts), files, ARRAY_SIZE(files), &nfiles);
+    if (rc)
+        return rc;
+    if (!source || !mapping_path || nfiles == 0)
+        return cli_usage("import", "give --source NAME, --mapping FILE and at least one FILE");
+    struct err e = {0};
+    struct mapping *m = NULL;
+    if (mapping_load(mapping_path, &m, &e))
+        return cli_fail("%s", e.msg);
+    if (encoding && csv_encoding_parse(encoding, &m->encoding)) {
+        mapping_free(m);
+        return cli_usage("import", "--encoding must be utf-8, gbk or gb18030, not \"%s\"",
+                         encoding);
+    }
+    char default_rejects[4096];
+    if (!rejects_path) {
+        snprintf(default_rejects, sizeof(default_rejects), "%s.rejects.csv",
+                 strcmp(files[0], "-") == 0 ? "stdin" : files[0]);
+        rejects_path = default_rejects;
+    }
+    FILE *rejects = fopen(rejects_path, "w");
+    if (!rejects) {
+        mapping_free(m);
+        return cli_fail("cannot write the reject file %s: %s", rejects_path, strerror(errno));
+    }
+    struct importer *im = NULL;
+    struct import_stats stats = {0};
+    uint64_t start = time_mono_ns();
+    rc = importer_new(cfg.db, source, m, rejects, !quiet && isatty(STDERR_FILENO), &im, &e);
+    for (size_t i = 0; !rc && i < nfiles; i++)
+        rc = importer_file(im, files[i], &stats, &e);
+    importer_free(im);
+    double secs = (double)(time_mono_ns() - start) / 1e9;
+    bool wrote_rejects = ftell(rejects) > 0 && stats.rejected > 0;
+    fclose(rejects);
+    if (!wrote_rejects)
+        remove(rejects_path);
+    mapping_free(m);
+    if (json)
+        printf("{\"read\":%" PRIu64 ",\"loaded\":%" PRIu64 ",\"unchanged\":%" PRIu64
+               ",\"replaced\":%" PRIu64 ",\"rejected\":%" PRIu64 ",\"seconds\":%.3f,"
+               "\"rows_per_s\":%.0f,\"rejects_file\":%s%s%s}\n",
+               stats.read, stats.loaded, stats.unchanged, stats.replaced, stats.rejected, secs,
+               secs > 0 ? (double)stats.read / secs : 0.0, wrote_rejects ? "\"" : "",
+               wrote_rejects ? rejects_path : "null", wrote_rejects ? "\"" : "");
+    else
+        printf("read %" PRIu64 ", loaded %" PRIu64 ", unchanged %" PRIu64 ", replaced %" PRIu64
+               ", rejected %" PRIu64 " in %.2f s (%.0f rows/s)%s%s\n",
+               stats.read, stats.loaded, stats.unchanged, stats.replaced, stats.rejected, secs,
+               secs > 0 ? (double)stats.read / secs : 0.0,
+               wrote_rejects ? "; rejected rows and why: " : "", wrote_rejects ? rejects_path : "");
+    if (rc)
+        return cli_fail("%s", e.msg);
+    return EXIT_OK;
+}

@@ -1,0 +1,691 @@
+/* import.c - see import.h. */
+#include <cJSON.h>
+#include <math.h>
+#include <sys/stat.h>
+
+#include "core/arena.h"
+#include "core/text.h"
+#include "core/timeutil.h"
+#include "import/import.h"
+#include "ingest/collect.h"
+#include "ingest/sources.h"
+
+#define IMPORT_PROGRESS_MS 250             /* between progress lines */
+#define IMPORT_JSONL_CHUNK 1000            /* messages per writer submission */
+#define IMPORT_LINE_MAX    (32 * 1024 + 2) /* a JSON Lines message (MESSAGE_MAX_BYTES) */
+#define IMPORT_KEY_MAX     1024            /* bytes of a record key */
+
+/* Record keys already stored for the source: key hash -> row id and content hash. */
+struct key_entry {
+    struct hash128 key;
+    int64_t id;
+    uint64_t hash;
+};
+
+struct key_map {
+    struct key_entry *v;
+    size_t cap, n;
+};
+
+static bool key_empty(const struct key_entry *en)
+{
+    return en->key.hi == 0 && en->key.lo == 0;
+}
+
+static struct key_entry *key_find(struct key_map *m, struct hash128 k, bool *found)
+{
+    size_t i = (size_t)k.lo & (m->cap - 1);
+    while (!key_empty(&m->v[i]) && !(m->v[i].key.hi == k.hi && m->v[i].key.lo == k.lo))
+        i = (i + 1) & (m->cap - 1);
+    *found = !key_empty(&m->v[i]);
+    return &m->v[i];
+}
+
+static int key_grow(struct key_map *m)
+{
+    struct key_map g = {calloc(m->cap * 2, sizeof(*m->v)), m->cap * 2, m->n};
+    if (!g.v)
+        return ERR_NOMEM;
+    for (size_t i = 0; i < m->cap; i++) {
+        if (key_empty(&m->v[i]))
+            continue;
+        bool found;
+        *key_find(&g, m->v[i].key, &found) = m->v[i];
+    }
+    free(m->v);
+    *m = g;
+    return 0;
+}
+
+static int key_put(struct key_map *m, struct hash128 k, int64_t id, uint64_t hash)
+{
+    if ((m->n + 1) * 2 > m->cap && key_grow(m))
+        return ERR_NOMEM;
+    bool found;
+    struct key_entry *en = key_find(m, k, &found);
+    if (!found)
+        m->n++;
+    *en = (struct key_entry){k, id, hash};
+    return 0;
+}
+
+static struct hash128 key_of(const char *key, size_t len)
+{
+    struct hash128 h = text_hash128(key, len, 0x6b6579);
+    if (h.hi == 0 && h.lo == 0)
+        h.lo = 1;
+    return h;
+}
+
+/* A growing text buffer for the JSON objects of a record. */
+struct jbuf {
+    char *p;
+    size_t len, cap;
+    bool failed;
+};
+
+static void jb_put(struct jbuf *b, const char *s, size_t n)
+{
+    if (b->failed)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (!p) {
+            b->failed = true;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = 0;
+}
+
+static void jb_string(struct jbuf *b, const char *s, size_t n)
+{
+    jb_put(b, "\"", 1);
+    size_t run = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        jb_put(b, s + run, i - run);
+        char esc[8];
+        if (c == '"' || c == '\\')
+            snprintf(esc, sizeof(esc), "\\%c", c);
+        else
+            snprintf(esc, sizeof(esc), "\\u%04x", c);
+        jb_put(b, esc, strlen(esc));
+        run = i + 1;
+    }
+    jb_put(b, s + run, n - run);
+    jb_put(b, "\"", 1);
+}
+
+/* Adds "key":"value" to the object being written in b. */
+static void jb_member(struct jbuf *b, const char *key, const char *v, size_t n)
+{
+    jb_put(b, b->len ? "," : "{", 1);
+    jb_string(b, key, strlen(key));
+    jb_put(b, ":", 1);
+    jb_string(b, v, n);
+}
+
+static const char *jb_close(struct jbuf *b)
+{
+    if (!b->len)
+        return NULL;
+    jb_put(b, "}", 1);
+    return b->failed ? NULL : b->p;
+}
+
+struct importer {
+    struct store *st;
+    const struct mapping *m;
+    int64_t source_id;
+    char *source_name;
+    struct plan *plan;
+    FILE *rejects;
+    bool progress;
+    struct key_map keys;
+    struct writer *writer; /* JSON Lines: the collection writer */
+    struct jbuf ids, traits, fields, keybuf, hashbuf;
+};
+
+static int load_key(const char *key, size_t len, int64_t id, uint64_t hash, void *ctx)
+{
+    return key_put(ctx, key_of(key, len), id, hash);
+}
+
+struct source_found {
+    int64_t id;
+    char *plan;
+    bool failed;
+};
+
+static int source_found_cb(const struct source *s, void *ctx)
+{
+    struct source_found *f = ctx;
+    f->id = s->id;
+    f->plan = s->plan ? strdup(s->plan) : NULL;
+    f->failed = s->plan && !f->plan;
+    return 0;
+}
+
+int importer_new(const char *db, const char *source_name, const struct mapping *m, FILE *rejects,
+                 bool progress, struct importer **out, struct err *e)
+{
+    struct importer *im = calloc(1, sizeof(*im));
+    if (!im)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    im->m = m;
+    im->rejects = rejects;
+    im->progress = progress;
+    im->source_name = strdup(source_name);
+    struct store_options opt = {.synchronous_full = true};
+    struct source_found found = {0};
+    int rc =
+        im->source_name ? store_open(db, &opt, &im->st, e) : err_set(e, ERR_NOMEM, "out of memory");
+    if (!rc)
+        rc = im->st->ops->source_by_name(im->st, source_name, source_found_cb, &found, e);
+    if (!rc && !found.id)
+        rc = err_set(e, ERR_NOTFOUND, "no source named \"%s\" (create it with custos sources add)",
+                     source_name);
+    if (!rc && found.failed)
+        rc = err_set(e, ERR_NOMEM, "out of memory");
+    im->source_id = found.id;
+    if (!rc && found.plan && plan_compile(found.plan, strlen(found.plan), &im->plan, e))
+        rc = ERR_INVALID;
+    free(found.plan);
+    if (!rc && m->format == MAPPING_CSV) {
+        im->keys.cap = 1024;
+        im->keys.v = calloc(im->keys.cap, sizeof(*im->keys.v));
+        rc = im->keys.v ? im->st->ops->record_keys(im->st, im->source_id, load_key, &im->keys, e)
+                        : err_set(e, ERR_NOMEM, "out of memory");
+    } else if (!rc) {
+        /* The writer owns its own connection, with the collection API's dedup set. */
+        struct store *wst;
+        rc = store_open(db, &opt, &wst, e);
+        if (!rc)
+            rc = writer_start(wst, SIZE_MAX, &im->writer, e);
+        if (rc && !im->writer)
+            store_close(wst);
+    }
+    if (rc) {
+        importer_free(im);
+        return rc;
+    }
+    if (rejects && ftell(rejects) == 0)
+        fputs("file,line,record_key,column,reason\n", rejects);
+    *out = im;
+    return 0;
+}
+
+void importer_free(struct importer *im)
+{
+    if (!im)
+        return;
+    writer_stop(im->writer);
+    store_close(im->st);
+    plan_free(im->plan);
+    free(im->keys.v);
+    free(im->source_name);
+    free(im->ids.p);
+    free(im->traits.p);
+    free(im->fields.p);
+    free(im->keybuf.p);
+    free(im->hashbuf.p);
+    free(im);
+}
+
+static void csv_out(FILE *f, const char *s)
+{
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+static void reject(struct importer *im, const char *file, uint64_t line, const char *key,
+                   const char *column, const char *reason)
+{
+    if (!im->rejects)
+        return;
+    csv_out(im->rejects, file);
+    fprintf(im->rejects, ",%" PRIu64 ",", line);
+    csv_out(im->rejects, key ? key : "");
+    fputc(',', im->rejects);
+    csv_out(im->rejects, column ? column : "");
+    fputc(',', im->rejects);
+    csv_out(im->rejects, reason);
+    fputc('\n', im->rejects);
+}
+
+struct progress {
+    uint64_t start_ns, last_ns, size;
+    const char *name;
+};
+
+static void progress_show(struct importer *im, struct progress *p, uint64_t rows, uint64_t bytes,
+                          bool last)
+{
+    if (!im->progress)
+        return;
+    uint64_t now = time_mono_ns();
+    if (!last && now - p->last_ns < IMPORT_PROGRESS_MS * 1000000ull)
+        return;
+    p->last_ns = now;
+    double secs = (double)(now - p->start_ns) / 1e9;
+    double rate = secs > 0 ? (double)rows / secs : 0;
+    double done = p->size ? (double)bytes / (double)p->size : 0;
+    double eta = done > 0 && done < 1 ? secs / done - secs : 0;
+    fprintf(stderr, "\r%s: %" PRIu64 " rows, %.0f rows/s, %3.0f%%, ETA %.0fs   %s", p->name, rows,
+            rate, done * 100, eta, last ? "\n" : "");
+}
+
+/* One mapped row, pointing into the CSV row and the importer's buffers. */
+struct mapped {
+    const char *order_id, *currency, *status, *channel, *store;
+    const char *sku, *name, *category;
+    int64_t time, order_amount, unit_price, line_amount;
+    double quantity;
+    char cur[8];
+};
+
+static void trim(const char **p, size_t *n)
+{
+    while (*n && (**p == ' ' || **p == '\t')) {
+        (*p)++;
+        (*n)--;
+    }
+    while (*n && ((*p)[*n - 1] == ' ' || (*p)[*n - 1] == '\t'))
+        (*n)--;
+}
+
+/* Maps one CSV row. Returns NULL when it is good, or the reason (and *column) when
+ * it must be rejected. Trimmed field values are NUL-terminated in place. */
+static const char *map_row(struct importer *im, const struct mapping_binding *b,
+                           struct csv_row *row, struct mapped *mp, const char **column)
+{
+    const struct mapping *m = im->m;
+    memset(mp, 0, sizeof(*mp));
+    mp->time = STORE_NULL_TIME;
+    mp->order_amount = mp->unit_price = mp->line_amount = STORE_NULL_AMOUNT;
+    mp->quantity = NAN;
+    im->ids.len = im->traits.len = im->fields.len = im->hashbuf.len = 0;
+    im->ids.failed = im->traits.failed = im->fields.failed = im->hashbuf.failed = false;
+    if (row->bad_utf8) {
+        *column = "";
+        return "the row is not valid UTF-8 (wrong --encoding?)";
+    }
+    for (size_t i = 0; i < row->nfields && i < b->nfields; i++) {
+        const struct mapping_column *col = b->by_index[i];
+        if (!col || col->role == ROLE_IGNORE)
+            continue;
+        const char *v = row->fields[i].p;
+        size_t n = row->fields[i].len;
+        trim(&v, &n);
+        ((char *)v)[n] = 0; /* the reader's buffer is ours until the next row */
+        *column = col->header;
+        if (!n) {
+            if (col->required)
+                return "is required and empty";
+            continue;
+        }
+        jb_put(&im->hashbuf, col->header, strlen(col->header));
+        jb_put(&im->hashbuf, "\x1f", 1);
+        jb_put(&im->hashbuf, v, n);
+        jb_put(&im->hashbuf, "\x1e", 1);
+        const char *f = col->name;
+        switch (col->role) {
+        case ROLE_IDENTIFIER:
+            jb_member(&im->ids, f, v, n);
+            break;
+        case ROLE_TRAIT:
+            jb_member(&im->traits, f, v, n);
+            break;
+        case ROLE_FIELD:
+            if (strcmp(f, "time") == 0) {
+                if (mapping_parse_time(m, v, n, &mp->time))
+                    return "is not a time in a format of the mapping";
+            }
+            jb_member(&im->fields, f, v, n);
+            break;
+        case ROLE_ORDER:
+            if (strcmp(f, "order_id") == 0)
+                mp->order_id = v;
+            else if (strcmp(f, "amount") == 0) {
+                if (mapping_parse_money(m, v, n, &mp->order_amount, mp->cur))
+                    return "is not an amount of money (at most two decimals)";
+            } else if (strcmp(f, "currency") == 0)
+                mp->currency = v;
+            else if (strcmp(f, "time") == 0) {
+                if (mapping_parse_time(m, v, n, &mp->time))
+                    return "is not a time in a format of the mapping";
+            } else if (strcmp(f, "status") == 0)
+                mp->status = v;
+            else if (strcmp(f, "channel") == 0)
+                mp->channel = v;
+            else if (strcmp(f, "store") == 0)
+                mp->store = v;
+            break;
+        case ROLE_LINE:
+            if (strcmp(f, "sku") == 0)
+                mp->sku = v;
+            else if (strcmp(f, "name") == 0)
+                mp->name = v;
+            else if (strcmp(f, "category") == 0)
+                mp->category = v;
+            else if (strcmp(f, "quantity") == 0) {
+                char *end;
+                errno = 0;
+                mp->quantity = strtod(v, &end);
+                if (errno || *end || !isfinite(mp->quantity))
+                    return "is not a quantity";
+            } else if (strcmp(f, "unit_price") == 0) {
+                if (mapping_parse_money(m, v, n, &mp->unit_price, mp->cur))
+                    return "is not an amount of money (at most two decimals)";
+            } else if (strcmp(f, "amount") == 0) {
+                if (mapping_parse_money(m, v, n, &mp->line_amount, mp->cur))
+                    return "is not an amount of money (at most two decimals)";
+            }
+            break;
+        case ROLE_IGNORE:
+            break;
+        }
+    }
+    if (!mp->currency)
+        mp->currency = mp->cur[0] ? mp->cur : m->currency;
+    if ((m->kind == KIND_ORDER || m->kind == KIND_ORDER_LINE) && !mp->order_id) {
+        *column = "order_id";
+        return "the order id is empty";
+    }
+    if (im->ids.failed || im->traits.failed || im->fields.failed || im->hashbuf.failed) {
+        *column = "";
+        return "out of memory";
+    }
+    return NULL;
+}
+
+/* The record key: the key columns' values joined by '|'. NULL when one is empty. */
+static const char *row_key(struct importer *im, const struct mapping_binding *b,
+                           const struct csv_row *row)
+{
+    im->keybuf.len = 0;
+    im->keybuf.failed = false;
+    for (size_t k = 0; k < im->m->nkey; k++) {
+        size_t i = (size_t)b->key_index[k];
+        if (i >= row->nfields)
+            return NULL;
+        const char *v = row->fields[i].p;
+        size_t n = row->fields[i].len;
+        trim(&v, &n);
+        if (!n)
+            return NULL;
+        if (k)
+            jb_put(&im->keybuf, "|", 1);
+        jb_put(&im->keybuf, v, n);
+    }
+    if (im->keybuf.failed || im->keybuf.len > IMPORT_KEY_MAX)
+        return NULL;
+    return im->keybuf.p;
+}
+
+static int store_row(struct importer *im, const char *file, const struct csv_row *row,
+                     const char *key, const struct mapped *mp, uint64_t hash, int64_t replace_id,
+                     int64_t *id, struct err *e)
+{
+    struct store *st = im->st;
+    struct import_row r = {
+        .id = replace_id,
+        .source_id = im->source_id,
+        .kind = mapping_kind_name(im->m->kind),
+        .record_key = key,
+        .file = file,
+        .line = (int64_t)row->line,
+        .hash = hash,
+        .time = mp->time,
+        .identifiers = jb_close(&im->ids),
+        .traits = jb_close(&im->traits),
+        .fields = jb_close(&im->fields),
+        .imported_at = time_now_ms(),
+    };
+    int rc = st->ops->record_put(st, &r, e);
+    if (rc)
+        return rc;
+    *id = r.id;
+    if (im->m->kind == KIND_ORDER) {
+        struct order_row o = {im->source_id, r.id,       mp->order_id, mp->time, mp->order_amount,
+                              mp->currency,  mp->status, mp->channel,  mp->store};
+        rc = st->ops->order_put(st, &o, e);
+    } else if (im->m->kind == KIND_ORDER_LINE) {
+        struct order_line_row l = {
+            .record_id = r.id,
+            .source_id = im->source_id,
+            .order_id = mp->order_id,
+            .time = mp->time,
+            .sku = mp->sku,
+            .name = mp->name,
+            .category = mp->category,
+            .quantity = mp->quantity,
+            .unit_price_minor = mp->unit_price,
+            .amount_minor = mp->line_amount,
+            .currency = mp->currency,
+            .status = mp->status,
+            .channel = mp->channel,
+            .store = mp->store,
+        };
+        rc = st->ops->order_line_put(st, &l, replace_id != 0, e);
+    }
+    return rc;
+}
+
+static int import_csv(struct importer *im, const char *path, FILE *f, struct progress *pg,
+                      struct import_stats *stats, struct err *e)
+{
+    struct csv_reader *r = NULL;
+    struct mapping_binding b = {0};
+    struct csv_row row;
+    bool in_txn = false;
+    uint64_t since_commit = 0;
+    struct store *st = im->st;
+    int rc = csv_open(f, im->m->encoding, im->m->delimiter, &r, e);
+    if (rc)
+        return rc;
+    rc = csv_next(r, &row, e);
+    if (rc == 0)
+        rc = err_set(e, ERR_INVALID, "%s is empty: a header row is needed", path);
+    if (rc < 0)
+        goto out;
+    if (row.error) {
+        rc = err_set(e, ERR_INVALID, "%s: the header row is malformed: %s", path, row.error);
+        goto out;
+    }
+    struct err be = {0};
+    if ((rc = mapping_bind(im->m, &row, &b, &be))) {
+        err_set(e, rc, "%s: %s", path, be.msg);
+        goto out;
+    }
+    while ((rc = csv_next(r, &row, e)) == 1) {
+        stats->read++;
+        if (!in_txn) {
+            if ((rc = st->ops->begin(st, e)))
+                goto out;
+            in_txn = true;
+        }
+        const char *column = "", *why;
+        const char *key = row.error ? NULL : row_key(im, &b, &row);
+        struct mapped mp;
+        if (row.error)
+            why = row.error;
+        else if (!key)
+            why = "the record key is empty (or longer than 1024 bytes)";
+        else
+            why = map_row(im, &b, &row, &mp, &column);
+        if (why) {
+            stats->rejected++;
+            reject(im, path, row.line, key, column, why);
+            continue;
+        }
+        uint64_t hash = text_hash128(im->hashbuf.p ? im->hashbuf.p : "", im->hashbuf.len, 0).lo;
+        struct hash128 k = key_of(key, strlen(key));
+        bool found;
+        struct key_entry *en = key_find(&im->keys, k, &found);
+        if (found && en->hash == hash) {
+            stats->unchanged++;
+            continue;
+        }
+        int64_t id = 0;
+        if ((rc = store_row(im, path, &row, key, &mp, hash, found ? en->id : 0, &id, e)))
+            goto out;
+        if ((rc = key_put(&im->keys, k, id, hash))) {
+            err_set(e, rc, "out of memory");
+            goto out;
+        }
+        if (found)
+            stats->replaced++;
+        else
+            stats->loaded++;
+        if (++since_commit >= IMPORT_COMMIT_ROWS) {
+            if (im->m->kind == KIND_ORDER_LINE && (rc = st->ops->orders_aggregate(st, e)))
+                goto out;
+            if ((rc = st->ops->commit(st, e)))
+                goto out;
+            in_txn = false;
+            since_commit = 0;
+        }
+        progress_show(im, pg, stats->read, csv_bytes_read(r), false);
+    }
+    if (rc < 0)
+        goto out;
+    rc = 0;
+    if (in_txn) {
+        if (im->m->kind == KIND_ORDER_LINE)
+            rc = st->ops->orders_aggregate(st, e);
+        if (!rc)
+            rc = st->ops->commit(st, e);
+        in_txn = !!rc;
+    }
+    stats->bytes += csv_bytes_read(r);
+out:
+    if (in_txn)
+        st->ops->rollback(st);
+    mapping_unbind(&b);
+    csv_close(r);
+    return rc;
+}
+
+/* Segment messages, one per line, through the collection API's checks and writer. */
+static int import_jsonl(struct importer *im, const char *path, FILE *f, struct progress *pg,
+                        struct import_stats *stats, struct err *e)
+{
+    struct source_entry src = {.id = im->source_id};
+    char *line = NULL;
+    size_t cap = 0;
+    int rc = 0;
+    uint64_t lineno = 0, bytes = 0;
+    bool eof = false;
+    while (!eof && !rc) {
+        struct collect_batch w;
+        uint64_t first_line[IMPORT_JSONL_CHUNK];
+        if (collect_batch_init(&w, IMPORT_JSONL_CHUNK, &src, time_now_ms()))
+            return err_set(e, ERR_NOMEM, "out of memory");
+        json_arena_begin();
+        cJSON *results = cJSON_CreateArray();
+        while (w.n < IMPORT_JSONL_CHUNK) {
+            ssize_t n = getline(&line, &cap, f);
+            if (n < 0) {
+                eof = true;
+                break;
+            }
+            lineno++;
+            bytes += (uint64_t)n;
+            while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+                n--;
+            if (n == 0)
+                continue;
+            stats->read++;
+            size_t at;
+            const char *why = NULL;
+            if (n > IMPORT_LINE_MAX)
+                why = "the message is larger than 32 KB";
+            else if (text_scan_json(line, (size_t)n, 64, &at))
+                why = "not valid UTF-8, or JSON nested deeper than 64";
+            char *copy = why ? NULL : cJSON_malloc((size_t)n + 1);
+            cJSON *msg = NULL;
+            if (copy) {
+                memcpy(copy, line, (size_t)n);
+                copy[n] = 0;
+                msg = cJSON_ParseWithLength(copy, (size_t)n);
+                if (!msg)
+                    why = "not valid JSON";
+            } else if (!why) {
+                why = "out of memory";
+            }
+            if (why) {
+                stats->rejected++;
+                reject(im, path, lineno, NULL, "", why);
+                continue;
+            }
+            cJSON *reasons = cJSON_CreateArray();
+            first_line[w.n] = lineno;
+            if (!reasons || collect_batch_add(&w, msg, copy, (size_t)n, im->plan, reasons)) {
+                rc = err_set(e, ERR_NOMEM, "out of memory");
+                break;
+            }
+            cJSON_AddItemToArray(results, reasons);
+        }
+        if (!rc && w.n)
+            rc = writer_submit(im->writer, w.recs, w.n, e);
+        cJSON *reasons = results ? results->child : NULL;
+        for (size_t i = 0; i < w.n && !rc; i++, reasons = reasons ? reasons->next : NULL) {
+            const struct record *r = &w.recs[i];
+            if (r->outcome == RECORD_DUPLICATE) {
+                stats->unchanged++;
+            } else if (r->kind == RECORD_EVENT) {
+                stats->loaded++;
+            } else {
+                stats->rejected++;
+                cJSON *r0 = cJSON_GetArrayItem(reasons, 0);
+                reject(im, path, first_line[i], r->row.quarantine.message_id,
+                       cJSON_GetStringValue(cJSON_GetObjectItem(r0, "field")),
+                       cJSON_GetStringValue(cJSON_GetObjectItem(r0, "message")));
+            }
+        }
+        collect_batch_release(&w);
+        json_arena_end();
+        progress_show(im, pg, stats->read, bytes, false);
+    }
+    stats->bytes += bytes;
+    free(line);
+    return rc;
+}
+
+int importer_file(struct importer *im, const char *path, struct import_stats *stats, struct err *e)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (!f)
+        return err_set(e, ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    struct progress pg = {.start_ns = time_mono_ns(), .name = path};
+    struct stat sb;
+    if (fstat(fileno(f), &sb) == 0)
+        pg.size = (uint64_t)sb.st_size;
+    uint64_t before = stats->read;
+    int rc = im->m->format == MAPPING_CSV ? import_csv(im, path, f, &pg, stats, e)
+                                          : import_jsonl(im, path, f, &pg, stats, e);
+    progress_show(im, &pg, stats->read - before, pg.size, true);
+    if (f != stdin)
+        fclose(f);
+    return rc;
+}
