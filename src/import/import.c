@@ -143,6 +143,36 @@ static const char *jb_close(struct jbuf *b)
     return b->failed ? NULL : b->p;
 }
 
+/* The last time text parsed and its value: the lines of one receipt share a time, so
+ * most rows of an order-line export need no parsing at all. */
+struct time_cache {
+    char text[64];
+    size_t len;
+    int64_t ms;
+};
+
+static int parse_time_cached(const struct mapping *m, struct time_cache *c, const char *v, size_t n,
+                             int64_t *ms)
+{
+    if (n == c->len && n < sizeof(c->text) && memcmp(v, c->text, n) == 0) {
+        *ms = c->ms;
+        return 0;
+    }
+    int rc = mapping_parse_time(m, v, n, ms);
+    if (rc == 0 && n < sizeof(c->text)) {
+        memcpy(c->text, v, n);
+        c->len = n;
+        c->ms = *ms;
+    }
+    return rc;
+}
+
+struct order_agg {
+    char *order_id, *currency, *status, *channel, *store;
+    int64_t amount, time, record_id, lines;
+    bool has_amount;
+};
+
 struct importer {
     struct store *st;
     const struct mapping *m;
@@ -154,11 +184,120 @@ struct importer {
     struct key_map keys;
     struct writer *writer; /* JSON Lines: the collection writer */
     struct jbuf ids, traits, fields, keybuf, hashbuf;
+    struct time_cache time_cache;
+    /* Orders of an order-line file, summed here while their lines stream in: an order
+     * that is new to the store and whose lines are all new needs no SQL to aggregate.
+     * Orders the store had before, and every order once a line is replaced, are
+     * rebuilt from their lines by the store (orders_aggregate) instead. */
+    struct key_map existing_orders;
+    struct key_map agg_index; /* order id -> index into aggs */
+    struct order_agg *aggs;
+    size_t naggs, aggs_cap;
+    bool slow_orders;
 };
 
 static int load_key(const char *key, size_t len, int64_t id, uint64_t hash, void *ctx)
 {
     return key_put(ctx, key_of(key, len), id, hash);
+}
+
+static int key_map_init(struct key_map *m, size_t hint)
+{
+    size_t cap = 1024;
+    while (cap < hint * 2)
+        cap <<= 1;
+    free(m->v);
+    m->v = calloc(cap, sizeof(*m->v));
+    m->cap = cap;
+    m->n = 0;
+    return m->v ? 0 : ERR_NOMEM;
+}
+
+static void aggs_clear(struct importer *im)
+{
+    for (size_t i = 0; i < im->naggs; i++) {
+        struct order_agg *a = &im->aggs[i];
+        free(a->order_id);
+        free(a->currency);
+        free(a->status);
+        free(a->channel);
+        free(a->store);
+    }
+    im->naggs = 0;
+    if (im->agg_index.v)
+        memset(im->agg_index.v, 0, im->agg_index.cap * sizeof(*im->agg_index.v));
+    im->agg_index.n = 0;
+}
+
+static char *keep(char *old, const char *v)
+{
+    return old || !v ? old : strdup(v);
+}
+
+/* Adds one line to its order's running sums. */
+static int agg_add(struct importer *im, struct hash128 k, const struct order_line_row *l)
+{
+    bool found;
+    struct key_entry *en = key_find(&im->agg_index, k, &found);
+    struct order_agg *a;
+    if (found) {
+        a = &im->aggs[en->id];
+    } else {
+        if (im->naggs == im->aggs_cap) {
+            size_t cap = im->aggs_cap ? im->aggs_cap * 2 : 1024;
+            struct order_agg *v = realloc(im->aggs, cap * sizeof(*v));
+            if (!v)
+                return ERR_NOMEM;
+            im->aggs = v;
+            im->aggs_cap = cap;
+        }
+        a = &im->aggs[im->naggs];
+        memset(a, 0, sizeof(*a));
+        a->order_id = strdup(l->order_id);
+        a->time = STORE_NULL_TIME;
+        a->record_id = l->record_id;
+        if (!a->order_id || key_put(&im->agg_index, k, (int64_t)im->naggs, 0))
+            return ERR_NOMEM;
+        im->naggs++;
+    }
+    int64_t amount = l->amount_minor;
+    if (amount == STORE_NULL_AMOUNT && l->unit_price_minor != STORE_NULL_AMOUNT &&
+        l->quantity == l->quantity)
+        amount = (int64_t)llround(l->quantity * (double)l->unit_price_minor);
+    if (amount != STORE_NULL_AMOUNT) {
+        a->amount += amount;
+        a->has_amount = true;
+    }
+    if (l->time != STORE_NULL_TIME && (a->time == STORE_NULL_TIME || l->time < a->time))
+        a->time = l->time;
+    a->lines++;
+    a->currency = keep(a->currency, l->currency);
+    a->status = keep(a->status, l->status);
+    a->channel = keep(a->channel, l->channel);
+    a->store = keep(a->store, l->store);
+    return 0;
+}
+
+/* Writes the running sums into the store (added to what earlier flushes wrote). */
+static int aggs_flush(struct importer *im, struct err *e)
+{
+    for (size_t i = 0; i < im->naggs; i++) {
+        const struct order_agg *a = &im->aggs[i];
+        struct order_row o = {im->source_id,
+                              a->record_id,
+                              a->order_id,
+                              a->time,
+                              a->has_amount ? a->amount : STORE_NULL_AMOUNT,
+                              a->currency,
+                              a->status,
+                              a->channel,
+                              a->store};
+        int rc = im->st->ops->order_add(im->st, &o, a->lines, e);
+        if (rc)
+            return rc;
+    }
+    aggs_clear(im);
+    return 0;
 }
 
 struct source_found {
@@ -202,10 +341,21 @@ int importer_new(const char *db, const char *source_name, const struct mapping *
         rc = ERR_INVALID;
     free(found.plan);
     if (!rc && m->format == MAPPING_CSV) {
-        im->keys.cap = 1024;
-        im->keys.v = calloc(im->keys.cap, sizeof(*im->keys.v));
-        rc = im->keys.v ? im->st->ops->record_keys(im->st, im->source_id, load_key, &im->keys, e)
-                        : err_set(e, ERR_NOMEM, "out of memory");
+        int64_t n = 0;
+        rc = im->st->ops->table_count(im->st, "records", im->source_id, &n, e);
+        if (!rc && key_map_init(&im->keys, (size_t)n))
+            rc = err_set(e, ERR_NOMEM, "out of memory");
+        if (!rc)
+            rc = im->st->ops->record_keys(im->st, im->source_id, load_key, &im->keys, e);
+        if (!rc && m->kind == KIND_ORDER_LINE) {
+            rc = im->st->ops->table_count(im->st, "orders", im->source_id, &n, e);
+            if (!rc && (key_map_init(&im->existing_orders, (size_t)n) ||
+                        key_map_init(&im->agg_index, 4096)))
+                rc = err_set(e, ERR_NOMEM, "out of memory");
+            if (!rc)
+                rc = im->st->ops->order_keys(im->st, im->source_id, load_key, &im->existing_orders,
+                                             e);
+        }
     } else if (!rc) {
         /* The writer owns its own connection, with the collection API's dedup set. */
         struct store *wst;
@@ -233,6 +383,10 @@ void importer_free(struct importer *im)
     store_close(im->st);
     plan_free(im->plan);
     free(im->keys.v);
+    aggs_clear(im);
+    free(im->aggs);
+    free(im->agg_index.v);
+    free(im->existing_orders.v);
     free(im->source_name);
     free(im->ids.p);
     free(im->traits.p);
@@ -357,7 +511,7 @@ static const char *map_row(struct importer *im, const struct mapping_binding *b,
             break;
         case ROLE_FIELD:
             if (strcmp(f, "time") == 0) {
-                if (mapping_parse_time(m, v, n, &mp->time))
+                if (parse_time_cached(m, &im->time_cache, v, n, &mp->time))
                     return "is not a time in a format of the mapping";
             }
             jb_member(&im->fields, f, v, n);
@@ -371,7 +525,7 @@ static const char *map_row(struct importer *im, const struct mapping_binding *b,
             } else if (strcmp(f, "currency") == 0)
                 mp->currency = v;
             else if (strcmp(f, "time") == 0) {
-                if (mapping_parse_time(m, v, n, &mp->time))
+                if (parse_time_cached(m, &im->time_cache, v, n, &mp->time))
                     return "is not a time in a format of the mapping";
             } else if (strcmp(f, "status") == 0)
                 mp->status = v;
@@ -486,7 +640,21 @@ static int store_row(struct importer *im, const char *file, const struct csv_row
             .channel = mp->channel,
             .store = mp->store,
         };
-        rc = st->ops->order_line_put(st, &l, replace_id != 0, e);
+        bool replace = replace_id != 0;
+        if (replace && !im->slow_orders) {
+            /* A corrected line may move between orders: from here on the store rebuilds
+             * every touched order from its lines. */
+            if ((rc = aggs_flush(im, e)))
+                return rc;
+            im->slow_orders = true;
+        }
+        struct hash128 ok = key_of(mp->order_id, strlen(mp->order_id));
+        bool existed;
+        key_find(&im->existing_orders, ok, &existed);
+        bool touch = im->slow_orders || existed;
+        rc = st->ops->order_line_put(st, &l, replace, touch, e);
+        if (!rc && !touch && agg_add(im, ok, &l))
+            rc = err_set(e, ERR_NOMEM, "out of memory");
     }
     return rc;
 }
@@ -503,6 +671,21 @@ static int import_csv(struct importer *im, const char *path, FILE *f, struct pro
     int rc = csv_open(f, im->m->encoding, im->m->delimiter, &r, e);
     if (rc)
         return rc;
+    /* Room for the file's keys up front (rows of exports are rarely under 64 bytes):
+     * growing a table of a million keys step by step costs more than the lookups. */
+    size_t hint = im->keys.n + (size_t)(pg->size / 64);
+    if (hint * 2 > im->keys.cap) {
+        struct key_map bigger = {0};
+        if (key_map_init(&bigger, hint)) {
+            rc = err_set(e, ERR_NOMEM, "out of memory");
+            goto out;
+        }
+        for (size_t i = 0; i < im->keys.cap; i++)
+            if (!key_empty(&im->keys.v[i]))
+                key_put(&bigger, im->keys.v[i].key, im->keys.v[i].id, im->keys.v[i].hash);
+        free(im->keys.v);
+        im->keys = bigger;
+    }
     rc = csv_next(r, &row, e);
     if (rc == 0)
         rc = err_set(e, ERR_INVALID, "%s is empty: a header row is needed", path);
@@ -558,7 +741,8 @@ static int import_csv(struct importer *im, const char *path, FILE *f, struct pro
         else
             stats->loaded++;
         if (++since_commit >= IMPORT_COMMIT_ROWS) {
-            if (im->m->kind == KIND_ORDER_LINE && (rc = st->ops->orders_aggregate(st, e)))
+            if (im->m->kind == KIND_ORDER_LINE &&
+                ((rc = aggs_flush(im, e)) || (rc = st->ops->orders_aggregate(st, e))))
                 goto out;
             if ((rc = st->ops->commit(st, e)))
                 goto out;
@@ -571,7 +755,7 @@ static int import_csv(struct importer *im, const char *path, FILE *f, struct pro
         goto out;
     rc = 0;
     if (in_txn) {
-        if (im->m->kind == KIND_ORDER_LINE)
+        if (im->m->kind == KIND_ORDER_LINE && !(rc = aggs_flush(im, e)))
             rc = st->ops->orders_aggregate(st, e);
         if (!rc)
             rc = st->ops->commit(st, e);

@@ -141,8 +141,17 @@ struct store_ops {
                        struct err *e);
     int (*record_put)(struct store *st, struct import_row *r, struct err *e);
     int (*order_put)(struct store *st, const struct order_row *o, struct err *e);
+    /* touch: mark the line's order for orders_aggregate (replace always marks the
+     * order the line belonged to). Without it the caller keeps the order itself, with
+     * order_add. */
     int (*order_line_put)(struct store *st, const struct order_line_row *l, bool replace,
-                          struct err *e);
+                          bool touch, struct err *e);
+    /* Adds lines to an order aggregated by the caller (amount added, earliest time and
+     * record kept), creating it if needed. */
+    int (*order_add)(struct store *st, const struct order_row *o, int64_t lines, struct err *e);
+    /* Receives the order id of every order of a source. */
+    int (*order_keys)(struct store *st, int64_t source_id, store_record_key_cb cb, void *ctx,
+                      struct err *e);
     int (*orders_aggregate)(struct store *st, struct err *e);
     int (*table_count)(struct store *st, const char *table, int64_t source_id, int64_t *n,
                        struct err *e);

@@ -44,6 +44,8 @@ enum stmt_id {
     ST_ORDERS_AGGREGATE,
     ST_ORDERS_DROP_EMPTY,
     ST_TOUCHED_CLEAR,
+    ST_ORDER_ADD,
+    ST_ORDER_KEYS,
     ST_COUNT
 };
 
@@ -114,6 +116,17 @@ static const char *const stmt_sql[ST_COUNT] = {
         "order_id FROM temp.touched_orders) AND NOT EXISTS (SELECT 1 FROM order_lines l WHERE "
         "l.source_id = orders.source_id AND l.order_id = orders.order_id)",
     [ST_TOUCHED_CLEAR] = "DELETE FROM temp.touched_orders",
+    [ST_ORDER_ADD] =
+        "INSERT INTO orders(source_id, order_id, record_id, time, amount_minor, currency, status, "
+        "channel, store, lines) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON "
+        "CONFLICT(source_id, order_id) DO UPDATE SET record_id = min(record_id, "
+        "excluded.record_id), time = min(coalesce(time, excluded.time), coalesce(excluded.time, "
+        "time)), amount_minor = CASE WHEN amount_minor IS NULL AND excluded.amount_minor IS NULL "
+        "THEN NULL ELSE coalesce(amount_minor, 0) + coalesce(excluded.amount_minor, 0) END, "
+        "currency = coalesce(currency, excluded.currency), status = coalesce(status, "
+        "excluded.status), channel = coalesce(channel, excluded.channel), store = "
+        "coalesce(store, excluded.store), lines = lines + excluded.lines",
+    [ST_ORDER_KEYS] = "SELECT order_id, 0, 0 FROM orders WHERE source_id = ?1",
 };
 
 /* WAL pages after which the background checkpointer copies them into the database
@@ -137,6 +150,7 @@ struct sqlite_store {
     sqlite3 *db;
     sqlite3_stmt *stmt[ST_COUNT];
     struct checkpointer *ckpt;
+    bool touched_ready; /* temp.touched_orders exists */
 };
 
 static int exec_sql(struct sqlite_store *s, const char *sql, struct err *e);
@@ -707,14 +721,19 @@ static int sq_order_put(struct store *st, const struct order_row *o, struct err 
 
 static int touched_table(struct sqlite_store *s, struct err *e)
 {
-    return exec_sql(s,
-                    "CREATE TEMP TABLE IF NOT EXISTS touched_orders(source_id INTEGER, order_id "
-                    "TEXT, PRIMARY KEY(source_id, order_id)) WITHOUT ROWID",
-                    e);
+    if (s->touched_ready)
+        return 0;
+    int rc = exec_sql(s,
+                      "PRAGMA temp_store = MEMORY; CREATE TEMP TABLE IF NOT EXISTS "
+                      "touched_orders(source_id INTEGER, order_id TEXT, PRIMARY KEY(source_id, "
+                      "order_id)) WITHOUT ROWID",
+                      e);
+    s->touched_ready = rc == 0;
+    return rc;
 }
 
 static int sq_order_line_put(struct store *st, const struct order_line_row *l, bool replace,
-                             struct err *e)
+                             bool touch, struct err *e)
 {
     struct sqlite_store *s = impl(st);
     int rc = touched_table(s, e);
@@ -755,11 +774,43 @@ static int sq_order_line_put(struct store *st, const struct order_line_row *l, b
     bind_text(q, 14, l->store);
     if ((rc = step_done(s, q, e, "store order line")))
         return rc;
+    if (!touch)
+        return 0;
     if (!(q = stmt_get(s, ST_ORDER_TOUCH, e)))
         return ERR_STORE;
     sqlite3_bind_int64(q, 1, l->source_id);
     bind_text(q, 2, l->order_id);
     return step_done(s, q, e, "touch order");
+}
+
+static int sq_order_add(struct store *st, const struct order_row *o, int64_t lines, struct err *e)
+{
+    struct sqlite_store *s = impl(st);
+    sqlite3_stmt *q = stmt_get(s, ST_ORDER_ADD, e);
+    if (!q)
+        return ERR_STORE;
+    sqlite3_bind_int64(q, 1, o->source_id);
+    bind_text(q, 2, o->order_id);
+    sqlite3_bind_int64(q, 3, o->record_id);
+    bind_time(q, 4, o->time);
+    bind_amount(q, 5, o->amount_minor);
+    bind_text(q, 6, o->currency);
+    bind_text(q, 7, o->status);
+    bind_text(q, 8, o->channel);
+    bind_text(q, 9, o->store);
+    sqlite3_bind_int64(q, 10, lines);
+    return step_done(s, q, e, "store order");
+}
+
+static int sq_order_keys(struct store *st, int64_t source_id, store_record_key_cb cb, void *ctx,
+                         struct err *e)
+{
+    struct sqlite_store *s = impl(st);
+    sqlite3_stmt *q = stmt_get(s, ST_ORDER_KEYS, e);
+    if (!q)
+        return ERR_STORE;
+    sqlite3_bind_int64(q, 1, source_id);
+    return scan_rows(s, q, record_key_row, &(union row_cb){.record_key = cb}, ctx, e);
 }
 
 static int sq_orders_aggregate(struct store *st, struct err *e)
@@ -835,6 +886,8 @@ static const struct store_ops sqlite_ops = {
     .order_put = sq_order_put,
     .order_line_put = sq_order_line_put,
     .orders_aggregate = sq_orders_aggregate,
+    .order_add = sq_order_add,
+    .order_keys = sq_order_keys,
     .table_count = sq_table_count,
 };
 

@@ -33,8 +33,7 @@ CREATE TABLE orders (
 CREATE UNIQUE INDEX orders_key ON orders(source_id, order_id);
 
 CREATE TABLE order_lines (
-    id                INTEGER PRIMARY KEY,
-    record_id         INTEGER NOT NULL,   -- its record: provenance and identifiers
+    record_id         INTEGER PRIMARY KEY, -- its record (one line a record): provenance, identifiers
     source_id         INTEGER NOT NULL,
     order_id          TEXT NOT NULL,
     time              INTEGER,
@@ -50,4 +49,3 @@ CREATE TABLE order_lines (
     store             TEXT
 );
 CREATE INDEX order_lines_order ON order_lines(source_id, order_id);
-CREATE INDEX order_lines_record ON order_lines(record_id);
