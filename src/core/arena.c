@@ -26,15 +26,21 @@ void *arena_alloc(struct arena *a, size_t n)
     n = (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
     struct arena_chunk *c = a->head;
     if (!c || c->size - c->used < n) {
-        size_t size = n > ARENA_CHUNK_MIN ? n : ARENA_CHUNK_MIN;
-        c = malloc(sizeof(*c) + size);
-        if (!c)
-            return NULL;
-        c->size = size;
+        if (n <= ARENA_CHUNK_MIN && a->spare) {
+            c = a->spare;
+            a->spare = c->next;
+            a->spare_bytes -= c->size;
+        } else {
+            size_t size = n > ARENA_CHUNK_MIN ? n : ARENA_CHUNK_MIN;
+            c = malloc(sizeof(*c) + size);
+            if (!c)
+                return NULL;
+            c->size = size;
+            POISON(c->data, size);
+        }
         c->used = 0;
         c->next = a->head;
         a->head = c;
-        POISON(c->data, size);
     }
     void *p = c->data + c->used;
     c->used += n;
@@ -53,32 +59,30 @@ bool arena_owns(const struct arena *a, const void *p)
 
 void arena_reset(struct arena *a)
 {
-    struct arena_chunk *c = a->head;
-    if (!c)
-        return;
-    /* Keep the oldest chunk (the last in the list), free the rest. */
-    while (c->next) {
-        struct arena_chunk *next = c->next;
-        free(c);
-        c = next;
+    for (struct arena_chunk *c = a->head, *next; c; c = next) {
+        next = c->next;
+        if (c->size == ARENA_CHUNK_MIN && a->spare_bytes + c->size <= ARENA_KEEP_MAX) {
+            POISON(c->data, c->size);
+            c->used = 0;
+            c->next = a->spare;
+            a->spare = c;
+            a->spare_bytes += c->size;
+        } else {
+            free(c); /* one huge allocation need not pin its memory */
+        }
     }
-    if (c->size > ARENA_CHUNK_MIN * 4) { /* one huge request need not pin its memory */
-        free(c);
-        a->head = NULL;
-        return;
-    }
-    c->used = 0;
-    POISON(c->data, c->size);
-    a->head = c;
+    a->head = NULL;
 }
 
 void arena_release(struct arena *a)
 {
-    for (struct arena_chunk *c = a->head, *next; c; c = next) {
+    arena_reset(a);
+    for (struct arena_chunk *c = a->spare, *next; c; c = next) {
         next = c->next;
         free(c);
     }
-    a->head = NULL;
+    a->spare = NULL;
+    a->spare_bytes = 0;
 }
 
 static _Thread_local struct arena *json_arena;

@@ -14,8 +14,12 @@
 
 struct arena_chunk;
 
+#define ARENA_KEEP_MAX (64 * 1024 * 1024) /* bytes of chunks kept for reuse after reset */
+
 struct arena {
-    struct arena_chunk *head; /* the chunk being filled; older ones follow */
+    struct arena_chunk *head;  /* the chunk being filled; older ones follow */
+    struct arena_chunk *spare; /* chunks kept by reset, for the next allocations */
+    size_t spare_bytes;
 };
 
 /* Returns n bytes aligned for any type, or NULL when memory runs out. */
@@ -24,7 +28,8 @@ void *arena_alloc(struct arena *a, size_t n);
 /* Whether p was handed out by a (and not yet reset). */
 bool arena_owns(const struct arena *a, const void *p);
 
-/* Frees everything handed out, keeping the first chunk for reuse. */
+/* Frees everything handed out, keeping up to ARENA_KEEP_MAX bytes of its chunks for
+ * reuse (a big batch needs no fresh memory the next time). */
 void arena_reset(struct arena *a);
 
 /* Frees everything, chunks included. */

@@ -11,7 +11,7 @@
 #include "ingest/sources.h"
 
 #define IMPORT_PROGRESS_MS 250             /* between progress lines */
-#define IMPORT_JSONL_CHUNK 1000            /* messages per writer submission */
+#define IMPORT_JSONL_CHUNK 10000           /* messages per writer submission: one commit each */
 #define IMPORT_LINE_MAX    (32 * 1024 + 2) /* a JSON Lines message (MESSAGE_MAX_BYTES) */
 #define IMPORT_KEY_MAX     1024            /* bytes of a record key */
 
