@@ -559,6 +559,13 @@ static const char *map_row(struct importer *im, const struct mapping_binding *b,
             break;
         }
     }
+    /* A row cut short has no value for the columns past its end. */
+    for (size_t i = row->nfields; i < b->nfields; i++) {
+        if (b->by_index[i] && b->by_index[i]->required) {
+            *column = b->by_index[i]->header;
+            return "is required and missing (the row has fewer columns than the header)";
+        }
+    }
     if (!mp->currency)
         mp->currency = mp->cur[0] ? mp->cur : m->currency;
     if ((m->kind == KIND_ORDER || m->kind == KIND_ORDER_LINE) && !mp->order_id) {
