@@ -83,6 +83,30 @@ static const struct command commands[] = {
      "                  input; removed when no row was rejected)\n"
      "  --json          the summary as JSON (read, loaded, unchanged, replaced, rejected)\n"
      "  --quiet         no progress line (there is none when stderr is not a terminal)\n"},
+    {"resolve", cmd_resolve, "resolve every record and event into profiles (OneID)",
+     "usage: custos resolve [--full] [--map-out FILE] [--exact-baseline] [--json] [--quiet]\n"
+     "\n"
+     "Links the identifiers of every imported record and every event (user ids,\n"
+     "anonymous ids, e-mails, phones, member cards, WeChat ids, device ids, resident\n"
+     "ID numbers: standardized first) into profiles, under the rules of the settings\n"
+     "identity-types (priority and per-profile limits) and identity-blocked (junk\n"
+     "values). Profile ids stay the same from run to run; a profile joined to another\n"
+     "redirects to it and the merge is journaled. Every run is a full resolution\n"
+     "(--full is accepted for the future incremental mode).\n"
+     "\n"
+     "  --map-out FILE  write source,record_key,profile_id for every record and event\n"
+     "                  (events: their messageId)\n"
+     "  --exact-baseline  write the map of a plain exact-match resolution instead (values as\n"
+     "                  written, no limits, no blocked values; nothing stored): the baseline\n"
+     "                  bench/identity compares with\n"},
+    {"profile", cmd_profile, "the 360-degree view of one profile",
+     "usage: custos profile show ID | --email E | --phone P | --user-id U | --member-card C\n"
+     "                           [--json]\n"
+     "\n"
+     "Identifiers, traits with every candidate value and its source (the golden value:\n"
+     "the most recent), records by source, orders, recent events and merge history. A\n"
+     "merged profile id answers with the profile it joined. Phones and e-mails are\n"
+     "standardized before the lookup (138 0013 8000 finds +8613800138000).\n"},
     {"demo", cmd_demo, "write a demo retail world to import: CSV, JSON Lines, mappings, truth",
      "usage: custos demo [--customers N] [--seed S] [--out DIR] [--load]\n"
      "\n"

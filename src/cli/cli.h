@@ -16,6 +16,8 @@ int cmd_sources(int argc, char **argv);
 int cmd_events(int argc, char **argv);
 int cmd_quarantine(int argc, char **argv);
 int cmd_import(int argc, char **argv);
+int cmd_resolve(int argc, char **argv);
+int cmd_profile(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_version(int argc, char **argv);

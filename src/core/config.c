@@ -37,6 +37,16 @@ static const struct setting settings[] = {
      "seconds an idle HTTP connection is kept open"},
     {"shutdown-timeout", SET_INT, S(shutdown_timeout), "10", 0, 3600, NULL, false,
      "seconds SIGTERM waits for in-flight requests to finish"},
+    {"identity-types", SET_STRING, S(identity_types),
+     "id_number:1,user_id:1,member_card:1,wechat_unionid:1,crm_id:3,email:5,phone:3,"
+     "wechat_openid:3,marketplace_buyer:3,device_id:10,anonymous_id:0",
+     0, 0, NULL, false,
+     "identifier types that link records into profiles, highest priority first, each with "
+     "the most a profile may have (0: no limit); a link that would break a limit is refused"},
+    {"identity-blocked", SET_STRING, S(identity_blocked),
+     "null,none,0,-,n/a,test,test@test.com,+8613800000000,+8613800138000,+8613888888888,"
+     "+8611111111111",
+     0, 0, NULL, false, "identifier values (standardized) that never link records"},
 };
 #undef S
 

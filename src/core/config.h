@@ -11,14 +11,16 @@
 #include "core/common.h"
 
 struct config {
-    char *db;              /* database: a SQLite file path */
-    char *listen;          /* HOST:PORT of the HTTP server */
-    char *log_level;       /* debug | info | warn | error */
-    char *synchronous;     /* full | normal: fsync per commit, or per checkpoint */
-    long max_queue;        /* messages waiting for commit before answering 429 */
-    long max_connections;  /* simultaneous HTTP connections */
-    long request_timeout;  /* seconds an idle connection is kept */
-    long shutdown_timeout; /* seconds SIGTERM waits for in-flight requests */
+    char *db;               /* database: a SQLite file path */
+    char *listen;           /* HOST:PORT of the HTTP server */
+    char *log_level;        /* debug | info | warn | error */
+    char *synchronous;      /* full | normal: fsync per commit, or per checkpoint */
+    long max_queue;         /* messages waiting for commit before answering 429 */
+    long max_connections;   /* simultaneous HTTP connections */
+    long request_timeout;   /* seconds an idle connection is kept */
+    long shutdown_timeout;  /* seconds SIGTERM waits for in-flight requests */
+    char *identity_types;   /* identifier types in priority order, with per-profile limits */
+    char *identity_blocked; /* values that never link profiles */
 };
 
 /* The settings in force; valid after config_load(). */

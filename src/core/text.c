@@ -159,6 +159,25 @@ size_t text_utf8_length(const char *s, size_t n)
     return count;
 }
 
+size_t text_utf8_decode(const char *s, size_t n, uint32_t *cp)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    if (n == 0)
+        return 0;
+    if (p[0] < 0x80) {
+        *cp = p[0];
+        return 1;
+    }
+    size_t len = utf8_sequence(p, n);
+    if (len == 0)
+        return 0;
+    uint32_t v = p[0] & (0x7fu >> len); /* the lead byte keeps 7 - len bits */
+    for (size_t k = 1; k < len; k++)
+        v = v << 6 | (p[k] & 0x3fu);
+    *cp = v;
+    return len;
+}
+
 /* ---- base64 -------------------------------------------------------------------- */
 
 /* The 6-bit value of a base64 character, or -1. */

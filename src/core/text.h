@@ -19,6 +19,11 @@ int text_scan_json(const char *s, size_t n, int max_depth, size_t *at);
 /* Number of Unicode code points in valid UTF-8 s[0..n) (JSON Schema's length). */
 size_t text_utf8_length(const char *s, size_t n);
 
+/* Decodes the UTF-8 sequence at s[0..n): returns its length (1-4) and the code point in
+ * *cp, or 0 when n is 0 or the sequence is ill-formed or truncated (the rules of
+ * text_scan_json), leaving *cp untouched. */
+size_t text_utf8_decode(const char *s, size_t n, uint32_t *cp);
+
 /* Decodes standard base64 (RFC 4648, padding optional, no whitespace) from in[0..n)
  * into out (capacity cap). Returns 0 and the length in *outlen, ERR_INVALID for a bad
  * character or length, ERR_LIMIT if out is too small. Non-canonical input, whose

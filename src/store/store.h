@@ -87,6 +87,10 @@ struct order_line_row {
 };
 
 typedef int (*store_source_cb)(const struct source *s, void *ctx);
+typedef int (*store_import_row_cb)(const struct import_row *r, void *ctx);
+typedef int (*store_identifier_cb)(int64_t id, const char *type, const char *value, void *ctx);
+typedef int (*store_id_cb)(int64_t id, void *ctx);
+
 /* Receives every imported record key of a source with its row id and content hash. */
 typedef int (*store_record_key_cb)(const char *key, size_t len, int64_t id, uint64_t hash,
                                    void *ctx);
@@ -155,6 +159,34 @@ struct store_ops {
     int (*orders_aggregate)(struct store *st, struct err *e);
     int (*table_count)(struct store *st, const char *table, int64_t source_id, int64_t *n,
                        struct err *e);
+    /* Every imported record, in id order (fields: id, source_id, kind, record_key,
+     * time, identifiers, traits). */
+    int (*record_scan)(struct store *st, store_import_row_cb cb, void *ctx, struct err *e);
+
+    /* OneID (migration 0004): identifiers are graph nodes, members say which profile
+     * each event (kind 0) and record (kind 1) belongs to. identity_clear empties both
+     * before a full resolution writes them again; profiles and merges are kept. */
+    int (*identity_clear)(struct store *st, struct err *e);
+    int (*identifier_put)(struct store *st, int64_t id, const char *type, const char *value,
+                          int64_t profile_id, struct err *e);
+    int (*identifier_scan)(struct store *st, store_identifier_cb cb, void *ctx, struct err *e);
+    int (*member_put)(struct store *st, int kind, int64_t row_id, int64_t profile_id,
+                      struct err *e);
+    int (*profile_put)(struct store *st, int64_t id, int64_t identifiers, int64_t members,
+                       int64_t now, struct err *e);
+    /* Profiles that exist (not merged away). */
+    int (*profile_scan)(struct store *st, store_id_cb cb, void *ctx, struct err *e);
+    int (*profile_merge)(struct store *st, int64_t from, int64_t into, const char *reason,
+                         int64_t now, struct err *e);
+    /* The profile an identifier (standardized) belongs to; 0 when none. */
+    int (*profile_by_identifier)(struct store *st, const char *type, const char *value,
+                                 int64_t *profile_id, struct err *e);
+    /* The 360-degree view of a profile as a JSON object (caller frees with cJSON_Delete):
+     * id, redirected_from, identifiers, traits with every candidate value and its
+     * lineage, orders summary, the recent_events most recent events, merge history.
+     * A merged-away id is followed to the profile it joined. ERR_NOTFOUND if none. */
+    int (*profile_view)(struct store *st, int64_t profile_id, int recent_events, void **json,
+                        struct err *e);
 };
 
 struct store {

@@ -3,6 +3,7 @@
  * WAL mode, one file. Statements are prepared once per connection. Migrations are
  * embedded (scripts/embed-sql) and applied in one transaction each on open; the
  * schema version is PRAGMA user_version. */
+#include <cJSON.h>
 #include <pthread.h>
 #include <sqlite3.h>
 
@@ -46,6 +47,14 @@ enum stmt_id {
     ST_TOUCHED_CLEAR,
     ST_ORDER_ADD,
     ST_ORDER_KEYS,
+    ST_RECORD_SCAN,
+    ST_IDENTIFIER_PUT,
+    ST_IDENTIFIER_SCAN,
+    ST_MEMBER_PUT,
+    ST_PROFILE_PUT,
+    ST_PROFILE_SCAN,
+    ST_PROFILE_MERGE,
+    ST_MERGE_LOG,
     ST_COUNT
 };
 
@@ -127,6 +136,21 @@ static const char *const stmt_sql[ST_COUNT] = {
         "excluded.status), channel = coalesce(channel, excluded.channel), store = "
         "coalesce(store, excluded.store), lines = lines + excluded.lines",
     [ST_ORDER_KEYS] = "SELECT order_id, 0, 0 FROM orders WHERE source_id = ?1",
+    [ST_RECORD_SCAN] = "SELECT id, source_id, kind, record_key, time, identifiers, traits FROM "
+                       "records ORDER BY id",
+    [ST_IDENTIFIER_PUT] = "INSERT INTO identifiers(id, type, value, profile_id) VALUES (?1, ?2, "
+                          "?3, ?4)",
+    [ST_IDENTIFIER_SCAN] = "SELECT id, type, value FROM identifiers ORDER BY id",
+    [ST_MEMBER_PUT] = "INSERT OR REPLACE INTO profile_members(kind, row_id, profile_id) VALUES "
+                      "(?1, ?2, ?3)",
+    [ST_PROFILE_PUT] = "INSERT INTO profiles(id, merged_into, identifiers, members, resolved_at) "
+                       "VALUES (?1, NULL, ?2, ?3, ?4) ON CONFLICT(id) DO UPDATE SET merged_into "
+                       "= NULL, identifiers = excluded.identifiers, members = excluded.members, "
+                       "resolved_at = excluded.resolved_at",
+    [ST_PROFILE_SCAN] = "SELECT id FROM profiles WHERE merged_into IS NULL ORDER BY id",
+    [ST_PROFILE_MERGE] = "UPDATE profiles SET merged_into = ?2, resolved_at = ?3 WHERE id = ?1",
+    [ST_MERGE_LOG] = "INSERT INTO merges(time, from_profile, into_profile, reason) VALUES (?3, "
+                     "?1, ?2, ?4)",
 };
 
 /* WAL pages after which the background checkpointer copies them into the database
@@ -154,6 +178,10 @@ struct sqlite_store {
 };
 
 static int exec_sql(struct sqlite_store *s, const char *sql, struct err *e);
+static int sq_profile_by_identifier(struct store *st, const char *type, const char *value,
+                                    int64_t *profile_id, struct err *e);
+static int sq_profile_view(struct store *st, int64_t profile_id, int recent_events, void **json,
+                           struct err *e);
 
 static struct sqlite_store *impl(struct store *st)
 {
@@ -288,6 +316,9 @@ union row_cb {
     store_quarantine_cb quarantine;
     store_seen_cb seen;
     store_record_key_cb record_key;
+    store_import_row_cb import_row;
+    store_identifier_cb identifier;
+    store_id_cb id;
 };
 
 /* Steps q, handing each row to a row reader; resets q at the end. */
@@ -850,6 +881,119 @@ static int sq_table_count(struct store *st, const char *table, int64_t source_id
     return rc;
 }
 
+static int import_row_read(sqlite3_stmt *q, const union row_cb *cb, void *ctx)
+{
+    struct import_row r = {
+        .id = sqlite3_column_int64(q, 0),
+        .source_id = sqlite3_column_int64(q, 1),
+        .kind = col_text(q, 2),
+        .record_key = col_text(q, 3),
+        .time = col_time(q, 4),
+        .identifiers = col_text(q, 5),
+        .traits = col_text(q, 6),
+    };
+    return cb->import_row(&r, ctx);
+}
+
+static int sq_record_scan(struct store *st, store_import_row_cb cb, void *ctx, struct err *e)
+{
+    struct sqlite_store *s = impl(st);
+    sqlite3_stmt *q = stmt_get(s, ST_RECORD_SCAN, e);
+    return q ? scan_rows(s, q, import_row_read, &(union row_cb){.import_row = cb}, ctx, e)
+             : ERR_STORE;
+}
+
+static int sq_identity_clear(struct store *st, struct err *e)
+{
+    return exec_sql(impl(st), "DELETE FROM identifiers; DELETE FROM profile_members", e);
+}
+
+static int sq_identifier_put(struct store *st, int64_t id, const char *type, const char *value,
+                             int64_t profile_id, struct err *e)
+{
+    struct sqlite_store *s = impl(st);
+    sqlite3_stmt *q = stmt_get(s, ST_IDENTIFIER_PUT, e);
+    if (!q)
+        return ERR_STORE;
+    sqlite3_bind_int64(q, 1, id);
+    bind_text(q, 2, type);
+    bind_text(q, 3, value);
+    sqlite3_bind_int64(q, 4, profile_id);
+    return step_done(s, q, e, "store identifier");
+}
+
+static int identifier_row(sqlite3_stmt *q, const union row_cb *cb, void *ctx)
+{
+    return cb->identifier(sqlite3_column_int64(q, 0), col_text(q, 1), col_text(q, 2), ctx);
+}
+
+static int sq_identifier_scan(struct store *st, store_identifier_cb cb, void *ctx, struct err *e)
+{
+    struct sqlite_store *s = impl(st);
+    sqlite3_stmt *q = stmt_get(s, ST_IDENTIFIER_SCAN, e);
+    return q ? scan_rows(s, q, identifier_row, &(union row_cb){.identifier = cb}, ctx, e)
+             : ERR_STORE;
+}
+
+static int sq_member_put(struct store *st, int kind, int64_t row_id, int64_t profile_id,
+                         struct err *e)
+{
+    struct sqlite_store *s = impl(st);
+    sqlite3_stmt *q = stmt_get(s, ST_MEMBER_PUT, e);
+    if (!q)
+        return ERR_STORE;
+    sqlite3_bind_int(q, 1, kind);
+    sqlite3_bind_int64(q, 2, row_id);
+    sqlite3_bind_int64(q, 3, profile_id);
+    return step_done(s, q, e, "store profile member");
+}
+
+static int sq_profile_put(struct store *st, int64_t id, int64_t identifiers, int64_t members,
+                          int64_t now, struct err *e)
+{
+    struct sqlite_store *s = impl(st);
+    sqlite3_stmt *q = stmt_get(s, ST_PROFILE_PUT, e);
+    if (!q)
+        return ERR_STORE;
+    sqlite3_bind_int64(q, 1, id);
+    sqlite3_bind_int64(q, 2, identifiers);
+    sqlite3_bind_int64(q, 3, members);
+    sqlite3_bind_int64(q, 4, now);
+    return step_done(s, q, e, "store profile");
+}
+
+static int id_row(sqlite3_stmt *q, const union row_cb *cb, void *ctx)
+{
+    return cb->id(sqlite3_column_int64(q, 0), ctx);
+}
+
+static int sq_profile_scan(struct store *st, store_id_cb cb, void *ctx, struct err *e)
+{
+    struct sqlite_store *s = impl(st);
+    sqlite3_stmt *q = stmt_get(s, ST_PROFILE_SCAN, e);
+    return q ? scan_rows(s, q, id_row, &(union row_cb){.id = cb}, ctx, e) : ERR_STORE;
+}
+
+static int sq_profile_merge(struct store *st, int64_t from, int64_t into, const char *reason,
+                            int64_t now, struct err *e)
+{
+    struct sqlite_store *s = impl(st);
+    for (int k = 0; k < 2; k++) {
+        sqlite3_stmt *q = stmt_get(s, k ? ST_MERGE_LOG : ST_PROFILE_MERGE, e);
+        if (!q)
+            return ERR_STORE;
+        sqlite3_bind_int64(q, 1, from);
+        sqlite3_bind_int64(q, 2, into);
+        sqlite3_bind_int64(q, 3, now);
+        if (k)
+            bind_text(q, 4, reason);
+        int rc = step_done(s, q, e, "record merge");
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 static void sq_close(struct store *st)
 {
     struct sqlite_store *s = impl(st);
@@ -888,6 +1032,16 @@ static const struct store_ops sqlite_ops = {
     .orders_aggregate = sq_orders_aggregate,
     .order_add = sq_order_add,
     .order_keys = sq_order_keys,
+    .record_scan = sq_record_scan,
+    .identity_clear = sq_identity_clear,
+    .identifier_put = sq_identifier_put,
+    .identifier_scan = sq_identifier_scan,
+    .member_put = sq_member_put,
+    .profile_put = sq_profile_put,
+    .profile_scan = sq_profile_scan,
+    .profile_merge = sq_profile_merge,
+    .profile_by_identifier = sq_profile_by_identifier,
+    .profile_view = sq_profile_view,
     .table_count = sq_table_count,
 };
 
@@ -993,4 +1147,142 @@ int store_open(const char *location, const struct store_options *opt, struct sto
         return err_set(e, ERR_INVALID,
                        "the PostgreSQL backend is not built yet: use a SQLite file path");
     return store_sqlite_open(location, opt, out, e);
+}
+
+/* ---- OneID reads (profile_view builds a JSON document from several queries) ---- */
+
+static int sq_profile_by_identifier(struct store *st, const char *type, const char *value,
+                                    int64_t *profile_id, struct err *e)
+{
+    struct sqlite_store *s = impl(st);
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT profile_id FROM identifiers WHERE value = ?1 AND type = ?2", -1,
+                           &q, NULL) != SQLITE_OK)
+        return db_err(s, e, "prepare lookup");
+    bind_text(q, 1, value);
+    bind_text(q, 2, type);
+    *profile_id = 0;
+    int rc = scan_rows(s, q, int_row, NULL, profile_id, e);
+    sqlite3_finalize(q);
+    return rc;
+}
+
+/* Runs sql with one int64 parameter and appends each row as an object whose keys are
+ * the column names to array. */
+static int rows_to_json(struct sqlite_store *s, const char *sql, int64_t param, int64_t param2,
+                        cJSON *array, struct err *e)
+{
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK)
+        return db_err(s, e, "prepare profile view");
+    sqlite3_bind_int64(q, 1, param);
+    sqlite3_bind_int64(q, 2, param2);
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        cJSON *o = cJSON_CreateObject();
+        for (int i = 0; i < sqlite3_column_count(q); i++) {
+            const char *name = sqlite3_column_name(q, i);
+            switch (sqlite3_column_type(q, i)) {
+            case SQLITE_INTEGER:
+                cJSON_AddNumberToObject(o, name, (double)sqlite3_column_int64(q, i));
+                break;
+            case SQLITE_FLOAT:
+                cJSON_AddNumberToObject(o, name, sqlite3_column_double(q, i));
+                break;
+            case SQLITE_NULL:
+                cJSON_AddNullToObject(o, name);
+                break;
+            default: {
+                const char *t = col_text(q, i);
+                cJSON *parsed = NULL;
+                /* JSON columns (identifiers, traits, raw) are nested as JSON */
+                if (t && (t[0] == '{' || t[0] == '[') && (parsed = cJSON_Parse(t)))
+                    cJSON_AddItemToObject(o, name, parsed);
+                else
+                    cJSON_AddStringToObject(o, name, t ? t : "");
+            }
+            }
+        }
+        cJSON_AddItemToArray(array, o);
+    }
+    sqlite3_finalize(q);
+    return rc == SQLITE_DONE ? 0 : db_err(s, e, "read profile view");
+}
+
+static int sq_profile_view(struct store *st, int64_t profile_id, int recent_events, void **json,
+                           struct err *e)
+{
+    struct sqlite_store *s = impl(st);
+    int64_t id = profile_id, into = 0, hops = 0;
+    /* Follow redirects of merged-away ids. */
+    for (;;) {
+        sqlite3_stmt *q;
+        if (sqlite3_prepare_v2(s->db, "SELECT coalesce(merged_into, 0) FROM profiles WHERE id = ?1",
+                               -1, &q, NULL) != SQLITE_OK)
+            return db_err(s, e, "prepare profile");
+        sqlite3_bind_int64(q, 1, id);
+        into = -1;
+        int rc = scan_rows(s, q, int_row, NULL, &into, e);
+        sqlite3_finalize(q);
+        if (rc)
+            return rc;
+        if (into < 0)
+            return err_set(e, ERR_NOTFOUND, "no profile %" PRId64 " (run custos resolve?)",
+                           profile_id);
+        if (into == 0)
+            break;
+        if (++hops > 64)
+            return err_set(e, ERR_STORE, "profile %" PRId64 ": a loop of redirects", profile_id);
+        id = into;
+    }
+    cJSON *v = cJSON_CreateObject();
+    cJSON_AddNumberToObject(v, "id", (double)id);
+    if (id != profile_id)
+        cJSON_AddNumberToObject(v, "redirected_from", (double)profile_id);
+    int rc = rows_to_json(s,
+                          "SELECT type, value FROM identifiers WHERE profile_id = ?1 ORDER BY "
+                          "type, value",
+                          id, 0, cJSON_AddArrayToObject(v, "identifiers"), e);
+    if (!rc)
+        rc = rows_to_json(s,
+                          "SELECT s.name AS source, r.kind, r.record_key, r.file, r.line, r.time, "
+                          "r.imported_at, r.traits FROM profile_members m JOIN records r ON "
+                          "r.id = m.row_id JOIN sources s ON s.id = r.source_id WHERE "
+                          "m.profile_id = ?1 AND m.kind = 1 AND r.traits IS NOT NULL ORDER BY "
+                          "coalesce(r.time, r.imported_at) DESC, r.id DESC",
+                          id, 0, cJSON_AddArrayToObject(v, "trait_records"), e);
+    if (!rc)
+        rc = rows_to_json(s,
+                          "SELECT count(*) AS orders, sum(o.amount_minor) AS amount_minor, "
+                          "min(o.currency) AS currency, min(o.time) AS first_order, "
+                          "max(o.time) AS last_order FROM orders o WHERE o.record_id IN "
+                          "(SELECT row_id FROM profile_members WHERE profile_id = ?1 AND kind "
+                          "= 1)",
+                          id, 0, cJSON_AddArrayToObject(v, "orders"), e);
+    if (!rc)
+        rc = rows_to_json(s,
+                          "SELECT s.name AS source, r.kind, count(*) AS records FROM "
+                          "profile_members m JOIN records r ON r.id = m.row_id JOIN sources s "
+                          "ON s.id = r.source_id WHERE m.profile_id = ?1 AND m.kind = 1 GROUP "
+                          "BY s.name, r.kind ORDER BY s.name",
+                          id, 0, cJSON_AddArrayToObject(v, "records_by_source"), e);
+    if (!rc)
+        rc = rows_to_json(s,
+                          "SELECT s.name AS source, e.type, e.event, e.timestamp, e.message_id "
+                          "FROM profile_members m JOIN events e ON e.id = m.row_id JOIN sources "
+                          "s ON s.id = e.source_id WHERE m.profile_id = ?1 AND m.kind = 0 ORDER "
+                          "BY e.timestamp DESC LIMIT ?2",
+                          id, recent_events, cJSON_AddArrayToObject(v, "recent_events"), e);
+    if (!rc)
+        rc = rows_to_json(s,
+                          "SELECT time, from_profile, into_profile, reason FROM merges WHERE "
+                          "into_profile = ?1 OR from_profile = ?1 ORDER BY time",
+                          id, 0, cJSON_AddArrayToObject(v, "merges"), e);
+    if (rc) {
+        cJSON_Delete(v);
+        return rc;
+    }
+    *json = v;
+    return 0;
 }

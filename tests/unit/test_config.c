@@ -152,7 +152,8 @@ static void test_defaults(void **state)
         settings++;
         assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(s, "origin")), "default");
     }
-    assert_int_equal(settings, 8);
+    assert_int_equal(settings, 10); /* 8 of the collector, 2 of identity resolution */
+    assert_non_null(strstr(cfg.identity_types, "phone:"));
     cJSON_Delete(o);
 }
 
@@ -448,7 +449,7 @@ static void test_show_json(void **state)
         {"max-queue", "file", "200000"},      {"max-connections", "default", "1024"},
         {"request-timeout", "default", "30"}, {"shutdown-timeout", "default", "10"},
     };
-    assert_int_equal(cJSON_GetArraySize(o), ARRAY_SIZE(want));
+    assert_int_equal(cJSON_GetArraySize(o), ARRAY_SIZE(want) + 2); /* + identity-types, -blocked */
     for (size_t k = 0; k < ARRAY_SIZE(want); k++) {
         const cJSON *s = cJSON_GetObjectItem(o, want[k].name);
         assert_non_null(s);

@@ -1,0 +1,40 @@
+#!/usr/bin/env python3
+"""Pairwise precision, recall and F1 of a resolution map against ground truth.
+
+usage: pairwise_eval.py TRUTH.csv MAP.csv [MAP.csv ...]
+TRUTH: source,record_key,person_id   MAP: source,record_key,profile_id (custos resolve
+--map-out). A pair of records is predicted linked when both have the same non-empty
+profile id, truly linked when they have the same person. Counted without listing
+pairs: sum over groups of n*(n-1)/2. Records missing from a map count as singletons.
+Prints one JSON line per map."""
+import csv, json, sys
+from collections import Counter
+
+def pairs(counter):
+    return sum(n * (n - 1) // 2 for n in counter.values())
+
+truth = {}
+with open(sys.argv[1], newline="", encoding="utf-8") as f:
+    for row in csv.DictReader(f):
+        truth[(row["source"], row["record_key"])] = row["person_id"]
+true_pairs = pairs(Counter(truth.values()))
+
+for path in sys.argv[2:]:
+    pred = {}
+    with open(path, newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            if row["profile_id"]:
+                pred[(row["source"], row["record_key"])] = row["profile_id"]
+    pred_groups = Counter(pred.values())
+    both = Counter((pred[k], truth[k]) for k in pred if k in truth)
+    tp = pairs(both)
+    pp = pairs(pred_groups)
+    precision = tp / pp if pp else 1.0
+    recall = tp / true_pairs if true_pairs else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    missing = sum(1 for k in truth if k not in pred)
+    print(json.dumps({"map": path, "records": len(truth), "unresolved": missing,
+                      "profiles": len(pred_groups), "persons": len(set(truth.values())),
+                      "true_pairs": true_pairs, "predicted_pairs": pp, "true_positive_pairs": tp,
+                      "precision": round(precision, 4), "recall": round(recall, 4),
+                      "f1": round(f1, 4)}))
