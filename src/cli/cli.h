@@ -13,6 +13,7 @@ enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
 int cmd_serve(int argc, char **argv);
 int cmd_sources(int argc, char **argv);
+int cmd_keys(int argc, char **argv);
 int cmd_events(int argc, char **argv);
 int cmd_quarantine(int argc, char **argv);
 int cmd_import(int argc, char **argv);
@@ -57,7 +58,5 @@ void cli_table_add(struct cli_table *t, const char *const *cells);
 void cli_table_print(struct cli_table *t, FILE *out, enum cli_format fmt);
 void cli_table_free(struct cli_table *t);
 
-/* Writes s as a CSV field (quoted when needed). */
-void cli_csv_field(FILE *out, const char *s);
 
 #endif

@@ -3,6 +3,7 @@
 
 #include "cli/cli.h"
 #include "core/config.h"
+#include "core/text.h"
 
 int cli_fail(const char *fmt, ...)
 {
@@ -118,21 +119,6 @@ void cli_table_add(struct cli_table *t, const char *const *cells)
     t->nrows++;
 }
 
-void cli_csv_field(FILE *out, const char *s)
-{
-    if (!strpbrk(s, ",\"\r\n")) {
-        fputs(s, out);
-        return;
-    }
-    fputc('"', out);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', out);
-        fputc(*s, out);
-    }
-    fputc('"', out);
-}
-
 /* Display width of UTF-8 text: East Asian wide characters take two columns. */
 static size_t display_width(const char *s)
 {
@@ -163,7 +149,7 @@ void cli_table_print(struct cli_table *t, FILE *out, enum cli_format fmt)
     if (fmt == FORMAT_CSV) {
         for (size_t r = 0; r < t->nrows; r++)
             for (size_t i = 0; i < t->ncols; i++) {
-                cli_csv_field(out, c[r * t->ncols + i]);
+                text_csv_field(out, c[r * t->ncols + i]);
                 fputc(i + 1 < t->ncols ? ',' : '\n', out);
             }
         return;

@@ -445,3 +445,18 @@ size_t text_json_skip_value(const char *s, size_t n, size_t i)
     }
     return i;
 }
+
+void text_csv_field(FILE *out, const char *s)
+{
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, out);
+        return;
+    }
+    fputc('"', out);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', out);
+        fputc(*s, out);
+    }
+    fputc('"', out);
+}

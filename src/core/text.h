@@ -58,4 +58,8 @@ int text_equal_ct(const void *a, const void *b, size_t n);
 size_t text_json_skip_ws(const char *s, size_t n, size_t i);
 size_t text_json_skip_value(const char *s, size_t n, size_t i);
 
+/* Writes s to out as one CSV field (RFC 4180): quoted, with quotes doubled, when it
+ * holds a comma, a quote or a line break; as it is otherwise. */
+void text_csv_field(FILE *out, const char *s);
+
 #endif

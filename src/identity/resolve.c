@@ -1,9 +1,9 @@
 /* resolve.c - see resolve.h. */
 #include <cJSON.h>
 
-#include "cli/cli.h"
 #include "cli/names.h"
 #include "core/arena.h"
+#include "core/text.h"
 #include "core/timeutil.h"
 #include "govern/standardize.h"
 #include "identity/resolve.h"
@@ -215,9 +215,9 @@ static void map_line(struct map_ctx *c, int64_t source_id, const char *key)
 {
     const struct member *m = c->i < c->n ? &c->m[c->i] : NULL;
     c->i++;
-    cli_csv_field(c->out, source_names_get(c->names, source_id));
+    text_csv_field(c->out, source_names_get(c->names, source_id));
     fputc(',', c->out);
-    cli_csv_field(c->out, key ? key : "");
+    text_csv_field(c->out, key ? key : "");
     if (m && m->node >= 0)
         fprintf(c->out, ",%" PRId64 "\n", m->node + 1);
     else

@@ -5,6 +5,7 @@
 
 #include "core/arena.h"
 #include "core/text.h"
+#include "core/textbuf.h"
 #include "core/timeutil.h"
 #include "import/import.h"
 #include "ingest/collect.h"
@@ -77,69 +78,20 @@ static struct hash128 key_of(const char *key, size_t len)
     return h;
 }
 
-/* A growing text buffer for the JSON objects of a record. */
-struct jbuf {
-    char *p;
-    size_t len, cap;
-    bool failed;
-};
-
-static void jb_put(struct jbuf *b, const char *s, size_t n)
+/* Adds "key":"value" to the JSON object being written in b. */
+static void jb_member(struct textbuf *b, const char *key, const char *v, size_t n)
 {
-    if (b->failed)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->failed = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = 0;
+    textbuf_put(b, b->len ? "," : "{", 1);
+    textbuf_json_string(b, key, strlen(key));
+    textbuf_put(b, ":", 1);
+    textbuf_json_string(b, v, n);
 }
 
-static void jb_string(struct jbuf *b, const char *s, size_t n)
-{
-    jb_put(b, "\"", 1);
-    size_t run = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        jb_put(b, s + run, i - run);
-        char esc[8];
-        if (c == '"' || c == '\\')
-            snprintf(esc, sizeof(esc), "\\%c", c);
-        else
-            snprintf(esc, sizeof(esc), "\\u%04x", c);
-        jb_put(b, esc, strlen(esc));
-        run = i + 1;
-    }
-    jb_put(b, s + run, n - run);
-    jb_put(b, "\"", 1);
-}
-
-/* Adds "key":"value" to the object being written in b. */
-static void jb_member(struct jbuf *b, const char *key, const char *v, size_t n)
-{
-    jb_put(b, b->len ? "," : "{", 1);
-    jb_string(b, key, strlen(key));
-    jb_put(b, ":", 1);
-    jb_string(b, v, n);
-}
-
-static const char *jb_close(struct jbuf *b)
+static const char *jb_close(struct textbuf *b)
 {
     if (!b->len)
         return NULL;
-    jb_put(b, "}", 1);
+    textbuf_put(b, "}", 1);
     return b->failed ? NULL : b->p;
 }
 
@@ -183,7 +135,7 @@ struct importer {
     bool progress;
     struct key_map keys;
     struct writer *writer; /* JSON Lines: the collection writer */
-    struct jbuf ids, traits, fields, keybuf, hashbuf;
+    struct textbuf ids, traits, fields, keybuf, hashbuf;
     struct time_cache time_cache;
     /* Orders of an order-line file, summed here while their lines stream in: an order
      * that is new to the store and whose lines are all new needs no SQL to aggregate.
@@ -388,27 +340,12 @@ void importer_free(struct importer *im)
     free(im->agg_index.v);
     free(im->existing_orders.v);
     free(im->source_name);
-    free(im->ids.p);
-    free(im->traits.p);
-    free(im->fields.p);
-    free(im->keybuf.p);
-    free(im->hashbuf.p);
+    textbuf_release(&im->ids);
+    textbuf_release(&im->traits);
+    textbuf_release(&im->fields);
+    textbuf_release(&im->keybuf);
+    textbuf_release(&im->hashbuf);
     free(im);
-}
-
-static void csv_out(FILE *f, const char *s)
-{
-    if (!strpbrk(s, ",\"\r\n")) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
 }
 
 static void reject(struct importer *im, const char *file, uint64_t line, const char *key,
@@ -416,13 +353,13 @@ static void reject(struct importer *im, const char *file, uint64_t line, const c
 {
     if (!im->rejects)
         return;
-    csv_out(im->rejects, file);
+    text_csv_field(im->rejects, file);
     fprintf(im->rejects, ",%" PRIu64 ",", line);
-    csv_out(im->rejects, key ? key : "");
+    text_csv_field(im->rejects, key ? key : "");
     fputc(',', im->rejects);
-    csv_out(im->rejects, column ? column : "");
+    text_csv_field(im->rejects, column ? column : "");
     fputc(',', im->rejects);
-    csv_out(im->rejects, reason);
+    text_csv_field(im->rejects, reason);
     fputc('\n', im->rejects);
 }
 
@@ -477,8 +414,10 @@ static const char *map_row(struct importer *im, const struct mapping_binding *b,
     mp->time = STORE_NULL_TIME;
     mp->order_amount = mp->unit_price = mp->line_amount = STORE_NULL_AMOUNT;
     mp->quantity = NAN;
-    im->ids.len = im->traits.len = im->fields.len = im->hashbuf.len = 0;
-    im->ids.failed = im->traits.failed = im->fields.failed = im->hashbuf.failed = false;
+    textbuf_clear(&im->ids);
+    textbuf_clear(&im->traits);
+    textbuf_clear(&im->fields);
+    textbuf_clear(&im->hashbuf);
     if (row->bad_utf8) {
         *column = "";
         return "the row is not valid UTF-8 (wrong --encoding?)";
@@ -497,10 +436,10 @@ static const char *map_row(struct importer *im, const struct mapping_binding *b,
                 return "is required and empty";
             continue;
         }
-        jb_put(&im->hashbuf, col->header, strlen(col->header));
-        jb_put(&im->hashbuf, "\x1f", 1);
-        jb_put(&im->hashbuf, v, n);
-        jb_put(&im->hashbuf, "\x1e", 1);
+        textbuf_put(&im->hashbuf, col->header, strlen(col->header));
+        textbuf_put(&im->hashbuf, "\x1f", 1);
+        textbuf_put(&im->hashbuf, v, n);
+        textbuf_put(&im->hashbuf, "\x1e", 1);
         const char *f = col->name;
         switch (col->role) {
         case ROLE_IDENTIFIER:
@@ -583,8 +522,7 @@ static const char *map_row(struct importer *im, const struct mapping_binding *b,
 static const char *row_key(struct importer *im, const struct mapping_binding *b,
                            const struct csv_row *row)
 {
-    im->keybuf.len = 0;
-    im->keybuf.failed = false;
+    textbuf_clear(&im->keybuf);
     for (size_t k = 0; k < im->m->nkey; k++) {
         size_t i = (size_t)b->key_index[k];
         if (i >= row->nfields)
@@ -595,8 +533,8 @@ static const char *row_key(struct importer *im, const struct mapping_binding *b,
         if (!n)
             return NULL;
         if (k)
-            jb_put(&im->keybuf, "|", 1);
-        jb_put(&im->keybuf, v, n);
+            textbuf_put(&im->keybuf, "|", 1);
+        textbuf_put(&im->keybuf, v, n);
     }
     if (im->keybuf.failed || im->keybuf.len > IMPORT_KEY_MAX)
         return NULL;

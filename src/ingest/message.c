@@ -3,6 +3,7 @@
 
 #include "core/text.h"
 #include "core/timeutil.h"
+#include "core/textbuf.h"
 #include "ingest/message.h"
 
 static const char *const type_names[MSG_TYPE_COUNT] = {"identify", "track", "page",
@@ -198,44 +199,13 @@ int message_check(const cJSON *msg, enum message_type type, int64_t received_at,
     return rc;
 }
 
-/* A growing output text for message_render. */
-struct out {
-    char *p;
-    size_t len, cap;
-    bool failed;
-};
-
-static void put(struct out *o, const char *s, size_t n)
+static void put_member(struct textbuf *o, const char *name, const char *value)
 {
-    if (o->failed)
-        return;
-    if (o->len + n + 1 > o->cap) {
-        size_t cap = o->cap ? o->cap * 2 : 1024;
-        while (cap < o->len + n + 1)
-            cap *= 2;
-        char *p = cJSON_malloc(cap);
-        if (!p) {
-            o->failed = true;
-            return;
-        }
-        if (o->p)
-            memcpy(p, o->p, o->len);
-        cJSON_free(o->p);
-        o->p = p;
-        o->cap = cap;
-    }
-    memcpy(o->p + o->len, s, n);
-    o->len += n;
-    o->p[o->len] = 0;
-}
-
-static void put_member(struct out *o, const char *name, const char *value)
-{
-    put(o, o->len > 1 ? ",\"" : "\"", o->len > 1 ? 2 : 1);
-    put(o, name, strlen(name));
-    put(o, "\":\"", 3);
-    put(o, value, strlen(value)); /* the server's own values: nothing to escape */
-    put(o, "\"", 1);
+    textbuf_put(o, o->len > 1 ? ",\"" : "\"", o->len > 1 ? 2 : 1);
+    textbuf_put(o, name, strlen(name));
+    textbuf_put(o, "\":\"", 3);
+    textbuf_put(o, value, strlen(value)); /* the server's own values: nothing to escape */
+    textbuf_put(o, "\"", 1);
 }
 
 /* A top-level member of a message's text. */
@@ -327,13 +297,13 @@ static int name_add(struct name_set *ns, const char *name, size_t len)
 /* Copies the members of the object text raw[0..n) (valid JSON) into o, keeping the
  * first copy of each name (the copy the checks read) and dropping what drop() says.
  * Returns false when raw is not an object or memory runs out. */
-static bool copy_members(const char *raw, size_t n, struct out *o, bool (*drop)(const char *),
+static bool copy_members(const char *raw, size_t n, struct textbuf *o, bool (*drop)(const char *),
                          const char **client_ts, size_t *client_ts_len)
 {
     size_t i = text_json_skip_ws(raw, n, 0);
     if (i >= n || raw[i] != '{')
         return false;
-    put(o, "{", 1);
+    textbuf_put(o, "{", 1);
     struct name_set seen = {0};
     bool ok = true;
     i = text_json_skip_ws(raw, n, i + 1);
@@ -361,8 +331,8 @@ static bool copy_members(const char *raw, size_t n, struct out *o, bool (*drop)(
         }
         if (fresh && !drop(m.name)) {
             if (o->len > 1)
-                put(o, ",", 1);
-            put(o, raw + m.start, m.end - m.start);
+                textbuf_put(o, ",", 1);
+            textbuf_put(o, raw + m.start, m.end - m.start);
         }
         i = text_json_skip_ws(raw, n, m.end);
         if (i < n && raw[i] == ',')
@@ -382,18 +352,18 @@ char *message_render(const char *raw, size_t raw_len, const char *type, const ch
     cJSON_Delete(valid);
     if (!object)
         return NULL;
-    struct out o = {0};
+    struct textbuf o = {.on_json_heap = true};
     const char *client_ts = NULL;
     size_t client_ts_len = 0;
     if (!copy_members(raw, raw_len, &o, server_owned, &client_ts, &client_ts_len)) {
-        cJSON_free(o.p);
+        textbuf_release(&o);
         return NULL;
     }
     char t[32];
     if (client_ts) {
-        put(&o,
-            o.len > 1 ? ",\"originalTimestamp\":" : "\"originalTimestamp\":", o.len > 1 ? 21 : 20);
-        put(&o, client_ts, client_ts_len);
+        textbuf_put(&o, o.len > 1 ? ",\"originalTimestamp\":" : "\"originalTimestamp\":",
+                    o.len > 1 ? 21 : 20);
+        textbuf_put(&o, client_ts, client_ts_len);
     }
     if (type)
         put_member(&o, "type", type);
@@ -401,9 +371,9 @@ char *message_render(const char *raw, size_t raw_len, const char *type, const ch
         /* A client's messageId may need escaping. */
         cJSON *id = cJSON_CreateString(message_id);
         char *q = id ? cJSON_PrintUnformatted(id) : NULL;
-        put(&o, o.len > 1 ? ",\"messageId\":" : "\"messageId\":", o.len > 1 ? 13 : 12);
+        textbuf_put(&o, o.len > 1 ? ",\"messageId\":" : "\"messageId\":", o.len > 1 ? 13 : 12);
         if (q)
-            put(&o, q, strlen(q));
+            textbuf_put(&o, q, strlen(q));
         else
             o.failed = true;
         cJSON_free(q);
@@ -415,9 +385,9 @@ char *message_render(const char *raw, size_t raw_len, const char *type, const ch
     put_member(&o, "timestamp", t);
     if (source)
         put_member(&o, "source", source);
-    put(&o, "}", 1);
+    textbuf_put(&o, "}", 1);
     if (o.failed) {
-        cJSON_free(o.p);
+        textbuf_release(&o);
         return NULL;
     }
     return o.p;
@@ -430,14 +400,14 @@ static bool is_write_key(const char *name)
 
 char *message_strip_write_key(const char *raw, size_t raw_len, size_t *out_len)
 {
-    struct out o = {0};
+    struct textbuf o = {.on_json_heap = true};
     if (!copy_members(raw, raw_len, &o, is_write_key, NULL, NULL)) {
-        cJSON_free(o.p);
+        textbuf_release(&o);
         return NULL;
     }
-    put(&o, "}", 1);
+    textbuf_put(&o, "}", 1);
     if (o.failed) {
-        cJSON_free(o.p);
+        textbuf_release(&o);
         return NULL;
     }
     *out_len = o.len;
