@@ -18,6 +18,7 @@ int cmd_events(int argc, char **argv);
 int cmd_quarantine(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_resolve(int argc, char **argv);
+int cmd_quality(int argc, char **argv);
 int cmd_profile(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_config(int argc, char **argv);
@@ -57,6 +58,5 @@ struct cli_table *cli_table_new(size_t ncols, const char *const *headers);
 void cli_table_add(struct cli_table *t, const char *const *cells);
 void cli_table_print(struct cli_table *t, FILE *out, enum cli_format fmt);
 void cli_table_free(struct cli_table *t);
-
 
 #endif
