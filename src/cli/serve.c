@@ -7,6 +7,7 @@
 #include "core/log.h"
 #include "http/metrics.h"
 #include "http/server.h"
+#include "identity/profile_api.h"
 #include "ingest/collect.h"
 
 #define SERVE_MAX_ROUTES 16
@@ -66,15 +67,22 @@ int cmd_serve(int argc, char **argv)
     struct err e = {0};
     struct store *st = NULL;
     struct http_server *srv = NULL;
+    struct profile_api *profiles = NULL;
     struct store_options sopt = {.synchronous_full = strcmp(cfg.synchronous, "full") == 0,
                                  .background_checkpoint = true};
     if (store_open(cfg.db, &sopt, &st, &e) || source_cache_new(cfg.db, &collector.sources, &e)) {
         store_close(st);
         return cli_fail("%s", e.msg);
     }
+    if (profile_api_new(cfg.db, &profiles, &e)) {
+        store_close(st);
+        source_cache_free(collector.sources);
+        return cli_fail("%s", e.msg);
+    }
     if (writer_start(st, (size_t)cfg.max_queue, &collector.writer, &e)) {
         store_close(st);
         source_cache_free(collector.sources);
+        profile_api_free(profiles);
         return cli_fail("%s", e.msg);
     }
     struct writer_stats ws;
@@ -82,6 +90,7 @@ int cmd_serve(int argc, char **argv)
 
     struct http_route routes[SERVE_MAX_ROUTES];
     size_t n = collect_routes(&collector, routes, SERVE_MAX_ROUTES - 1);
+    n += profile_api_routes(profiles, routes + n, SERVE_MAX_ROUTES - 1 - n);
     routes[n++] = (struct http_route){"GET", "/metrics", handle_metrics, 0, NULL};
     struct http_server_options hopt = {
         .listen = cfg.listen,
@@ -110,6 +119,7 @@ out:
     writer_get_stats(collector.writer, &ws);
     writer_stop(collector.writer);
     source_cache_free(collector.sources);
+    profile_api_free(profiles);
     log_info("serve: stopped after %" PRIu64 " commits", ws.commits);
     return rc;
 }

@@ -47,6 +47,14 @@ static const struct setting settings[] = {
      "null,none,0,-,n/a,test,test@test.com,+8613800000000,+8613800138000,+8613888888888,"
      "+8611111111111",
      0, 0, NULL, false, "identifier values (standardized) that never link records"},
+    {"quality-min-completeness", SET_INT, S(quality_min_completeness), "50", 0, 100, NULL, false,
+     "custos quality: percent of rows a field must be filled in, else an alert"},
+    {"quality-min-validity", SET_INT, S(quality_min_validity), "90", 0, 100, NULL, false,
+     "custos quality: percent of a phone, e-mail or ID number field's values that must pass "
+     "standardization (placeholders fail), else an alert"},
+    {"quality-max-age-hours", SET_INT, S(quality_max_age_hours), "48", 1, 87600, NULL, false,
+     "custos quality: hours since a source's newest event or record, past which it is an "
+     "alert"},
 };
 #undef S
 
@@ -293,10 +301,10 @@ void config_show(FILE *out, bool json)
         return;
     }
     fprintf(out, "config file: %s\n", config_path ? config_path : "custos.conf");
-    fprintf(out, "%-18s %-24s %-8s %s\n", "SETTING", "VALUE", "ORIGIN", "MEANING");
+    fprintf(out, "%-24s %-24s %-8s %s\n", "SETTING", "VALUE", "ORIGIN", "MEANING");
     for (size_t i = 0; i < ARRAY_SIZE(settings); i++) {
         value_text(&settings[i], v, sizeof(v));
-        fprintf(out, "%-18s %-24s %-8s %s\n", settings[i].name, v, origin_names[origins[i]],
+        fprintf(out, "%-24s %-24s %-8s %s\n", settings[i].name, v, origin_names[origins[i]],
                 settings[i].help);
     }
 }

@@ -11,16 +11,19 @@
 #include "core/common.h"
 
 struct config {
-    char *db;               /* database: a SQLite file path */
-    char *listen;           /* HOST:PORT of the HTTP server */
-    char *log_level;        /* debug | info | warn | error */
-    char *synchronous;      /* full | normal: fsync per commit, or per checkpoint */
-    long max_queue;         /* messages waiting for commit before answering 429 */
-    long max_connections;   /* simultaneous HTTP connections */
-    long request_timeout;   /* seconds an idle connection is kept */
-    long shutdown_timeout;  /* seconds SIGTERM waits for in-flight requests */
-    char *identity_types;   /* identifier types in priority order, with per-profile limits */
-    char *identity_blocked; /* values that never link profiles */
+    char *db;                      /* database: a SQLite file path */
+    char *listen;                  /* HOST:PORT of the HTTP server */
+    char *log_level;               /* debug | info | warn | error */
+    char *synchronous;             /* full | normal: fsync per commit, or per checkpoint */
+    long max_queue;                /* messages waiting for commit before answering 429 */
+    long max_connections;          /* simultaneous HTTP connections */
+    long request_timeout;          /* seconds an idle connection is kept */
+    long shutdown_timeout;         /* seconds SIGTERM waits for in-flight requests */
+    char *identity_types;          /* identifier types in priority order, with per-profile limits */
+    char *identity_blocked;        /* values that never link profiles */
+    long quality_min_completeness; /* percent: a field filled in less often is an alert */
+    long quality_min_validity;     /* percent: a field whose values pass less often is one */
+    long quality_max_age_hours;    /* a source whose newest row is older is one */
 };
 
 /* The settings in force; valid after config_load(). */

@@ -86,7 +86,19 @@ struct order_line_row {
     const char *currency, *status, *channel, *store;
 };
 
+/* An API key of the read API (migration 0005); never the key itself. */
+struct api_key {
+    int64_t id;
+    const char *name; /* may be NULL */
+    const char *role;
+    const char *key_hint;
+    int64_t created_at;
+    int64_t expires_at, revoked_at; /* STORE_NULL_TIME when not set */
+    const unsigned char *key_hash;  /* 32 bytes */
+};
+
 typedef int (*store_source_cb)(const struct source *s, void *ctx);
+typedef int (*store_api_key_cb)(const struct api_key *k, void *ctx);
 typedef int (*store_import_row_cb)(const struct import_row *r, void *ctx);
 typedef int (*store_identifier_cb)(int64_t id, const char *type, const char *value, void *ctx);
 typedef int (*store_id_cb)(int64_t id, void *ctx);
@@ -100,6 +112,28 @@ typedef int (*store_quarantine_cb)(const struct quarantine_row *r, void *ctx);
  * events_only was asked. */
 typedef int (*store_seen_cb)(int64_t source_id, const char *message_id, size_t len,
                              bool quarantined, void *ctx);
+
+/* Data quality (govern/quality.h): one row per source and origin ("events" or
+ * "records"), with how many rows it has and how many of them resolution put into a
+ * profile. */
+struct quality_source_row {
+    const char *source, *origin;
+    int64_t rows;
+    int64_t identifies; /* events: identify calls (the rows that carry traits) */
+    int64_t newest;     /* newest event timestamp or record time (else imported_at);
+                           STORE_NULL_TIME when none */
+    int64_t members;    /* rows that resolution put into a profile */
+    int64_t profiles;   /* distinct profiles those rows belong to */
+};
+
+/* One value of one field of one row: value is NULL when the key is there with a
+ * JSON null, or the column is NULL. */
+struct quality_value_row {
+    const char *source, *origin, *field, *value;
+};
+
+typedef int (*store_quality_source_cb)(const struct quality_source_row *r, void *ctx);
+typedef int (*store_quality_value_cb)(const struct quality_value_row *r, void *ctx);
 
 struct store;
 
@@ -162,6 +196,14 @@ struct store_ops {
     /* Every imported record, in id order (fields: id, source_id, kind, record_key,
      * time, identifiers, traits). */
     int (*record_scan)(struct store *st, store_import_row_cb cb, void *ctx, struct err *e);
+    /* Data quality: quality_sources gives every (source, origin) with rows, ordered
+     * by source name and origin. quality_values gives every field value, ordered by
+     * source name, origin, field and value (as written): records' identifiers
+     * ("identifiers.TYPE") and traits ("traits.NAME") keys, events' userId and
+     * anonymousId, and identify calls' traits.email and traits.phone (from traits,
+     * else context.traits). */
+    int (*quality_sources)(struct store *st, store_quality_source_cb cb, void *ctx, struct err *e);
+    int (*quality_values)(struct store *st, store_quality_value_cb cb, void *ctx, struct err *e);
 
     /* OneID (migration 0004): identifiers are graph nodes, members say which profile
      * each event (kind 0) and record (kind 1) belongs to. identity_clear empties both
@@ -187,6 +229,19 @@ struct store_ops {
      * A merged-away id is followed to the profile it joined. ERR_NOTFOUND if none. */
     int (*profile_view)(struct store *st, int64_t profile_id, int recent_events, void **json,
                         struct err *e);
+
+    /* API keys (migration 0005). api_key_add stores a key's hash (expires_at may be
+     * STORE_NULL_TIME); ERR_EXISTS if the hash is taken. api_key_by_hash calls cb for
+     * the key with that hash, if any (expired and revoked keys too: the caller
+     * decides). api_key_revoke sets revoked_at (kept if already set); ERR_NOTFOUND
+     * for an unknown id. */
+    int (*api_key_add)(struct store *st, const char *name, const char *role,
+                       const unsigned char key_hash[32], const char *key_hint, int64_t created_at,
+                       int64_t expires_at, int64_t *id, struct err *e);
+    int (*api_key_by_hash)(struct store *st, const unsigned char key_hash[32], store_api_key_cb cb,
+                           void *ctx, struct err *e);
+    int (*api_key_list)(struct store *st, store_api_key_cb cb, void *ctx, struct err *e);
+    int (*api_key_revoke)(struct store *st, int64_t id, int64_t now, struct err *e);
 };
 
 struct store {

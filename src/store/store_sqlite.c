@@ -55,6 +55,10 @@ enum stmt_id {
     ST_PROFILE_SCAN,
     ST_PROFILE_MERGE,
     ST_MERGE_LOG,
+    ST_API_KEY_ADD,
+    ST_API_KEY_BY_HASH,
+    ST_API_KEY_LIST,
+    ST_API_KEY_REVOKE,
     ST_COUNT
 };
 
@@ -151,6 +155,13 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_PROFILE_MERGE] = "UPDATE profiles SET merged_into = ?2, resolved_at = ?3 WHERE id = ?1",
     [ST_MERGE_LOG] = "INSERT INTO merges(time, from_profile, into_profile, reason) VALUES (?3, "
                      "?1, ?2, ?4)",
+    [ST_API_KEY_ADD] = "INSERT INTO api_keys(name, role, key_hash, key_hint, created_at, "
+                       "expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [ST_API_KEY_BY_HASH] = "SELECT id, name, role, key_hint, created_at, expires_at, revoked_at, "
+                           "key_hash FROM api_keys WHERE key_hash = ?1",
+    [ST_API_KEY_LIST] = "SELECT id, name, role, key_hint, created_at, expires_at, revoked_at, "
+                        "key_hash FROM api_keys ORDER BY id",
+    [ST_API_KEY_REVOKE] = "UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?2) WHERE id = ?1",
 };
 
 /* WAL pages after which the background checkpointer copies them into the database
@@ -182,6 +193,9 @@ static int sq_profile_by_identifier(struct store *st, const char *type, const ch
                                     int64_t *profile_id, struct err *e);
 static int sq_profile_view(struct store *st, int64_t profile_id, int recent_events, void **json,
                            struct err *e);
+static int sq_quality_sources(struct store *st, store_quality_source_cb cb, void *ctx,
+                              struct err *e);
+static int sq_quality_values(struct store *st, store_quality_value_cb cb, void *ctx, struct err *e);
 
 static struct sqlite_store *impl(struct store *st)
 {
@@ -319,6 +333,7 @@ union row_cb {
     store_import_row_cb import_row;
     store_identifier_cb identifier;
     store_id_cb id;
+    store_api_key_cb api_key;
 };
 
 /* Steps q, handing each row to a row reader; resets q at the end. */
@@ -994,6 +1009,75 @@ static int sq_profile_merge(struct store *st, int64_t from, int64_t into, const 
     return 0;
 }
 
+static int sq_api_key_add(struct store *st, const char *name, const char *role,
+                          const unsigned char key_hash[32], const char *key_hint,
+                          int64_t created_at, int64_t expires_at, int64_t *id, struct err *e)
+{
+    struct sqlite_store *s = impl(st);
+    sqlite3_stmt *q = stmt_get(s, ST_API_KEY_ADD, e);
+    if (!q)
+        return ERR_STORE;
+    bind_text(q, 1, name);
+    bind_text(q, 2, role);
+    sqlite3_bind_blob(q, 3, key_hash, 32, SQLITE_STATIC);
+    bind_text(q, 4, key_hint);
+    sqlite3_bind_int64(q, 5, created_at);
+    bind_time(q, 6, expires_at);
+    int rc = step_done(s, q, e, "add API key");
+    if (!rc && id)
+        *id = sqlite3_last_insert_rowid(s->db);
+    return rc;
+}
+
+static int api_key_row(sqlite3_stmt *q, const union row_cb *cb, void *ctx)
+{
+    struct api_key k = {
+        .id = sqlite3_column_int64(q, 0),
+        .name = col_text(q, 1),
+        .role = col_text(q, 2),
+        .key_hint = col_text(q, 3),
+        .created_at = sqlite3_column_int64(q, 4),
+        .expires_at = col_time(q, 5),
+        .revoked_at = col_time(q, 6),
+        .key_hash = sqlite3_column_blob(q, 7),
+    };
+    if (!k.role || sqlite3_column_bytes(q, 7) != 32)
+        return ERR_STORE;
+    return cb->api_key(&k, ctx);
+}
+
+static int sq_api_key_by_hash(struct store *st, const unsigned char key_hash[32],
+                              store_api_key_cb cb, void *ctx, struct err *e)
+{
+    struct sqlite_store *s = impl(st);
+    sqlite3_stmt *q = stmt_get(s, ST_API_KEY_BY_HASH, e);
+    if (!q)
+        return ERR_STORE;
+    sqlite3_bind_blob(q, 1, key_hash, 32, SQLITE_STATIC);
+    return scan_rows(s, q, api_key_row, &(union row_cb){.api_key = cb}, ctx, e);
+}
+
+static int sq_api_key_list(struct store *st, store_api_key_cb cb, void *ctx, struct err *e)
+{
+    struct sqlite_store *s = impl(st);
+    sqlite3_stmt *q = stmt_get(s, ST_API_KEY_LIST, e);
+    return q ? scan_rows(s, q, api_key_row, &(union row_cb){.api_key = cb}, ctx, e) : ERR_STORE;
+}
+
+static int sq_api_key_revoke(struct store *st, int64_t id, int64_t now, struct err *e)
+{
+    struct sqlite_store *s = impl(st);
+    sqlite3_stmt *q = stmt_get(s, ST_API_KEY_REVOKE, e);
+    if (!q)
+        return ERR_STORE;
+    sqlite3_bind_int64(q, 1, id);
+    sqlite3_bind_int64(q, 2, now);
+    int rc = step_done(s, q, e, "revoke API key");
+    if (!rc && sqlite3_changes(s->db) == 0)
+        return err_set(e, ERR_NOTFOUND, "no API key %" PRId64, id);
+    return rc;
+}
+
 static void sq_close(struct store *st)
 {
     struct sqlite_store *s = impl(st);
@@ -1033,6 +1117,8 @@ static const struct store_ops sqlite_ops = {
     .order_add = sq_order_add,
     .order_keys = sq_order_keys,
     .record_scan = sq_record_scan,
+    .quality_sources = sq_quality_sources,
+    .quality_values = sq_quality_values,
     .identity_clear = sq_identity_clear,
     .identifier_put = sq_identifier_put,
     .identifier_scan = sq_identifier_scan,
@@ -1043,6 +1129,10 @@ static const struct store_ops sqlite_ops = {
     .profile_by_identifier = sq_profile_by_identifier,
     .profile_view = sq_profile_view,
     .table_count = sq_table_count,
+    .api_key_add = sq_api_key_add,
+    .api_key_by_hash = sq_api_key_by_hash,
+    .api_key_list = sq_api_key_list,
+    .api_key_revoke = sq_api_key_revoke,
 };
 
 static int exec_sql(struct sqlite_store *s, const char *sql, struct err *e)
@@ -1285,4 +1375,96 @@ static int sq_profile_view(struct store *st, int64_t profile_id, int recent_even
     }
     *json = v;
     return 0;
+}
+
+/* ---- Data quality reads (govern/quality.c does the arithmetic) ---- */
+
+static int quality_query(struct sqlite_store *s, const char *sql, sqlite3_stmt **q, struct err *e)
+{
+    if (sqlite3_prepare_v2(s->db, sql, -1, q, NULL) != SQLITE_OK)
+        return db_err(s, e, "prepare quality query");
+    return 0;
+}
+
+static int quality_finish(struct sqlite_store *s, sqlite3_stmt *q, int step, int ret, struct err *e)
+{
+    if (!ret && step != SQLITE_DONE)
+        ret = db_err(s, e, "read quality query");
+    sqlite3_finalize(q);
+    return ret;
+}
+
+static int sq_quality_sources(struct store *st, store_quality_source_cb cb, void *ctx,
+                              struct err *e)
+{
+    static const char sql[] =
+        "WITH m AS (SELECT 'records' AS origin, r.source_id, pm.profile_id FROM profile_members "
+        "pm JOIN records r ON r.id = pm.row_id WHERE pm.kind = 1 UNION ALL SELECT 'events', "
+        "e.source_id, pm.profile_id FROM profile_members pm JOIN events e ON e.id = pm.row_id "
+        "WHERE pm.kind = 0), "
+        "ms AS (SELECT origin, source_id, count(*) AS n, count(DISTINCT profile_id) AS p FROM m "
+        "GROUP BY origin, source_id), "
+        "t AS (SELECT 'records' AS origin, source_id, count(*) AS n, 0 AS ident, "
+        "max(coalesce(time, imported_at)) AS newest FROM records GROUP BY source_id UNION ALL "
+        "SELECT 'events', source_id, count(*), sum(type = 'identify'), max(timestamp) FROM "
+        "events GROUP BY source_id) "
+        "SELECT s.name, t.origin, t.n, t.ident, t.newest, coalesce(ms.n, 0), coalesce(ms.p, 0) "
+        "FROM t JOIN sources s ON s.id = t.source_id LEFT JOIN ms ON ms.origin = t.origin AND "
+        "ms.source_id = t.source_id ORDER BY s.name, t.origin";
+    struct sqlite_store *s = impl(st);
+    sqlite3_stmt *q;
+    int rc = quality_query(s, sql, &q, e), step, ret = 0;
+    if (rc)
+        return rc;
+    while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+        struct quality_source_row r = {
+            .source = col_text(q, 0),
+            .origin = col_text(q, 1),
+            .rows = sqlite3_column_int64(q, 2),
+            .identifies = sqlite3_column_int64(q, 3),
+            .newest = col_time(q, 4),
+            .members = sqlite3_column_int64(q, 5),
+            .profiles = sqlite3_column_int64(q, 6),
+        };
+        if ((ret = cb(&r, ctx)))
+            break;
+    }
+    return quality_finish(s, q, step, ret, e);
+}
+
+static int sq_quality_values(struct store *st, store_quality_value_cb cb, void *ctx, struct err *e)
+{
+    /* json_each on a value that is not valid JSON would stop the whole query. */
+    static const char sql[] =
+        "SELECT s.name, v.origin, v.field, v.value FROM ("
+        "SELECT r.source_id, 'records' AS origin, 'identifiers.' || j.key AS field, "
+        "CAST(j.value AS TEXT) AS value FROM records r, json_each(CASE WHEN "
+        "json_valid(r.identifiers) THEN r.identifiers END) j "
+        "UNION ALL SELECT r.source_id, 'records', 'traits.' || j.key, CAST(j.value AS TEXT) "
+        "FROM records r, json_each(CASE WHEN json_valid(r.traits) THEN r.traits END) j "
+        "UNION ALL SELECT source_id, 'events', 'userId', user_id FROM events "
+        "UNION ALL SELECT source_id, 'events', 'anonymousId', anonymous_id FROM events "
+        "UNION ALL SELECT source_id, 'events', 'traits.email', CAST(coalesce(json_extract(raw, "
+        "'$.traits.email'), json_extract(raw, '$.context.traits.email')) AS TEXT) FROM events "
+        "WHERE type = 'identify' AND json_valid(raw) "
+        "UNION ALL SELECT source_id, 'events', 'traits.phone', CAST(coalesce(json_extract(raw, "
+        "'$.traits.phone'), json_extract(raw, '$.context.traits.phone')) AS TEXT) FROM events "
+        "WHERE type = 'identify' AND json_valid(raw)"
+        ") v JOIN sources s ON s.id = v.source_id ORDER BY s.name, v.origin, v.field, v.value";
+    struct sqlite_store *s = impl(st);
+    sqlite3_stmt *q;
+    int rc = quality_query(s, sql, &q, e), step, ret = 0;
+    if (rc)
+        return rc;
+    while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+        struct quality_value_row r = {
+            .source = col_text(q, 0),
+            .origin = col_text(q, 1),
+            .field = col_text(q, 2),
+            .value = col_text(q, 3),
+        };
+        if ((ret = cb(&r, ctx)))
+            break;
+    }
+    return quality_finish(s, q, step, ret, e);
 }

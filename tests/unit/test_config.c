@@ -152,7 +152,8 @@ static void test_defaults(void **state)
         settings++;
         assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(s, "origin")), "default");
     }
-    assert_int_equal(settings, 10); /* 8 of the collector, 2 of identity resolution */
+    assert_int_equal(settings, 13); /* 8 of the collector, 2 of identity resolution, 3 of
+                                       data quality */
     assert_non_null(strstr(cfg.identity_types, "phone:"));
     cJSON_Delete(o);
 }
@@ -444,10 +445,17 @@ static void test_show_json(void **state)
     static const struct {
         const char *name, *origin, *def;
     } want[] = {
-        {"db", "file", "custos.db"},          {"listen", "env", "127.0.0.1:8080"},
-        {"log-level", "flag", "info"},        {"synchronous", "default", "full"},
-        {"max-queue", "file", "200000"},      {"max-connections", "default", "1024"},
-        {"request-timeout", "default", "30"}, {"shutdown-timeout", "default", "10"},
+        {"db", "file", "custos.db"},
+        {"listen", "env", "127.0.0.1:8080"},
+        {"log-level", "flag", "info"},
+        {"synchronous", "default", "full"},
+        {"max-queue", "file", "200000"},
+        {"max-connections", "default", "1024"},
+        {"request-timeout", "default", "30"},
+        {"shutdown-timeout", "default", "10"},
+        {"quality-min-completeness", "default", "50"},
+        {"quality-min-validity", "default", "90"},
+        {"quality-max-age-hours", "default", "48"},
     };
     assert_int_equal(cJSON_GetArraySize(o), ARRAY_SIZE(want) + 2); /* + identity-types, -blocked */
     for (size_t k = 0; k < ARRAY_SIZE(want); k++) {

@@ -892,6 +892,77 @@ static void test_newer_schema_refused(void **state)
     assert_true(strstr(e.msg, "99") != NULL);
 }
 
+struct key_seen {
+    int n;
+    int64_t id, expires_at, revoked_at;
+    char role[16], hint[16], name[16];
+    unsigned char hash[32];
+};
+
+static int key_seen(const struct api_key *k, void *arg)
+{
+    struct key_seen *c = arg;
+    c->n++;
+    c->id = k->id;
+    c->expires_at = k->expires_at;
+    c->revoked_at = k->revoked_at;
+    snprintf(c->role, sizeof(c->role), "%s", k->role);
+    snprintf(c->hint, sizeof(c->hint), "%s", k->key_hint ? k->key_hint : "");
+    snprintf(c->name, sizeof(c->name), "%s", k->name ? k->name : "(null)");
+    memcpy(c->hash, k->key_hash, 32);
+    return 0;
+}
+
+static void test_api_keys(void **state)
+{
+    struct fixture *f = *state;
+    f->st = open_store(f->path);
+    const struct store_ops *ops = f->st->ops;
+    struct err e = {0};
+    unsigned char h1[32], h2[32], h3[32];
+    key_hash(h1, 1);
+    key_hash(h2, 2);
+    key_hash(h3, 3);
+    int64_t a = 0, b = 0;
+    assert_int_equal(
+        ops->api_key_add(f->st, "dash", "admin", h1, "ck_abcd", 1000, STORE_NULL_TIME, &a, &e), 0);
+    assert_int_equal(ops->api_key_add(f->st, NULL, "risk", h2, "ck_efgh", 1000, 5000, &b, &e), 0);
+    assert_true(a > 0 && b > a);
+    /* A hash is unique. */
+    assert_int_equal(ops->api_key_add(f->st, "again", "admin", h1, "ck_x", 1, 2, NULL, &e),
+                     ERR_EXISTS);
+
+    struct key_seen c = {0};
+    assert_int_equal(ops->api_key_by_hash(f->st, h2, key_seen, &c, &e), 0);
+    assert_int_equal(c.n, 1);
+    assert_int_equal(c.id, b);
+    assert_string_equal(c.role, "risk");
+    assert_string_equal(c.name, "(null)");
+    assert_int_equal(c.expires_at, 5000);
+    assert_int_equal(c.revoked_at, STORE_NULL_TIME);
+    assert_memory_equal(c.hash, h2, 32);
+    c = (struct key_seen){0};
+    assert_int_equal(ops->api_key_by_hash(f->st, h3, key_seen, &c, &e), 0);
+    assert_int_equal(c.n, 0);
+
+    /* Revoking keeps the first revocation time; an unknown id is not found. */
+    assert_int_equal(ops->api_key_revoke(f->st, a, 7000, &e), 0);
+    assert_int_equal(ops->api_key_revoke(f->st, a, 9000, &e), 0);
+    assert_int_equal(ops->api_key_revoke(f->st, 999, 9000, &e), ERR_NOTFOUND);
+    c = (struct key_seen){0};
+    assert_int_equal(ops->api_key_by_hash(f->st, h1, key_seen, &c, &e), 0);
+    assert_int_equal(c.revoked_at, 7000);
+    assert_int_equal(c.expires_at, STORE_NULL_TIME);
+    assert_string_equal(c.name, "dash");
+    assert_string_equal(c.hint, "ck_abcd");
+
+    /* The list has both, in id order (the last one seen is the last added). */
+    c = (struct key_seen){0};
+    assert_int_equal(ops->api_key_list(f->st, key_seen, &c, &e), 0);
+    assert_int_equal(c.n, 2);
+    assert_int_equal(c.id, b);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -910,6 +981,7 @@ int main(void)
         T(test_open_errors),
         T(test_empty_path_refused),
         T(test_newer_schema_refused),
+        T(test_api_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,122 @@
+/* keys.c - `custos keys add|list|revoke`: API keys of the read API. */
+#include "cli/cli.h"
+#include "core/timeutil.h"
+#include "http/api_key.h"
+
+static int keys_add(int argc, char **argv)
+{
+    const char *role = NULL, *name = NULL, *expires = NULL;
+    size_t npos;
+    const struct cli_opt opts[] = {
+        {"role", &role, NULL}, {"name", &name, NULL}, {"expires", &expires, NULL}};
+    int rc = cli_parse("keys", argc, argv, opts, ARRAY_SIZE(opts), NULL, 0, &npos);
+    if (rc)
+        return rc;
+    if (!role)
+        return cli_usage("keys", "add needs --role admin|analyst|marketing|service|risk");
+    if (!api_key_role_valid(role))
+        return cli_usage("keys",
+                         "unknown role \"%s\": say admin, analyst, marketing, service "
+                         "or risk",
+                         role);
+    int64_t days = -1;
+    if (expires && (rc = cli_parse_count("keys", "expires", expires, &days)))
+        return rc;
+    if (days > API_KEY_MAX_DAYS)
+        return cli_usage("keys", "--expires is at most %d days", API_KEY_MAX_DAYS);
+    struct store *st;
+    if ((rc = cli_open_store(&st)))
+        return rc;
+    struct err e = {0};
+    char key[API_KEY_CHARS + 1];
+    int64_t id = 0;
+    rc = api_key_create(st, name, role, days, key, &id, &e);
+    store_close(st);
+    if (rc == ERR_INVALID)
+        return cli_usage("keys", "%s", e.msg);
+    if (rc)
+        return cli_fail("%s", e.msg);
+    printf("%s\n", key);
+    fprintf(stderr, "custos: API key %" PRId64 " (%s) created; it is shown only this once\n", id,
+            role);
+    return EXIT_OK;
+}
+
+static int list_one(const struct api_key *k, void *arg)
+{
+    struct cli_table *t = arg;
+    char id[24], hint[24], created[32], expires[32] = "", revoked[32] = "";
+    snprintf(id, sizeof(id), "%" PRId64, k->id);
+    snprintf(hint, sizeof(hint), "%s...", k->key_hint ? k->key_hint : "");
+    time_format_iso8601(k->created_at, created);
+    if (k->expires_at != STORE_NULL_TIME)
+        time_format_iso8601(k->expires_at, expires);
+    if (k->revoked_at != STORE_NULL_TIME)
+        time_format_iso8601(k->revoked_at, revoked);
+    const char *row[] = {id, k->name ? k->name : "", k->role, hint, created, expires, revoked};
+    cli_table_add(t, row);
+    return 0;
+}
+
+static int keys_list(int argc, char **argv)
+{
+    bool json = false, csv = false;
+    size_t npos;
+    const struct cli_opt opts[] = {{"json", NULL, &json}, {"csv", NULL, &csv}};
+    int rc = cli_parse("keys", argc, argv, opts, ARRAY_SIZE(opts), NULL, 0, &npos);
+    if (rc)
+        return rc;
+    struct store *st;
+    if ((rc = cli_open_store(&st)))
+        return rc;
+    static const char *const headers[] = {"id",      "name",    "role",   "key",
+                                          "created", "expires", "revoked"};
+    struct cli_table *t = cli_table_new(ARRAY_SIZE(headers), headers);
+    struct err e = {0};
+    rc = st->ops->api_key_list(st, list_one, t, &e);
+    store_close(st);
+    if (rc) {
+        cli_table_free(t);
+        return cli_fail("%s", e.msg);
+    }
+    cli_table_print(t, stdout, json ? FORMAT_JSON : csv ? FORMAT_CSV : FORMAT_TABLE);
+    cli_table_free(t);
+    return EXIT_OK;
+}
+
+static int keys_revoke(int argc, char **argv)
+{
+    const char *pos[1];
+    size_t npos;
+    int rc = cli_parse("keys", argc, argv, NULL, 0, pos, 1, &npos);
+    if (rc)
+        return rc;
+    if (npos != 1)
+        return cli_usage("keys", "revoke needs a key ID (see custos keys list)");
+    int64_t id;
+    if ((rc = cli_parse_count("keys", "ID", pos[0], &id)))
+        return rc;
+    struct store *st;
+    if ((rc = cli_open_store(&st)))
+        return rc;
+    struct err e = {0};
+    rc = st->ops->api_key_revoke(st, id, time_now_ms(), &e);
+    store_close(st);
+    if (rc)
+        return cli_fail("%s", e.msg);
+    fprintf(stderr, "custos: API key %" PRId64 " revoked\n", id);
+    return EXIT_OK;
+}
+
+int cmd_keys(int argc, char **argv)
+{
+    if (argc < 2)
+        return cli_usage("keys", "say add, list or revoke");
+    if (strcmp(argv[1], "add") == 0)
+        return keys_add(argc - 1, argv + 1);
+    if (strcmp(argv[1], "list") == 0)
+        return keys_list(argc - 1, argv + 1);
+    if (strcmp(argv[1], "revoke") == 0)
+        return keys_revoke(argc - 1, argv + 1);
+    return cli_usage("keys", "unknown action \"%s\": say add, list or revoke", argv[1]);
+}

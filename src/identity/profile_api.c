@@ -1,0 +1,173 @@
+/* profile_api.c - see profile_api.h. */
+#include <cJSON.h>
+#include <pthread.h>
+
+#include "core/log.h"
+#include "http/api_key.h"
+#include "identity/profile_api.h"
+#include "identity/resolve.h"
+
+#define PROFILE_PATH   "/api/v1/profiles"
+#define PROFILE_ID_MAX 18 /* digits of a profile id: anything longer is not one */
+
+struct profile_api {
+    pthread_mutex_t lock; /* guards st */
+    struct store *st;
+};
+
+int profile_api_new(const char *db, struct profile_api **out, struct err *e)
+{
+    struct profile_api *a = calloc(1, sizeof(*a));
+    if (!a)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    struct store_options opt = {.synchronous_full = true};
+    int rc = store_open(db, &opt, &a->st, e);
+    if (rc) {
+        free(a);
+        return rc;
+    }
+    pthread_mutex_init(&a->lock, NULL);
+    *out = a;
+    return 0;
+}
+
+void profile_api_free(struct profile_api *a)
+{
+    if (!a)
+        return;
+    store_close(a->st);
+    pthread_mutex_destroy(&a->lock);
+    free(a);
+}
+
+/* Authenticates the request; on failure fills res and returns nonzero. Call locked. */
+static int authenticate(struct profile_api *a, const struct http_request *req,
+                        struct http_response *res)
+{
+    char role[API_KEY_ROLE_MAX];
+    struct err e = {0};
+    int rc = api_key_authenticate(a->st, http_header(req, "Authorization"), role, &e);
+    if (rc == ERR_NOTFOUND) {
+        http_error(res, 401, "missing_api_key",
+                   "send an API key as \"Authorization: Bearer KEY\" (custos keys add)");
+        res->www_auth = "Bearer realm=\"custos\"";
+    } else if (rc == ERR_AUTH) {
+        log_info("profile api: refused: %s", e.msg);
+        http_error(res, 401, "invalid_api_key", "the API key is unknown, expired or revoked");
+        res->www_auth = "Bearer realm=\"custos\", error=\"invalid_token\"";
+    } else if (rc) {
+        log_error("profile api: cannot check an API key: %s", e.msg);
+        http_error(res, 500, "store_error", "cannot check the API key");
+    }
+    return rc;
+}
+
+/* Answers the view of profile id (which may redirect). Call locked. */
+static void answer_view(struct profile_api *a, int64_t id, struct http_response *res)
+{
+    void *view = NULL;
+    struct err e = {0};
+    int rc = a->st->ops->profile_view(a->st, id, PROFILE_API_RECENT_EVENTS, &view, &e);
+    if (rc == ERR_NOTFOUND) {
+        http_error(res, 404, "not_found", "no profile %" PRId64, id);
+    } else if (rc) {
+        log_error("profile api: cannot read profile %" PRId64 ": %s", id, e.msg);
+        http_error(res, 500, "store_error", "cannot read the profile");
+    } else {
+        http_json(res, 200, view);
+    }
+}
+
+static bool parse_id(const char *s, int64_t *id)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > PROFILE_ID_MAX)
+        return false;
+    int64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        v = v * 10 + (s[i] - '0');
+    }
+    *id = v;
+    return v > 0;
+}
+
+static void handle_by_id(const struct http_request *req, struct http_response *res, void *arg)
+{
+    struct profile_api *a = arg;
+    pthread_mutex_lock(&a->lock);
+    if (authenticate(a, req, res))
+        goto out;
+    int64_t id = 0;
+    if (!parse_id(req->path + strlen(PROFILE_PATH "/"), &id)) {
+        http_error(res, 400, "invalid_id", "a profile id is a positive whole number");
+        goto out;
+    }
+    answer_view(a, id, res);
+out:
+    pthread_mutex_unlock(&a->lock);
+}
+
+/* The lookup parameters and the identifier type each names. */
+static const struct {
+    const char *param, *type;
+} lookups[] = {
+    {"email", "email"},
+    {"phone", "phone"},
+    {"userId", "user_id"},
+    {"memberCard", "member_card"},
+};
+
+static void handle_lookup(const struct http_request *req, struct http_response *res, void *arg)
+{
+    struct profile_api *a = arg;
+    pthread_mutex_lock(&a->lock);
+    if (authenticate(a, req, res))
+        goto out;
+    size_t which = ARRAY_SIZE(lookups), given = 0;
+    const char *value = NULL;
+    for (size_t i = 0; i < ARRAY_SIZE(lookups); i++) {
+        const char *v = http_query(req, lookups[i].param);
+        if (v) {
+            which = i;
+            value = v;
+            given++;
+        }
+    }
+    if (given != 1) {
+        http_error(res, 400, "invalid_parameter",
+                   "give exactly one of email, phone, userId, memberCard (or use %s/ID)",
+                   PROFILE_PATH);
+        goto out;
+    }
+    char norm[IDGRAPH_VALUE_MAX + 1];
+    if (resolve_standardize(lookups[which].type, value, strlen(value), norm, sizeof(norm))) {
+        http_error(res, 400, "invalid_parameter", "%s is not a valid %s", lookups[which].param,
+                   lookups[which].type);
+        goto out;
+    }
+    int64_t id = 0;
+    struct err e = {0};
+    int rc = a->st->ops->profile_by_identifier(a->st, lookups[which].type, norm, &id, &e);
+    if (rc) {
+        log_error("profile api: cannot look up a profile: %s", e.msg);
+        http_error(res, 500, "store_error", "cannot look up the profile");
+    } else if (!id) {
+        http_error(res, 404, "not_found", "no profile has that %s", lookups[which].param);
+    } else {
+        answer_view(a, id, res);
+    }
+out:
+    pthread_mutex_unlock(&a->lock);
+}
+
+size_t profile_api_routes(struct profile_api *a, struct http_route *routes, size_t cap)
+{
+    size_t n = 0;
+    if (n < cap)
+        routes[n++] = (struct http_route){"GET", PROFILE_PATH, handle_lookup, 0, a};
+    if (n < cap)
+        routes[n++] = (struct http_route){"GET", PROFILE_PATH "/*", handle_by_id, 0, a};
+    return n;
+}

@@ -1,0 +1,26 @@
+/* profile_api.h - the HTTP profile API: GET /api/v1/profiles/{id} and
+ * GET /api/v1/profiles?email=|phone=|userId=|memberCard=, behind Bearer API keys
+ * (http/api_key.h). Answers the JSON of the store's profile_view.
+ *
+ * It reads through a store connection of its own, guarded by a mutex (a SQLite
+ * connection is used by one thread at a time). Every role may read profiles for now;
+ * masking by role comes with the privacy issue. */
+#ifndef CUSTOS_PROFILE_API_H
+#define CUSTOS_PROFILE_API_H
+
+#include "http/server.h"
+
+#define PROFILE_API_RECENT_EVENTS 10 /* events in a view, as in custos profile show */
+
+struct profile_api;
+
+/* Opens its store connection to db. Returns 0 and *out (free with profile_api_free),
+ * or the store's error with the reason in e. */
+int profile_api_new(const char *db, struct profile_api **out, struct err *e);
+void profile_api_free(struct profile_api *a);
+
+/* Fills routes (capacity cap) with the API's routes; returns how many. They use a,
+ * which must outlive the server. */
+size_t profile_api_routes(struct profile_api *a, struct http_route *routes, size_t cap);
+
+#endif
