@@ -18,11 +18,11 @@ static void handle_metrics(const struct http_request *req, struct http_response 
 {
     (void)req;
     (void)arg;
-    struct metrics_buf b = {0};
+    struct textbuf b = {0};
     collect_metrics(&collector, &b);
     http_server_metrics(&b);
     if (b.failed || !b.p) {
-        free(b.p);
+        textbuf_release(&b);
         http_error(res, 500, "out_of_memory", "out of memory");
         return;
     }

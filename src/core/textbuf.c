@@ -34,6 +34,33 @@ void textbuf_put(struct textbuf *b, const char *s, size_t n)
     b->p[b->len] = 0;
 }
 
+void textbuf_printf(struct textbuf *b, const char *fmt, ...)
+{
+    char small[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof(small), fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        b->failed = true;
+        return;
+    }
+    if ((size_t)n < sizeof(small)) {
+        textbuf_put(b, small, (size_t)n);
+        return;
+    }
+    char *big = malloc((size_t)n + 1);
+    if (!big) {
+        b->failed = true;
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    textbuf_put(b, big, (size_t)n);
+    free(big);
+}
+
 void textbuf_json_string(struct textbuf *b, const char *s, size_t n)
 {
     textbuf_put(b, "\"", 1);

@@ -19,6 +19,9 @@ struct textbuf {
 /* Appends s[0..n). */
 void textbuf_put(struct textbuf *b, const char *s, size_t n);
 
+/* Appends printf-style text. */
+void textbuf_printf(struct textbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Appends s as a JSON string, quoted and escaped. */
 void textbuf_json_string(struct textbuf *b, const char *s, size_t n);
 

@@ -15,49 +15,19 @@ void metrics_observe(struct metrics_histogram *h, uint64_t micros)
     h->sum_us += micros;
 }
 
-void metrics_printf(struct metrics_buf *b, const char *fmt, ...)
-{
-    if (b->failed)
-        return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            b->failed = true;
-            return;
-        }
-        if (b->p && b->len + (size_t)n < b->cap) {
-            b->len += (size_t)n;
-            return;
-        }
-        size_t cap = b->cap ? b->cap * 2 : 4096;
-        while (cap < b->len + (size_t)n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->failed = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-}
-
-void metrics_histogram_render(struct metrics_buf *b, const char *name, const char *help,
+void metrics_histogram_render(struct textbuf *b, const char *name, const char *help,
                               const char *labels, struct metrics_histogram *h)
 {
-    metrics_printf(b, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+    textbuf_printf(b, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
     uint64_t cum = 0;
     const char *sep = labels[0] ? "," : "";
     for (size_t i = 0; i < METRICS_LATENCY_BUCKETS; i++) {
         cum += h->bucket[i];
-        metrics_printf(b, "%s_bucket{%s%sle=\"%g\"} %" PRIu64 "\n", name, labels, sep,
+        textbuf_printf(b, "%s_bucket{%s%sle=\"%g\"} %" PRIu64 "\n", name, labels, sep,
                        metrics_latency_bounds[i], cum);
     }
     cum += h->bucket[METRICS_LATENCY_BUCKETS];
-    metrics_printf(b, "%s_bucket{%s%sle=\"+Inf\"} %" PRIu64 "\n", name, labels, sep, cum);
-    metrics_printf(b, "%s_sum{%s} %.6f\n%s_count{%s} %" PRIu64 "\n", name, labels,
+    textbuf_printf(b, "%s_bucket{%s%sle=\"+Inf\"} %" PRIu64 "\n", name, labels, sep, cum);
+    textbuf_printf(b, "%s_sum{%s} %.6f\n%s_count{%s} %" PRIu64 "\n", name, labels,
                    (double)h->sum_us / 1e6, name, labels, (uint64_t)h->count);
 }

@@ -3,7 +3,7 @@
 #ifndef CUSTOS_METRICS_H
 #define CUSTOS_METRICS_H
 
-#include "core/common.h"
+#include "core/textbuf.h"
 
 /* Latency histogram buckets, in seconds. */
 #define METRICS_LATENCY_BUCKETS 12
@@ -18,16 +18,8 @@ extern const double metrics_latency_bounds[METRICS_LATENCY_BUCKETS];
 
 void metrics_observe(struct metrics_histogram *h, uint64_t micros);
 
-/* A growing text buffer for rendering. */
-struct metrics_buf {
-    char *p;
-    size_t len, cap;
-    bool failed; /* an allocation failed; the text is incomplete */
-};
-
-void metrics_printf(struct metrics_buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-void metrics_histogram_render(struct metrics_buf *b, const char *name, const char *help,
+/* Appends the histogram h in Prometheus text format to b (core/textbuf.h). */
+void metrics_histogram_render(struct textbuf *b, const char *name, const char *help,
                               const char *labels, struct metrics_histogram *h);
 
 #endif

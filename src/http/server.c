@@ -63,25 +63,25 @@ static void count_reject(const char *label)
     }
 }
 
-void http_server_metrics(struct metrics_buf *b)
+void http_server_metrics(struct textbuf *b)
 {
-    metrics_printf(b, "# HELP custos_http_requests_total HTTP requests answered, by status.\n"
+    textbuf_printf(b, "# HELP custos_http_requests_total HTTP requests answered, by status.\n"
                       "# TYPE custos_http_requests_total counter\n");
     for (size_t i = 0; i <= ARRAY_SIZE(status_codes); i++) {
         if (i < ARRAY_SIZE(status_codes))
-            metrics_printf(b, "custos_http_requests_total{code=\"%d\"} %" PRIu64 "\n",
+            textbuf_printf(b, "custos_http_requests_total{code=\"%d\"} %" PRIu64 "\n",
                            status_codes[i], (uint64_t)status_counts[i]);
         else
-            metrics_printf(b, "custos_http_requests_total{code=\"other\"} %" PRIu64 "\n",
+            textbuf_printf(b, "custos_http_requests_total{code=\"other\"} %" PRIu64 "\n",
                            (uint64_t)status_counts[i]);
     }
-    metrics_printf(b, "# HELP custos_http_rejected_total Requests refused, by reason.\n"
+    textbuf_printf(b, "# HELP custos_http_rejected_total Requests refused, by reason.\n"
                       "# TYPE custos_http_rejected_total counter\n");
     for (size_t i = 0; i < HTTP_MAX_REJECT_LABELS; i++) {
         const char *l = __atomic_load_n(&rejects[i].label, __ATOMIC_ACQUIRE);
         if (!l)
             break;
-        metrics_printf(b, "custos_http_rejected_total{reason=\"%s\"} %" PRIu64 "\n", l,
+        textbuf_printf(b, "custos_http_rejected_total{reason=\"%s\"} %" PRIu64 "\n", l,
                        (uint64_t)rejects[i].n);
     }
     metrics_histogram_render(b, "custos_http_request_duration_seconds",

@@ -75,9 +75,8 @@ unsigned http_server_port(struct http_server *s);
  * be answered, then closes everything and frees s. */
 void http_server_stop(struct http_server *s, int timeout_ms);
 
-/* Appends the server's metrics in Prometheus text format to out (a growing buffer
- * managed by the caller with metrics_* in http/metrics.h). */
-struct metrics_buf;
-void http_server_metrics(struct metrics_buf *out);
+/* Appends the server's metrics in Prometheus text format to out. */
+struct textbuf;
+void http_server_metrics(struct textbuf *out);
 
 #endif

@@ -540,9 +540,9 @@ size_t collect_routes(struct collect *c, struct http_route *routes, size_t cap)
     return n;
 }
 
-void collect_metrics(struct collect *c, struct metrics_buf *b)
+void collect_metrics(struct collect *c, struct textbuf *b)
 {
-    metrics_printf(b,
+    textbuf_printf(b,
                    "# HELP custos_messages_total Messages received, by outcome.\n"
                    "# TYPE custos_messages_total counter\n"
                    "custos_messages_total{outcome=\"accepted\"} %" PRIu64 "\n"
@@ -553,7 +553,7 @@ void collect_metrics(struct collect *c, struct metrics_buf *b)
                    (uint64_t)c->flagged);
     struct writer_stats ws;
     writer_get_stats(c->writer, &ws);
-    metrics_printf(b,
+    textbuf_printf(b,
                    "# HELP custos_store_commits_total Transactions committed by the writer.\n"
                    "# TYPE custos_store_commits_total counter\n"
                    "custos_store_commits_total %" PRIu64 "\n"

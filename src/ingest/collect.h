@@ -27,7 +27,7 @@ struct collect {
 size_t collect_routes(struct collect *c, struct http_route *routes, size_t cap);
 
 /* Appends the collection counters to b. */
-void collect_metrics(struct collect *c, struct metrics_buf *b);
+void collect_metrics(struct collect *c, struct textbuf *b);
 
 /* Records being built from messages, and the memory their rows point into. */
 struct collect_batch {

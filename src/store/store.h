@@ -2,7 +2,8 @@
  *
  * The embedded default is SQLite (store_sqlite.c), in WAL mode, with the versioned
  * migrations in src/store/migrations/ applied on open. A PostgreSQL backend plugs in
- * by providing another struct store_ops; callers use only the store_* functions.
+ * by providing another struct store_ops; callers open with store_open and call
+ * through st->ops.
  *
  * A struct store is one connection: use it from one thread at a time. The ingestion
  * writer owns one; readers open their own. Strings passed in are copied by the
