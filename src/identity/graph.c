@@ -339,6 +339,15 @@ void idgraph_node(const struct idgraph *g, int64_t node, const char **type, cons
     *value = g->pool + g->value_off[node];
 }
 
+int64_t idgraph_intern(struct idgraph *g, const char *type, const char *value)
+{
+    int t = type_index(g, type);
+    if (t < 0 || strlen(value) > IDGRAPH_VALUE_MAX)
+        return -1;
+    int64_t nd = intern(g, t, value, true);
+    return nd < -1 ? ERR_NOMEM : nd;
+}
+
 int64_t idgraph_find(struct idgraph *g, const char *type, const char *value)
 {
     for (size_t t = 0; t < g->ntypes; t++)

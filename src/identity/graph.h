@@ -67,6 +67,11 @@ int64_t idgraph_group(struct idgraph *g, int64_t node);
 size_t idgraph_count(const struct idgraph *g);
 void idgraph_node(const struct idgraph *g, int64_t node, const char **type, const char **value);
 
+/* Interns (type, value) without linking or rules (not even blocked values), so that
+ * a stored numbering can be restored node by node. Returns its node, -1 when the
+ * type cannot be recorded, or ERR_NOMEM. */
+int64_t idgraph_intern(struct idgraph *g, const char *type, const char *value);
+
 /* The node of an identifier, or -1. */
 int64_t idgraph_find(struct idgraph *g, const char *type, const char *value);
 

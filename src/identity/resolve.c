@@ -174,9 +174,9 @@ static int on_event(const struct event_row *ev, void *ctx)
 static int on_stored_identifier(int64_t id, const char *type, const char *value, void *ctx)
 {
     struct resolver *r = ctx;
-    /* Identifiers keep their numbers: re-add them in the order they were numbered. */
-    struct ident one = {type, value};
-    int64_t node = idgraph_add(r->g, &one, 1, NULL);
+    /* Identifiers keep their numbers: intern them in the order they were numbered
+     * (without rules: a value blocked since keeps its number, and links nothing). */
+    int64_t node = idgraph_intern(r->g, type, value);
     if (node < -1)
         return ERR_NOMEM;
     return node == id ? 0 : ERR_INVALID; /* the stored numbering is not dense: renumber */
