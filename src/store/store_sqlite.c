@@ -1330,45 +1330,38 @@ static int sq_profile_view(struct store *st, int64_t profile_id, int recent_even
     cJSON_AddNumberToObject(v, "id", (double)id);
     if (id != profile_id)
         cJSON_AddNumberToObject(v, "redirected_from", (double)profile_id);
-    int rc = rows_to_json(s,
-                          "SELECT type, value FROM identifiers WHERE profile_id = ?1 ORDER BY "
-                          "type, value",
-                          id, 0, cJSON_AddArrayToObject(v, "identifiers"), e);
-    if (!rc)
-        rc = rows_to_json(s,
-                          "SELECT s.name AS source, r.kind, r.record_key, r.file, r.line, r.time, "
-                          "r.imported_at, r.traits FROM profile_members m JOIN records r ON "
-                          "r.id = m.row_id JOIN sources s ON s.id = r.source_id WHERE "
-                          "m.profile_id = ?1 AND m.kind = 1 AND r.traits IS NOT NULL ORDER BY "
-                          "coalesce(r.time, r.imported_at) DESC, r.id DESC",
-                          id, 0, cJSON_AddArrayToObject(v, "trait_records"), e);
-    if (!rc)
-        rc = rows_to_json(s,
-                          "SELECT count(*) AS orders, sum(o.amount_minor) AS amount_minor, "
-                          "min(o.currency) AS currency, min(o.time) AS first_order, "
-                          "max(o.time) AS last_order FROM orders o WHERE o.record_id IN "
-                          "(SELECT row_id FROM profile_members WHERE profile_id = ?1 AND kind "
-                          "= 1)",
-                          id, 0, cJSON_AddArrayToObject(v, "orders"), e);
-    if (!rc)
-        rc = rows_to_json(s,
-                          "SELECT s.name AS source, r.kind, count(*) AS records FROM "
-                          "profile_members m JOIN records r ON r.id = m.row_id JOIN sources s "
-                          "ON s.id = r.source_id WHERE m.profile_id = ?1 AND m.kind = 1 GROUP "
-                          "BY s.name, r.kind ORDER BY s.name",
-                          id, 0, cJSON_AddArrayToObject(v, "records_by_source"), e);
-    if (!rc)
-        rc = rows_to_json(s,
-                          "SELECT s.name AS source, e.type, e.event, e.timestamp, e.message_id "
-                          "FROM profile_members m JOIN events e ON e.id = m.row_id JOIN sources "
-                          "s ON s.id = e.source_id WHERE m.profile_id = ?1 AND m.kind = 0 ORDER "
-                          "BY e.timestamp DESC LIMIT ?2",
-                          id, recent_events, cJSON_AddArrayToObject(v, "recent_events"), e);
-    if (!rc)
-        rc = rows_to_json(s,
-                          "SELECT time, from_profile, into_profile, reason FROM merges WHERE "
-                          "into_profile = ?1 OR from_profile = ?1 ORDER BY time",
-                          id, 0, cJSON_AddArrayToObject(v, "merges"), e);
+    /* The view's sections: a name and the query filling it (?1 the profile, ?2 the
+     * number of recent events). */
+    static const struct {
+        const char *name, *sql;
+    } sections[] = {
+        {"identifiers", "SELECT type, value FROM identifiers WHERE profile_id = ?1 ORDER BY "
+                        "type, value"},
+        {"trait_records",
+         "SELECT s.name AS source, r.kind, r.record_key, r.file, r.line, r.time, r.imported_at, "
+         "r.traits FROM profile_members m JOIN records r ON r.id = m.row_id JOIN sources s ON "
+         "s.id = r.source_id WHERE m.profile_id = ?1 AND m.kind = 1 AND r.traits IS NOT NULL "
+         "ORDER BY coalesce(r.time, r.imported_at) DESC, r.id DESC"},
+        {"orders", "SELECT count(*) AS orders, sum(o.amount_minor) AS amount_minor, "
+                   "min(o.currency) AS currency, min(o.time) AS first_order, max(o.time) AS "
+                   "last_order FROM orders o WHERE o.record_id IN (SELECT row_id FROM "
+                   "profile_members WHERE profile_id = ?1 AND kind = 1)"},
+        {"records_by_source",
+         "SELECT s.name AS source, r.kind, count(*) AS records FROM profile_members m JOIN "
+         "records r ON r.id = m.row_id JOIN sources s ON s.id = r.source_id WHERE m.profile_id "
+         "= ?1 AND m.kind = 1 GROUP BY s.name, r.kind ORDER BY s.name"},
+        {"recent_events",
+         "SELECT s.name AS source, e.type, e.event, e.timestamp, e.message_id FROM "
+         "profile_members m JOIN events e ON e.id = m.row_id JOIN sources s ON s.id = "
+         "e.source_id WHERE m.profile_id = ?1 AND m.kind = 0 ORDER BY e.timestamp DESC LIMIT "
+         "?2"},
+        {"merges", "SELECT time, from_profile, into_profile, reason FROM merges WHERE "
+                   "into_profile = ?1 OR from_profile = ?1 ORDER BY time"},
+    };
+    int rc = 0;
+    for (size_t i = 0; i < ARRAY_SIZE(sections) && !rc; i++)
+        rc = rows_to_json(s, sections[i].sql, id, recent_events,
+                          cJSON_AddArrayToObject(v, sections[i].name), e);
     if (rc) {
         cJSON_Delete(v);
         return rc;
