@@ -2,7 +2,7 @@
 #include <cJSON.h>
 
 #include "cli/cli.h"
-#include "cli/names.h"
+#include "store/source_names.h"
 #include "core/arena.h"
 #include "core/text.h"
 #include "core/timeutil.h"

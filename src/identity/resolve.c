@@ -1,7 +1,7 @@
 /* resolve.c - see resolve.h. */
 #include <cJSON.h>
 
-#include "cli/names.h"
+#include "store/source_names.h"
 #include "core/arena.h"
 #include "core/text.h"
 #include "core/timeutil.h"

@@ -4,50 +4,24 @@
  * Everything works on code points so that a Chinese character, an accented letter and
  * an ASCII letter each count as one. The comparators take lengths up to
  * MATCH_VALUE_MAX and keep their working rows on the stack: no allocation, no state. */
+#include "core/text.h"
 #include "identity/match.h"
 
 /* ---- UTF-8 --------------------------------------------------------------------- */
 
 int match_utf8_decode(const char *s, size_t n, uint32_t *cp, size_t cap, size_t *len)
 {
-    const unsigned char *p = (const unsigned char *)s;
+    /* A string of code points, decoded by the project's one UTF-8 decoder. */
     size_t i = 0, k = 0;
-
     while (i < n) {
-        uint32_t c = p[i];
-        size_t extra;
-        uint32_t min;
-        if (c < 0x80) {
-            extra = 0;
-            min = 0;
-        } else if (c >= 0xC2 && c <= 0xDF) {
-            extra = 1;
-            min = 0x80;
-            c &= 0x1F;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            extra = 2;
-            min = 0x800;
-            c &= 0x0F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            extra = 3;
-            min = 0x10000;
-            c &= 0x07;
-        } else {
-            return ERR_INVALID; /* a continuation byte, C0/C1 or F5..FF */
-        }
-        if (n - i <= extra)
-            return ERR_INVALID; /* truncated */
-        for (size_t j = 1; j <= extra; j++) {
-            if ((p[i + j] & 0xC0) != 0x80)
-                return ERR_INVALID;
-            c = (c << 6) | (p[i + j] & 0x3F);
-        }
-        if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
-            return ERR_INVALID; /* overlong, too large, surrogate */
+        uint32_t c;
+        size_t step = text_utf8_decode(s + i, n - i, &c);
+        if (step == 0)
+            return ERR_INVALID; /* ill-formed, overlong, surrogate or truncated */
         if (k == cap)
             return ERR_LIMIT;
         cp[k++] = c;
-        i += extra + 1;
+        i += step;
     }
     *len = k;
     return 0;

@@ -35,11 +35,15 @@ static void seen_secret_init(void)
     randombytes_buf(&seen_secret, sizeof(seen_secret));
 }
 
+struct hash128 seen_key_quarantine_of(struct hash128 event_key)
+{
+    event_key.hi ^= 0x5175617261746e65u; /* a different key for the same messageId */
+    return fix(event_key);
+}
+
 struct hash128 seen_key_quarantine(int64_t source_id, const char *message_id, size_t len)
 {
-    struct hash128 k = seen_key(source_id, message_id, len);
-    k.hi ^= 0x5175617261746e65u; /* a different key for the same messageId */
-    return fix(k);
+    return seen_key_quarantine_of(seen_key(source_id, message_id, len));
 }
 
 struct hash128 seen_key(int64_t source_id, const char *message_id, size_t len)

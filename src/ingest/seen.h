@@ -24,6 +24,10 @@ struct hash128 seen_key(int64_t source_id, const char *message_id, size_t len);
  * quarantined one is not kept twice. */
 struct hash128 seen_key_quarantine(int64_t source_id, const char *message_id, size_t len);
 
+/* The quarantine key of the message whose stored key is event_key, without hashing
+ * its messageId again (for the writer's hot path). */
+struct hash128 seen_key_quarantine_of(struct hash128 event_key);
+
 /* Initialises an empty set with room for about hint keys. 0 or ERR_NOMEM. */
 int seen_init(struct seen_set *s, size_t hint);
 void seen_release(struct seen_set *s);

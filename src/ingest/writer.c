@@ -53,8 +53,7 @@ static int write_record(struct writer *w, struct record *r, struct err *e)
             /* A messageId once quarantined may have been replayed into the events by
              * `custos quarantine replay` since this set was built: ask the store. */
             const struct event_row *ev = &r->row.event;
-            struct hash128 q =
-                seen_key_quarantine(ev->source_id, ev->message_id, strlen(ev->message_id));
+            struct hash128 q = seen_key_quarantine_of(r->key);
             bool replayed = false;
             if (seen_has(&w->seen, q) &&
                 w->st->ops->event_replayed(w->st, ev->source_id, ev->message_id, &replayed, e))

@@ -334,6 +334,8 @@ union row_cb {
     store_identifier_cb identifier;
     store_id_cb id;
     store_api_key_cb api_key;
+    store_quality_source_cb quality_source;
+    store_quality_value_cb quality_value;
 };
 
 /* Steps q, handing each row to a row reader; resets q at the end. */
@@ -353,6 +355,18 @@ static int scan_rows(struct sqlite_store *s, sqlite3_stmt *q, row_fn fn, const u
     sqlite3_reset(q);
     sqlite3_clear_bindings(q);
     return ret;
+}
+
+/* Prepares a one-off statement, scans it like scan_rows, finalizes it. */
+static int scan_sql(struct sqlite_store *s, const char *sql, row_fn fn, const union row_cb *cb,
+                    void *ctx, struct err *e)
+{
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK)
+        return db_err(s, e, "prepare");
+    int rc = scan_rows(s, q, fn, cb, ctx, e);
+    sqlite3_finalize(q);
+    return rc;
 }
 
 static int source_row(sqlite3_stmt *q, const union row_cb *cb, void *ctx)
@@ -609,16 +623,10 @@ static int seen_row(sqlite3_stmt *q, const union row_cb *cb, void *ctx)
 static int sq_seen_scan(struct store *st, bool events_only, store_seen_cb cb, void *ctx,
                         struct err *e)
 {
-    struct sqlite_store *s = impl(st);
-    sqlite3_stmt *q;
     const char *sql = events_only ? "SELECT source_id, message_id, 0 FROM events"
                                   : "SELECT source_id, message_id, 0 FROM events UNION ALL "
                                     "SELECT source_id, message_id, 1 FROM quarantine";
-    if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK)
-        return db_err(s, e, "prepare seen scan");
-    int rc = scan_rows(s, q, seen_row, &(union row_cb){.seen = cb}, ctx, e);
-    sqlite3_finalize(q);
-    return rc;
+    return scan_sql(impl(st), sql, seen_row, &(union row_cb){.seen = cb}, ctx, e);
 }
 
 static void *checkpointer_main(void *arg)
@@ -1372,19 +1380,29 @@ static int sq_profile_view(struct store *st, int64_t profile_id, int recent_even
 
 /* ---- Data quality reads (govern/quality.c does the arithmetic) ---- */
 
-static int quality_query(struct sqlite_store *s, const char *sql, sqlite3_stmt **q, struct err *e)
+static int quality_source_row(sqlite3_stmt *q, const union row_cb *cb, void *ctx)
 {
-    if (sqlite3_prepare_v2(s->db, sql, -1, q, NULL) != SQLITE_OK)
-        return db_err(s, e, "prepare quality query");
-    return 0;
+    struct quality_source_row r = {
+        .source = col_text(q, 0),
+        .origin = col_text(q, 1),
+        .rows = sqlite3_column_int64(q, 2),
+        .identifies = sqlite3_column_int64(q, 3),
+        .newest = col_time(q, 4),
+        .members = sqlite3_column_int64(q, 5),
+        .profiles = sqlite3_column_int64(q, 6),
+    };
+    return cb->quality_source(&r, ctx);
 }
 
-static int quality_finish(struct sqlite_store *s, sqlite3_stmt *q, int step, int ret, struct err *e)
+static int quality_value_row(sqlite3_stmt *q, const union row_cb *cb, void *ctx)
 {
-    if (!ret && step != SQLITE_DONE)
-        ret = db_err(s, e, "read quality query");
-    sqlite3_finalize(q);
-    return ret;
+    struct quality_value_row r = {
+        .source = col_text(q, 0),
+        .origin = col_text(q, 1),
+        .field = col_text(q, 2),
+        .value = col_text(q, 3),
+    };
+    return cb->quality_value(&r, ctx);
 }
 
 static int sq_quality_sources(struct store *st, store_quality_source_cb cb, void *ctx,
@@ -1404,25 +1422,8 @@ static int sq_quality_sources(struct store *st, store_quality_source_cb cb, void
         "SELECT s.name, t.origin, t.n, t.ident, t.newest, coalesce(ms.n, 0), coalesce(ms.p, 0) "
         "FROM t JOIN sources s ON s.id = t.source_id LEFT JOIN ms ON ms.origin = t.origin AND "
         "ms.source_id = t.source_id ORDER BY s.name, t.origin";
-    struct sqlite_store *s = impl(st);
-    sqlite3_stmt *q;
-    int rc = quality_query(s, sql, &q, e), step, ret = 0;
-    if (rc)
-        return rc;
-    while ((step = sqlite3_step(q)) == SQLITE_ROW) {
-        struct quality_source_row r = {
-            .source = col_text(q, 0),
-            .origin = col_text(q, 1),
-            .rows = sqlite3_column_int64(q, 2),
-            .identifies = sqlite3_column_int64(q, 3),
-            .newest = col_time(q, 4),
-            .members = sqlite3_column_int64(q, 5),
-            .profiles = sqlite3_column_int64(q, 6),
-        };
-        if ((ret = cb(&r, ctx)))
-            break;
-    }
-    return quality_finish(s, q, step, ret, e);
+    return scan_sql(impl(st), sql, quality_source_row, &(union row_cb){.quality_source = cb}, ctx,
+                    e);
 }
 
 static int sq_quality_values(struct store *st, store_quality_value_cb cb, void *ctx, struct err *e)
@@ -1444,20 +1445,5 @@ static int sq_quality_values(struct store *st, store_quality_value_cb cb, void *
         "'$.traits.phone'), json_extract(raw, '$.context.traits.phone')) AS TEXT) FROM events "
         "WHERE type = 'identify' AND json_valid(raw)"
         ") v JOIN sources s ON s.id = v.source_id ORDER BY s.name, v.origin, v.field, v.value";
-    struct sqlite_store *s = impl(st);
-    sqlite3_stmt *q;
-    int rc = quality_query(s, sql, &q, e), step, ret = 0;
-    if (rc)
-        return rc;
-    while ((step = sqlite3_step(q)) == SQLITE_ROW) {
-        struct quality_value_row r = {
-            .source = col_text(q, 0),
-            .origin = col_text(q, 1),
-            .field = col_text(q, 2),
-            .value = col_text(q, 3),
-        };
-        if ((ret = cb(&r, ctx)))
-            break;
-    }
-    return quality_finish(s, q, step, ret, e);
+    return scan_sql(impl(st), sql, quality_value_row, &(union row_cb){.quality_value = cb}, ctx, e);
 }

@@ -1,6 +1,6 @@
-/* names.h - source id <-> name lookups for the verbs that print stored rows. */
-#ifndef CUSTOS_CLI_NAMES_H
-#define CUSTOS_CLI_NAMES_H
+/* source_names.h - source id <-> name lookups for code that prints stored rows. */
+#ifndef CUSTOS_SOURCE_NAMES_H
+#define CUSTOS_SOURCE_NAMES_H
 
 #include "store/store.h"
 

@@ -1,5 +1,5 @@
-/* names.c - see names.h. */
-#include "cli/names.h"
+/* source_names.c - see source_names.h. */
+#include "store/source_names.h"
 
 struct source_name {
     int64_t id;
