@@ -6,6 +6,7 @@
 #include "cli/cli.h"
 #include "core/arena.h"
 #include "core/config.h"
+#include "privacy/classify.h"
 #include "core/log.h"
 
 #define CUSTOS_VERSION "0.1.0"
@@ -255,6 +256,8 @@ int main(int argc, char **argv)
     json_arena_install();
     struct err e = {0};
     int rc = config_load(&vargc, vargv, &e);
+    if (rc == 0)
+        rc = classify_check(cfg.classification, &e);
     if (rc) {
         fprintf(stderr, "custos: %s\n", e.msg);
         config_release();

@@ -55,6 +55,10 @@ static const struct setting settings[] = {
     {"quality-max-age-hours", SET_INT, S(quality_max_age_hours), "48", 1, 87600, NULL, false,
      "custos quality: hours since a source's newest event or record, past which it is an "
      "alert"},
+    {"classification", SET_STRING, S(classification), "", 0, 0, NULL, false,
+     "sensitivity class per field over the built-in table (docs/privacy.md): "
+     "FIELD:CLASS entries, CLASS one of public, internal, sensitive, core-sensitive, and "
+     "*:CLASS for fields named nowhere (default internal)"},
 };
 #undef S
 

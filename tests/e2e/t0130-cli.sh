@@ -138,4 +138,10 @@ check_eq "the first server still answers" 200 "$(curl -s -m 5 -o /dev/null -w '%
 stop_server
 check_eq "the server exits 0 on SIGTERM" 0 $?
 check "the server log has no sanitizer report" bash -c "! grep -qE 'runtime error|AddressSanitizer|LeakSanitizer' '$WORK/serve.log'"
+"$CUSTOS" config show --markdown >"$WORK/settings.md"
+check_eq "docs/configuration.md has the settings table exactly as config show prints it" \
+    "$(wc -l <"$WORK/settings.md")" "$(grep -cxFf "$WORK/settings.md" "$ROOT/docs/configuration.md")"
+run "$CUSTOS" version --classification "phone:secret"
+check_eq "a classification with an unknown class is a usage error" 2 "$RC"
+check "it names the class at fault" grep -q '"secret" is not a class' "$WORK/err"
 finish
