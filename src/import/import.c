@@ -1,6 +1,8 @@
 /* import.c - see import.h. */
 #include <cJSON.h>
 #include <math.h>
+#include <pthread.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include "core/arena.h"
@@ -15,6 +17,8 @@
 #define IMPORT_JSONL_CHUNK 10000           /* messages per writer submission: one commit each */
 #define IMPORT_LINE_MAX    (32 * 1024 + 2) /* a JSON Lines message (MESSAGE_MAX_BYTES) */
 #define IMPORT_KEY_MAX     1024            /* bytes of a record key */
+#define SEQ_CHUNK_BITS     16
+#define SEQ_CHUNKS         65536 /* 2^32 rows an importer */
 
 /* Record keys already stored for the source: key hash -> row id and content hash. */
 struct key_entry {
@@ -42,9 +46,36 @@ static struct key_entry *key_find(struct key_map *m, struct hash128 k, bool *fou
     return &m->v[i];
 }
 
+/* A key map of a million keys is 64 MiB probed at random: on 4 KiB pages nearly every
+ * probe misses the TLB and the first touch of each page faults, so large maps are
+ * mapped directly and asked for transparent huge pages. Zeroed either way. */
+#define KEY_MAP_MMAP_BYTES (4u << 20)
+
+static struct key_entry *key_alloc(size_t cap)
+{
+    size_t bytes = cap * sizeof(struct key_entry);
+    if (bytes < KEY_MAP_MMAP_BYTES)
+        return calloc(cap, sizeof(struct key_entry));
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    madvise(p, bytes, MADV_HUGEPAGE); /* advice only: fine if THP is off */
+    return p;
+}
+
+static void key_map_free(struct key_map *m)
+{
+    if (m->v && m->cap * sizeof(struct key_entry) >= KEY_MAP_MMAP_BYTES)
+        munmap(m->v, m->cap * sizeof(struct key_entry));
+    else
+        free(m->v);
+    m->v = NULL;
+    m->cap = m->n = 0;
+}
+
 static int key_grow(struct key_map *m)
 {
-    struct key_map g = {calloc(m->cap * 2, sizeof(*m->v)), m->cap * 2, m->n};
+    struct key_map g = {key_alloc(m->cap * 2), m->cap * 2, m->n};
     if (!g.v)
         return ERR_NOMEM;
     for (size_t i = 0; i < m->cap; i++) {
@@ -53,7 +84,7 @@ static int key_grow(struct key_map *m)
         bool found;
         *key_find(&g, m->v[i].key, &found) = m->v[i];
     }
-    free(m->v);
+    key_map_free(m);
     *m = g;
     return 0;
 }
@@ -146,6 +177,8 @@ struct importer {
     struct order_agg *aggs;
     size_t naggs, aggs_cap;
     bool slow_orders;
+    uint64_t next_seq;            /* rows of this importer sent to the store */
+    int64_t *seq_ids[SEQ_CHUNKS]; /* seq -> record id, chunks of 2^16 */
 };
 
 static int load_key(const char *key, size_t len, int64_t id, uint64_t hash, void *ctx)
@@ -158,9 +191,9 @@ static int key_map_init(struct key_map *m, size_t hint)
     size_t cap = 1024;
     while (cap < hint * 2)
         cap <<= 1;
-    free(m->v);
-    m->v = calloc(cap, sizeof(*m->v));
-    m->cap = cap;
+    key_map_free(m);
+    m->v = key_alloc(cap);
+    m->cap = m->v ? cap : 0;
     m->n = 0;
     return m->v ? 0 : ERR_NOMEM;
 }
@@ -176,7 +209,7 @@ static void aggs_clear(struct importer *im)
         free(a->store);
     }
     im->naggs = 0;
-    if (im->agg_index.v)
+    if (im->agg_index.v && im->agg_index.n)
         memset(im->agg_index.v, 0, im->agg_index.cap * sizeof(*im->agg_index.v));
     im->agg_index.n = 0;
 }
@@ -277,7 +310,7 @@ int importer_new(const char *db, const char *source_name, const struct mapping *
     im->rejects = rejects;
     im->progress = progress;
     im->source_name = strdup(source_name);
-    struct store_options opt = {.synchronous_full = true};
+    struct store_options opt = {.synchronous_full = true, .background_checkpoint = true};
     struct source_found found = {0};
     int rc =
         im->source_name ? store_open(db, &opt, &im->st, e) : err_set(e, ERR_NOMEM, "out of memory");
@@ -334,11 +367,13 @@ void importer_free(struct importer *im)
     writer_stop(im->writer);
     store_close(im->st);
     plan_free(im->plan);
-    free(im->keys.v);
+    key_map_free(&im->keys);
     aggs_clear(im);
     free(im->aggs);
-    free(im->agg_index.v);
-    free(im->existing_orders.v);
+    key_map_free(&im->agg_index);
+    key_map_free(&im->existing_orders);
+    for (size_t i = 0; i < SEQ_CHUNKS && im->seq_ids[i]; i++)
+        free(im->seq_ids[i]);
     free(im->source_name);
     textbuf_release(&im->ids);
     textbuf_release(&im->traits);
@@ -541,51 +576,131 @@ static const char *row_key(struct importer *im, const struct mapping_binding *b,
     return im->keybuf.p;
 }
 
-static int store_row(struct importer *im, const char *file, const struct csv_row *row,
-                     const char *key, const struct mapped *mp, uint64_t hash, int64_t replace_id,
-                     int64_t *id, struct err *e)
+/* ---- The pipeline of a CSV import ----
+ *
+ * The calling thread reads, maps and checks rows (the reader); a store thread writes
+ * them (the writer side: records, order lines, orders, commits). Rows travel in batches
+ * of IMPORT_BATCH_ROWS through a ring of IMPORT_BATCHES, their text copied into the
+ * batch. Record ids are given by the store, so the reader's key map holds, for a row
+ * of this import, -(its sequence number); the store thread writes each row's id into
+ * seq_ids, and a reader that must replace such a row waits until it is stored. Orders
+ * are summed and written by the store thread. */
+#define IMPORT_BATCH_ROWS 2048
+#define IMPORT_BATCHES    4
+#define NO_TEXT           UINT32_MAX
+
+struct prow {
+    uint64_t seq;
+    int64_t replace_id;
+    int64_t line, time, imported_at;
+    uint64_t hash;
+    uint32_t key, ids, traits, fields; /* offsets into the batch text, or NO_TEXT */
+    uint32_t order_id, currency, status, channel, store, sku, name, category;
+    int64_t order_amount, unit_price, line_amount;
+    double quantity;
+};
+
+struct batch {
+    struct prow *rows;
+    size_t n;
+    struct textbuf text;
+    bool end; /* the file's last batch: flush and commit after it */
+};
+
+struct pipe {
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t to_store, to_reader;
+    struct batch b[IMPORT_BATCHES];
+    uint64_t sent, taken, done; /* batches handed over, picked up, and stored */
+    uint64_t stored_seq;        /* rows with seq < stored_seq have their id */
+    bool stop;
+    int rc;
+    struct err e;
+    struct importer *im;
+    const char *file;
+};
+
+static const char *bt(const struct batch *b, uint32_t off)
+{
+    return off == NO_TEXT ? NULL : b->text.p + off;
+}
+
+static uint32_t bt_put(struct batch *b, const char *v)
+{
+    if (!v)
+        return NO_TEXT;
+    size_t off = b->text.len;
+    textbuf_put(&b->text, v, strlen(v) + 1);
+    return off > UINT32_MAX - 1 ? NO_TEXT : (uint32_t)off;
+}
+
+static int seq_id_set(struct importer *im, uint64_t seq, int64_t id)
+{
+    size_t c = (size_t)(seq >> SEQ_CHUNK_BITS);
+    if (c >= SEQ_CHUNKS)
+        return ERR_LIMIT;
+    if (!im->seq_ids[c] && !(im->seq_ids[c] = malloc(sizeof(int64_t) << SEQ_CHUNK_BITS)))
+        return ERR_NOMEM;
+    im->seq_ids[c][seq & ((1u << SEQ_CHUNK_BITS) - 1)] = id;
+    return 0;
+}
+
+static int64_t seq_id_get(const struct importer *im, uint64_t seq)
+{
+    return im->seq_ids[seq >> SEQ_CHUNK_BITS][seq & ((1u << SEQ_CHUNK_BITS) - 1)];
+}
+
+/* Store thread: one row. */
+static int store_row(struct importer *im, const char *file, const struct batch *b,
+                     const struct prow *pr, struct err *e)
 {
     struct store *st = im->st;
     struct import_row r = {
-        .id = replace_id,
+        .id = pr->replace_id,
         .source_id = im->source_id,
         .kind = mapping_kind_name(im->m->kind),
-        .record_key = key,
+        .record_key = bt(b, pr->key),
         .file = file,
-        .line = (int64_t)row->line,
-        .hash = hash,
-        .time = mp->time,
-        .identifiers = jb_close(&im->ids),
-        .traits = jb_close(&im->traits),
-        .fields = jb_close(&im->fields),
-        .imported_at = time_now_ms(),
+        .line = pr->line,
+        .hash = pr->hash,
+        .time = pr->time,
+        .identifiers = bt(b, pr->ids),
+        .traits = bt(b, pr->traits),
+        .fields = bt(b, pr->fields),
+        .imported_at = pr->imported_at,
     };
     int rc = st->ops->record_put(st, &r, e);
+    if (!rc && (rc = seq_id_set(im, pr->seq, r.id)))
+        err_set(e, rc, "out of memory");
     if (rc)
         return rc;
-    *id = r.id;
+    const char *order_id = bt(b, pr->order_id);
     if (im->m->kind == KIND_ORDER) {
-        struct order_row o = {im->source_id, r.id,       mp->order_id, mp->time, mp->order_amount,
-                              mp->currency,  mp->status, mp->channel,  mp->store};
+        struct order_row o = {im->source_id,     r.id,
+                              order_id,          pr->time,
+                              pr->order_amount,  bt(b, pr->currency),
+                              bt(b, pr->status), bt(b, pr->channel),
+                              bt(b, pr->store)};
         rc = st->ops->order_put(st, &o, e);
     } else if (im->m->kind == KIND_ORDER_LINE) {
         struct order_line_row l = {
             .record_id = r.id,
             .source_id = im->source_id,
-            .order_id = mp->order_id,
-            .time = mp->time,
-            .sku = mp->sku,
-            .name = mp->name,
-            .category = mp->category,
-            .quantity = mp->quantity,
-            .unit_price_minor = mp->unit_price,
-            .amount_minor = mp->line_amount,
-            .currency = mp->currency,
-            .status = mp->status,
-            .channel = mp->channel,
-            .store = mp->store,
+            .order_id = order_id,
+            .time = pr->time,
+            .sku = bt(b, pr->sku),
+            .name = bt(b, pr->name),
+            .category = bt(b, pr->category),
+            .quantity = pr->quantity,
+            .unit_price_minor = pr->unit_price,
+            .amount_minor = pr->line_amount,
+            .currency = bt(b, pr->currency),
+            .status = bt(b, pr->status),
+            .channel = bt(b, pr->channel),
+            .store = bt(b, pr->store),
         };
-        bool replace = replace_id != 0;
+        bool replace = pr->replace_id != 0;
         if (replace && !im->slow_orders) {
             /* A corrected line may move between orders: from here on the store rebuilds
              * every touched order from its lines. */
@@ -593,7 +708,7 @@ static int store_row(struct importer *im, const char *file, const struct csv_row
                 return rc;
             im->slow_orders = true;
         }
-        struct hash128 ok = key_of(mp->order_id, strlen(mp->order_id));
+        struct hash128 ok = key_of(order_id, strlen(order_id));
         bool existed;
         key_find(&im->existing_orders, ok, &existed);
         bool touch = im->slow_orders || existed;
@@ -604,15 +719,199 @@ static int store_row(struct importer *im, const char *file, const struct csv_row
     return rc;
 }
 
+/* Store thread: flushes the order sums and commits the open transaction. */
+static int store_commit(struct importer *im, struct err *e)
+{
+    struct store *st = im->st;
+    int rc = 0;
+    if (im->m->kind == KIND_ORDER_LINE &&
+        ((rc = aggs_flush(im, e)) || (rc = st->ops->orders_aggregate(st, e))))
+        return rc;
+    return st->ops->commit(st, e);
+}
+
+static void *store_thread(void *arg)
+{
+    struct pipe *p = arg;
+    struct importer *im = p->im;
+    bool in_txn = false;
+    uint64_t since_commit = 0;
+    pthread_mutex_lock(&p->lock);
+    for (;;) {
+        while (p->taken == p->sent && !p->stop)
+            pthread_cond_wait(&p->to_store, &p->lock);
+        if (p->taken == p->sent)
+            break; /* stopped, and nothing left */
+        struct batch *b = &p->b[p->taken % IMPORT_BATCHES];
+        p->taken++;
+        int failed = p->rc;
+        pthread_mutex_unlock(&p->lock);
+        int rc = 0;
+        uint64_t last_seq = 0;
+        struct err *e = &p->e;
+        for (size_t i = 0; !failed && !rc && i < b->n; i++) {
+            if (!in_txn) {
+                if ((rc = im->st->ops->begin(im->st, e)))
+                    break;
+                in_txn = true;
+            }
+            rc = store_row(im, p->file, b, &b->rows[i], e);
+            last_seq = b->rows[i].seq + 1;
+            if (!rc && ++since_commit >= IMPORT_COMMIT_ROWS) {
+                rc = store_commit(im, e);
+                in_txn = !!rc;
+                since_commit = 0;
+            }
+        }
+        if (!failed && !rc && b->end && in_txn) {
+            rc = store_commit(im, e);
+            in_txn = !!rc;
+        }
+        if (rc && in_txn) {
+            im->st->ops->rollback(im->st);
+            in_txn = false;
+        }
+        pthread_mutex_lock(&p->lock);
+        if (rc && !p->rc)
+            p->rc = rc;
+        if (b->n && !rc && !failed)
+            p->stored_seq = last_seq;
+        p->done++;
+        pthread_cond_broadcast(&p->to_reader);
+    }
+    pthread_mutex_unlock(&p->lock);
+    if (in_txn)
+        im->st->ops->rollback(im->st);
+    return NULL;
+}
+
+static int pipe_start(struct pipe *p, struct importer *im, const char *file, struct err *e)
+{
+    memset(p, 0, sizeof(*p));
+    p->im = im;
+    p->file = file;
+    for (size_t i = 0; i < IMPORT_BATCHES; i++)
+        if (!(p->b[i].rows = malloc(IMPORT_BATCH_ROWS * sizeof(struct prow)))) {
+            for (size_t j = 0; j < i; j++)
+                free(p->b[j].rows);
+            return err_set(e, ERR_NOMEM, "out of memory");
+        }
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->to_store, NULL);
+    pthread_cond_init(&p->to_reader, NULL);
+    if (pthread_create(&p->thread, NULL, store_thread, p) != 0) {
+        pthread_mutex_destroy(&p->lock);
+        pthread_cond_destroy(&p->to_store);
+        pthread_cond_destroy(&p->to_reader);
+        for (size_t i = 0; i < IMPORT_BATCHES; i++)
+            free(p->b[i].rows);
+        return err_set(e, ERR_NOMEM, "cannot start the import's store thread");
+    }
+    return 0;
+}
+
+/* The batch the reader fills, waiting for one to come back if all are out. NULL when
+ * the store side has failed. */
+static struct batch *pipe_fill(struct pipe *p)
+{
+    pthread_mutex_lock(&p->lock);
+    while (p->sent - p->done >= IMPORT_BATCHES && !p->rc)
+        pthread_cond_wait(&p->to_reader, &p->lock);
+    int rc = p->rc;
+    pthread_mutex_unlock(&p->lock);
+    return rc ? NULL : &p->b[p->sent % IMPORT_BATCHES];
+}
+
+/* Hands the filled batch to the store thread; 0 or the store's error. */
+static int pipe_send(struct pipe *p, bool end)
+{
+    pthread_mutex_lock(&p->lock);
+    p->b[p->sent % IMPORT_BATCHES].end = end;
+    p->sent++;
+    pthread_cond_signal(&p->to_store);
+    int rc = p->rc;
+    pthread_mutex_unlock(&p->lock);
+    return rc;
+}
+
+/* Waits until every batch sent is stored; 0 or the store's error. */
+static int pipe_drain(struct pipe *p)
+{
+    pthread_mutex_lock(&p->lock);
+    while (p->done < p->sent)
+        pthread_cond_wait(&p->to_reader, &p->lock);
+    int rc = p->rc;
+    pthread_mutex_unlock(&p->lock);
+    return rc;
+}
+
+/* Stops the store thread (after what was sent) and frees the pipe; the store's error
+ * (with its message in e) or 0. */
+static int pipe_stop(struct pipe *p, struct err *e)
+{
+    pthread_mutex_lock(&p->lock);
+    p->stop = true;
+    pthread_cond_signal(&p->to_store);
+    pthread_mutex_unlock(&p->lock);
+    pthread_join(p->thread, NULL);
+    int rc = p->rc;
+    if (rc)
+        *e = p->e;
+    pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->to_store);
+    pthread_cond_destroy(&p->to_reader);
+    for (size_t i = 0; i < IMPORT_BATCHES; i++) {
+        free(p->b[i].rows);
+        textbuf_release(&p->b[i].text);
+    }
+    return rc;
+}
+
+/* Reader side: copies a mapped row into the batch being filled. */
+static void batch_add(struct batch *bt_, const struct prow *pr, struct importer *im,
+                      const char *key, const struct mapped *mp)
+{
+    struct prow *r = &bt_->rows[bt_->n++];
+    *r = *pr;
+    r->key = bt_put(bt_, key);
+    r->ids = bt_put(bt_, jb_close(&im->ids));
+    r->traits = bt_put(bt_, jb_close(&im->traits));
+    r->fields = bt_put(bt_, jb_close(&im->fields));
+    r->order_id = bt_put(bt_, mp->order_id);
+    r->currency = bt_put(bt_, mp->currency);
+    r->status = bt_put(bt_, mp->status);
+    r->channel = bt_put(bt_, mp->channel);
+    r->store = bt_put(bt_, mp->store);
+    r->sku = bt_put(bt_, mp->sku);
+    r->name = bt_put(bt_, mp->name);
+    r->category = bt_put(bt_, mp->category);
+    r->time = mp->time;
+    r->order_amount = mp->order_amount;
+    r->unit_price = mp->unit_price;
+    r->line_amount = mp->line_amount;
+    r->quantity = mp->quantity;
+}
+
+static struct batch *batch_next(struct pipe *p)
+{
+    struct batch *b = pipe_fill(p);
+    if (b) {
+        b->n = 0;
+        textbuf_clear(&b->text);
+        b->end = false;
+    }
+    return b;
+}
+
 static int import_csv(struct importer *im, const char *path, FILE *f, struct progress *pg,
                       struct import_stats *stats, struct err *e)
 {
     struct csv_reader *r = NULL;
     struct mapping_binding b = {0};
     struct csv_row row;
-    bool in_txn = false;
-    uint64_t since_commit = 0;
-    struct store *st = im->st;
+    struct pipe pipe;
+    bool piped = false;
+    struct batch *cur = NULL;
     int rc = csv_open(f, im->m->encoding, im->m->delimiter, &r, e);
     if (rc)
         return rc;
@@ -628,7 +927,7 @@ static int import_csv(struct importer *im, const char *path, FILE *f, struct pro
         for (size_t i = 0; i < im->keys.cap; i++)
             if (!key_empty(&im->keys.v[i]))
                 key_put(&bigger, im->keys.v[i].key, im->keys.v[i].id, im->keys.v[i].hash);
-        free(im->keys.v);
+        key_map_free(&im->keys);
         im->keys = bigger;
     }
     rc = csv_next(r, &row, e);
@@ -645,13 +944,13 @@ static int import_csv(struct importer *im, const char *path, FILE *f, struct pro
         err_set(e, rc, "%s: %s", path, be.msg);
         goto out;
     }
+    if ((rc = pipe_start(&pipe, im, path, e)))
+        goto out;
+    piped = true;
+    if (!(cur = batch_next(&pipe)))
+        goto out;
     while ((rc = csv_next(r, &row, e)) == 1) {
         stats->read++;
-        if (!in_txn) {
-            if ((rc = st->ops->begin(st, e)))
-                goto out;
-            in_txn = true;
-        }
         const char *column = "", *why;
         const char *key = row.error ? NULL : row_key(im, &b, &row);
         struct mapped mp;
@@ -674,42 +973,66 @@ static int import_csv(struct importer *im, const char *path, FILE *f, struct pro
             stats->unchanged++;
             continue;
         }
-        int64_t id = 0;
-        if ((rc = store_row(im, path, &row, key, &mp, hash, found ? en->id : 0, &id, e)))
+        int64_t replace_id = found ? en->id : 0;
+        if (replace_id < 0) {
+            /* A correction of a row of this very import: its id comes from the store. */
+            uint64_t seq = (uint64_t)(-replace_id - 1);
+            bool stored;
+            pthread_mutex_lock(&pipe.lock);
+            stored = pipe.stored_seq > seq;
+            pthread_mutex_unlock(&pipe.lock);
+            if (!stored) {
+                if ((cur->n && (rc = pipe_send(&pipe, false))) || (rc = pipe_drain(&pipe)) ||
+                    !(cur = batch_next(&pipe)))
+                    goto out;
+            }
+            replace_id = seq_id_get(im, seq);
+        }
+        struct prow pr = {
+            .seq = im->next_seq,
+            .replace_id = replace_id,
+            .line = (int64_t)row.line,
+            .imported_at = time_now_ms(),
+            .hash = hash,
+        };
+        batch_add(cur, &pr, im, key, &mp);
+        if (cur->text.failed) {
+            rc = err_set(e, ERR_NOMEM, "out of memory");
             goto out;
-        if ((rc = key_put(&im->keys, k, id, hash))) {
+        }
+        if ((rc = key_put(&im->keys, k, replace_id ? replace_id : -(int64_t)im->next_seq - 1,
+                          hash))) {
             err_set(e, rc, "out of memory");
             goto out;
         }
+        im->next_seq++;
         if (found)
             stats->replaced++;
         else
             stats->loaded++;
-        if (++since_commit >= IMPORT_COMMIT_ROWS) {
-            if (im->m->kind == KIND_ORDER_LINE &&
-                ((rc = aggs_flush(im, e)) || (rc = st->ops->orders_aggregate(st, e))))
+        if (cur->n == IMPORT_BATCH_ROWS) {
+            if ((rc = pipe_send(&pipe, false)) || !(cur = batch_next(&pipe)))
                 goto out;
-            if ((rc = st->ops->commit(st, e)))
-                goto out;
-            in_txn = false;
-            since_commit = 0;
         }
         progress_show(im, pg, stats->read, csv_bytes_read(r), false);
     }
     if (rc < 0)
         goto out;
-    rc = 0;
-    if (in_txn) {
-        if (im->m->kind == KIND_ORDER_LINE && !(rc = aggs_flush(im, e)))
-            rc = st->ops->orders_aggregate(st, e);
-        if (!rc)
-            rc = st->ops->commit(st, e);
-        in_txn = !!rc;
-    }
-    stats->bytes += csv_bytes_read(r);
+    rc = pipe_send(&pipe, true);
+    cur = NULL;
+    if (!rc)
+        stats->bytes += csv_bytes_read(r);
 out:
-    if (in_txn)
-        st->ops->rollback(st);
+    /* Without the last batch's "end" the store thread rolls its open transaction back:
+     * earlier commits stay, and importing the file again finishes the job. */
+    if (piped) {
+        struct err pe = {0};
+        int prc = pipe_stop(&pipe, &pe);
+        if (prc && rc >= 0) {
+            rc = prc;
+            *e = pe;
+        }
+    }
     mapping_unbind(&b);
     csv_close(r);
     return rc;

@@ -61,7 +61,7 @@ snapshot() {
               SELECT * FROM order_lines ORDER BY rowid' | md5sum | cut -d' ' -f1)"
 }
 
-for s in pos crm shop service posbad pos2 web; do
+for s in pos crm shop service posbad pos2 web posbig; do
     "$CUSTOS" sources add "$s" >/dev/null 2>>"$WORK/cli.err" || not_ok "custos sources add $s"
 done
 POS=$(q "SELECT id FROM sources WHERE name = 'pos'")
@@ -211,6 +211,35 @@ check_eq "marketplace corrections: read 2, unchanged 1, replaced 1" "2 0 1 1 0" 
 check_eq "marketplace: TM20240305002 now 已签收 at 108800; 已发货 and 8800 are gone" "1|已签收|108800|0" \
     "$(q "SELECT count(*), status, amount_minor, (SELECT count(*) FROM orders WHERE status = '已发货' OR amount_minor = 8800)
           FROM orders WHERE order_id = 'TM20240305002'")"
+
+# A correction later in the same file, thousands of rows after the row it corrects:
+# the import stores rows on another thread, so the earlier row's id comes from the
+# store while the file is still being read. 6,000 lines of 3,000 orders, then three
+# corrections (lines 2, 3000 and 5999 of the file).
+"$PY" - "$WORK/big.csv" <<'PY'
+import sys
+with open(sys.argv[1], "w", encoding="utf-8") as f:
+    f.write("小票号,行号,门店,交易时间,会员卡号,手机号,商品编码,品类,数量,单价,金额\n")
+    rows = []
+    for i in range(6000):
+        o = i // 2
+        rows.append(f"B{o:05d},{i % 2 + 1},上海店,2025/01/02 10:00:00,M{o:05d},,SKU-{i:05d},服饰,1,10.00,10.00")
+    f.write("\n".join(rows) + "\n")
+    for i in (0, 2998, 5997):
+        o = i // 2
+        f.write(f"B{o:05d},{i % 2 + 1},上海店,2025/01/02 10:00:00,M{o:05d},,SKU-{i:05d},服饰,3,10.00,30.00\n")
+PY
+sed 's/"encoding": "gbk"/"encoding": "utf-8"/' pos.mapping.json >"$WORK/big.mapping.json"
+imp posbig "$WORK/big.mapping.json" "$WORK/big.csv"
+check_eq "big file with late corrections: read 6003, loaded 6000, replaced 3" "6003 6000 0 3 0" "$(sm "$OUT")"
+check_eq "the corrected lines are replaced in place (one record each, new line number, quantity 3)" \
+    "B00000|1|6002|3.0 B01499|1|6003|3.0 B02998|2|6004|3.0" \
+    "$(q "SELECT group_concat(r.record_key || '|' || r.line || '|' || l.quantity, ' ') FROM records r
+          JOIN order_lines l ON l.record_id = r.id WHERE r.record_key IN ('B00000|1', 'B01499|1', 'B02998|2')
+          ORDER BY r.record_key")"
+check_eq "big file: 6000 records, 3000 orders summing every line (6000 lines, 60,060 yuan)" "6000 3000 6000 6006000" \
+    "$(q "SELECT (SELECT count(*) FROM records WHERE record_key LIKE 'B%'), count(*), sum(lines), sum(amount_minor)
+          FROM orders WHERE order_id LIKE 'B%'" | tr '|' ' ')"
 
 # One order whose lines come in two files of one import.
 imp pos pos.mapping.json pos-a.csv pos-b.csv
