@@ -109,7 +109,8 @@ static const struct command commands[] = {
      "  --rejects FILE  where bad rows go (default FILE.rejects.csv beside the first\n"
      "                  input; removed when no row was rejected)\n"
      "  --json          the summary as JSON (read, loaded, unchanged, replaced, rejected)\n"
-     "  --quiet         no progress line (there is none when stderr is not a terminal)\n"},
+     "  --quiet         no progress line (there is none unless stdout\n"
+     "                  and stderr are terminals)\n"},
     {"resolve", cmd_resolve, "resolve every record and event into profiles (OneID)",
      "usage: custos resolve [--full] [--map-out FILE] [--exact-baseline] [--json] [--quiet]\n"
      "\n"

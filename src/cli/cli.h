@@ -46,6 +46,11 @@ int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints "custos VERB: " and the message and a pointer to --help; returns EXIT_USAGE. */
 int cli_usage(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Whether long work shows a progress line (on stderr): only for a person at a
+ * terminal, so neither when the output goes to a pipe or file (stdout) nor when the
+ * messages are logged (stderr). */
+bool cli_progress_wanted(void);
+
 /* Opens the configured store (cfg.db) read-write, printing the reason on failure. */
 int cli_open_store(struct store **st);
 

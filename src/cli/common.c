@@ -1,5 +1,6 @@
 /* common.c - what the verbs share: option parsing, errors, tables. See cli.h. */
 #include <cJSON.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "core/config.h"
@@ -197,4 +198,9 @@ void cli_table_free(struct cli_table *t)
         free(t->cells[i]);
     free(t->cells);
     free(t);
+}
+
+bool cli_progress_wanted(void)
+{
+    return isatty(STDOUT_FILENO) == 1 && isatty(STDERR_FILENO) == 1;
 }

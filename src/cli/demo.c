@@ -63,7 +63,7 @@ static int demo_load(const char *dir)
         rc = mapping_load(mapping_path, &m, &e);
         if (!rc)
             rc = importer_new(cfg.db, demo_source_name((enum demo_source)i), m, rejects,
-                              isatty(STDERR_FILENO) == 1, &im, &e);
+                              cli_progress_wanted(), &im, &e);
         if (!rc)
             rc = importer_file(im, data, &stats, &e);
         importer_free(im);
@@ -106,7 +106,7 @@ int cmd_demo(int argc, char **argv)
     if (!dir[0])
         return cli_usage("demo", "--out needs a directory");
 
-    struct demo_options o = {(uint32_t)customers, seed, dir, isatty(STDERR_FILENO) == 1};
+    struct demo_options o = {(uint32_t)customers, seed, dir, cli_progress_wanted()};
     struct demo_stats st;
     struct err e = {0};
     uint64_t start = time_mono_ns();

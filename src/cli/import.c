@@ -44,7 +44,7 @@ int cmd_import(int argc, char **argv)
     struct importer *im = NULL;
     struct import_stats stats = {0};
     uint64_t start = time_mono_ns();
-    rc = importer_new(cfg.db, source, m, rejects, !quiet && isatty(STDERR_FILENO), &im, &e);
+    rc = importer_new(cfg.db, source, m, rejects, !quiet && cli_progress_wanted(), &im, &e);
     for (size_t i = 0; !rc && i < nfiles; i++)
         rc = importer_file(im, files[i], &stats, &e);
     importer_free(im);

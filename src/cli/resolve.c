@@ -46,7 +46,7 @@ int cmd_resolve(int argc, char **argv)
     else if (exact)
         rc = resolve_exact_baseline(st, map, &s, &e);
     else
-        rc = resolve_full(st, &rules, map, !quiet && isatty(STDERR_FILENO), &s, &e);
+        rc = resolve_full(st, &rules, map, !quiet && cli_progress_wanted(), &s, &e);
     store_close(st);
     idgraph_rules_release(&rules);
     if (map && fclose(map) && !rc)

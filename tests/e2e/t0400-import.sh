@@ -365,13 +365,16 @@ check_eq "a run with stderr redirected: exit 0" 0 $?
 check "... its stderr has no progress line (no \"rows/s\")" bash -c "! grep -q 'rows/s' '$WORK/p.err'"
 check_match "... its stdout has the summary" '^read 3, loaded 0, unchanged 3, replaced 0, rejected 0 in ' "$(cat "$WORK/p.out")"
 if command -v script >/dev/null 2>&1; then
-    script -qc "'$CUSTOS' import --source crm --mapping crm.mapping.json crm-fix.csv 2>&1 >/dev/null" /dev/null \
+    script -qc "'$CUSTOS' import --source crm --mapping crm.mapping.json crm-fix.csv" /dev/null \
         </dev/null >"$WORK/tty.out" 2>&1
-    check_match "stderr on a terminal (script -qc): a progress line with rows/s" 'crm-fix\.csv: 3 rows, [0-9]+ rows/s' \
+    check_match "stdout and stderr on a terminal (script -qc): a progress line with rows/s" 'crm-fix\.csv: 3 rows, [0-9]+ rows/s' \
         "$(tr '\r' '\n' <"$WORK/tty.out")"
-    script -qc "'$CUSTOS' import --quiet --source crm --mapping crm.mapping.json crm-fix.csv 2>&1 >/dev/null" /dev/null \
+    script -qc "'$CUSTOS' import --source crm --mapping crm.mapping.json crm-fix.csv | cat >/dev/null" /dev/null \
         </dev/null >"$WORK/tty.out" 2>&1
-    check "stderr on a terminal with --quiet: no progress line" bash -c "! grep -q 'rows/s' '$WORK/tty.out'"
+    check "stderr on a terminal but stdout into a pipe: no progress line" bash -c "! grep -q 'crm-fix.csv: 3 rows' '$WORK/tty.out'"
+    script -qc "'$CUSTOS' import --quiet --source crm --mapping crm.mapping.json crm-fix.csv" /dev/null \
+        </dev/null >"$WORK/tty.out" 2>&1
+    check "on a terminal with --quiet: no progress line" bash -c "! grep -q 'crm-fix.csv: 3 rows' '$WORK/tty.out'"
 else
     ok "# SKIP script(1) is not installed: progress on a terminal not checked"
 fi
