@@ -146,7 +146,21 @@ struct importer {
     struct order_agg *aggs;
     size_t naggs, aggs_cap;
     bool slow_orders;
+    void (*on_commit)(void *arg); /* importer_on_commit */
+    void *on_commit_arg;
 };
+
+void importer_on_commit(struct importer *im, void (*fn)(void *arg), void *arg)
+{
+    im->on_commit = fn;
+    im->on_commit_arg = arg;
+}
+
+static void committed(struct importer *im)
+{
+    if (im->on_commit)
+        im->on_commit(im->on_commit_arg);
+}
 
 static int load_key(const char *key, size_t len, int64_t id, uint64_t hash, void *ctx)
 {
@@ -693,6 +707,7 @@ static int import_csv(struct importer *im, const char *path, FILE *f, struct pro
                 goto out;
             in_txn = false;
             since_commit = 0;
+            committed(im);
         }
         progress_show(im, pg, stats->read, csv_bytes_read(r), false);
     }
@@ -705,6 +720,8 @@ static int import_csv(struct importer *im, const char *path, FILE *f, struct pro
         if (!rc)
             rc = st->ops->commit(st, e);
         in_txn = !!rc;
+        if (!rc)
+            committed(im);
     }
     stats->bytes += csv_bytes_read(r);
 out:
@@ -792,8 +809,11 @@ static int import_jsonl(struct importer *im, const char *path, FILE *f, struct p
                        cJSON_GetStringValue(cJSON_GetObjectItem(r0, "message")));
             }
         }
+        bool sent = w.n > 0;
         collect_batch_release(&w);
         json_arena_end();
+        if (!rc && sent)
+            committed(im);
         progress_show(im, pg, stats->read, bytes, false);
     }
     stats->bytes += bytes;

@@ -35,6 +35,10 @@ int importer_new(const char *db, const char *source_name, const struct mapping *
  * committed before the error stay. */
 int importer_file(struct importer *im, const char *path, struct import_stats *stats, struct err *e);
 
+/* Has the importer call fn(arg) after each commit of rows it loaded (for incremental
+ * resolution: `custos import` resolves what it loads as it goes). */
+void importer_on_commit(struct importer *im, void (*fn)(void *arg), void *arg);
+
 void importer_free(struct importer *im);
 
 #endif

@@ -24,6 +24,8 @@ struct writer {
     size_t queued, max_queue;
     bool stopping;
     struct writer_stats stats;
+    void (*on_commit)(void *arg); /* writer_on_commit */
+    void *on_commit_arg;
     /* The keys this transaction added, to take back out on rollback. */
     struct hash128 *added;
     size_t added_n, added_cap;
@@ -114,6 +116,8 @@ static void *writer_main(void *arg)
         int rc = write_jobs(w, list, &e);
         if (rc)
             log_error("writer: transaction of %zu records failed: %s", n, e.msg);
+        else if (w->on_commit)
+            w->on_commit(w->on_commit_arg);
 
         pthread_mutex_lock(&w->lock);
         w->queued -= n;
@@ -207,6 +211,14 @@ void writer_get_stats(struct writer *w, struct writer_stats *out)
 {
     pthread_mutex_lock(&w->lock);
     *out = w->stats;
+    pthread_mutex_unlock(&w->lock);
+}
+
+void writer_on_commit(struct writer *w, void (*fn)(void *arg), void *arg)
+{
+    pthread_mutex_lock(&w->lock);
+    w->on_commit = fn;
+    w->on_commit_arg = arg;
     pthread_mutex_unlock(&w->lock);
 }
 

@@ -48,6 +48,11 @@ int writer_submit(struct writer *w, struct record *recs, size_t n, struct err *e
 
 void writer_get_stats(struct writer *w, struct writer_stats *out);
 
+/* Has the writer thread call fn(arg) after each commit (for the incremental resolver
+ * of `custos serve`: new events are there to resolve). fn must be quick and must not
+ * call the writer. Set it before records are submitted. */
+void writer_on_commit(struct writer *w, void (*fn)(void *arg), void *arg);
+
 /* Commits what is queued, stops the thread, closes the store, frees w. */
 void writer_stop(struct writer *w);
 
