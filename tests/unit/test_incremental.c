@@ -13,6 +13,7 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include "core/arena.h"
 #include "core/textbuf.h"
 #include "core/timeutil.h"
 #include "identity/incremental.h"
@@ -143,6 +144,7 @@ static struct idgraph_rules rules;
 static int setup(void **state)
 {
     (void)state;
+    json_arena_install(); /* as main() does: resolution parses events on the arena */
     snprintf(dir, sizeof(dir), "/tmp/custos-test-inc-XXXXXX");
     if (!mkdtemp(dir))
         return -1;
