@@ -20,7 +20,7 @@ static void resolve_committed(void *arg)
 {
     struct import_resolve *r = arg;
     if (!r->rc)
-        r->rc = incremental_step(r->inc, NULL, &r->e);
+        r->rc = incremental_step(r->inc, 0, NULL, &r->e);
 }
 
 int cmd_import(int argc, char **argv)
@@ -70,7 +70,7 @@ int cmd_import(int argc, char **argv)
     uint64_t start = time_mono_ns();
     rc = importer_new(cfg.db, source, m, rejects, !quiet && isatty(STDERR_FILENO), &im, &e);
     if (!rc && resolving) {
-        struct store_options sopt = {.synchronous_full = true};
+        struct store_options sopt = {.synchronous_full = false};
         rc = idgraph_rules_parse(cfg.identity_types, cfg.identity_blocked, &rules, &e);
         if (!rc)
             rc = store_open(cfg.db, &sopt, &res.st, &e);

@@ -98,9 +98,11 @@ int cmd_serve(int argc, char **argv)
         idgraph_rules_release(&rules);
         return cli_fail("%s", e.msg);
     }
-    /* The resolver: its own connection; woken by every commit of the writer. */
-    struct store_options ropt = {.synchronous_full = sopt.synchronous_full};
-    if (incremental && resolve_worker_start(cfg.db, &ropt, &rules, &resolver, &e)) {
+    /* The resolver: its own connection, taking turns at writing with the writer, woken
+     * by its commits. Not synchronous: resolution lost in a crash is done again. */
+    struct store_options ropt = {.synchronous_full = false};
+    struct resolve_turns turns = {writer_turn_begin, writer_turn_end, collector.writer};
+    if (incremental && resolve_worker_start(cfg.db, &ropt, &rules, &turns, &resolver, &e)) {
         writer_stop(collector.writer);
         source_cache_free(collector.sources);
         profile_api_free(profiles);
@@ -141,11 +143,12 @@ int cmd_serve(int argc, char **argv)
     rc = EXIT_OK;
 out:
     http_server_stop(srv, (int)cfg.shutdown_timeout * 1000);
-    writer_get_stats(collector.writer, &ws);
-    writer_stop(collector.writer);
-    /* After the writer: its last commit is resolved too. */
+    /* Requests are answered, so everything acknowledged is committed: the resolver's
+     * last step resolves it (before the writer goes: they take turns). */
     resolve_worker_stop(resolver);
     resolver = NULL;
+    writer_get_stats(collector.writer, &ws);
+    writer_stop(collector.writer);
     idgraph_rules_release(&rules);
     source_cache_free(collector.sources);
     profile_api_free(profiles);

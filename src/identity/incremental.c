@@ -43,7 +43,17 @@ struct incremental {
     size_t nodes_before;
     struct resolve_idents idents;
     struct incremental_stats stats;
+    void (*turn_begin)(void *), (*turn_end)(void *); /* incremental_set_turns */
+    void *turn_arg;
 };
+
+void incremental_set_turns(struct incremental *inc, void (*turn_begin)(void *),
+                           void (*turn_end)(void *), void *arg)
+{
+    inc->turn_begin = turn_begin;
+    inc->turn_end = turn_end;
+    inc->turn_arg = arg;
+}
 
 static int vec_push(struct i64vec *v, int64_t x)
 {
@@ -358,25 +368,26 @@ static int batch(struct incremental *inc, size_t *n, struct err *e)
     if (rc || inc->nm == 0)
         return rc;
 
-    if ((rc = st->ops->begin(st, e)))
-        return rc;
+    if (inc->turn_begin)
+        inc->turn_begin(inc->turn_arg);
     struct identity_cursor now_cur;
-    rc = st->ops->identity_cursor_get(st, &now_cur, e);
+    if (!(rc = st->ops->begin(st, e)))
+        rc = st->ops->identity_cursor_get(st, &now_cur, e);
     if (!rc &&
         (now_cur.generation != inc->cur.generation || now_cur.last_record != inc->cur.last_record ||
-         now_cur.last_event != inc->cur.last_event)) {
-        st->ops->rollback(st);
-        return INCREMENTAL_STALE;
-    }
+         now_cur.last_event != inc->cur.last_event))
+        rc = INCREMENTAL_STALE;
     int64_t now = time_now_ms();
     if (!rc)
         rc = write_batch(inc, now, &d, e);
     if (!rc)
         rc = st->ops->commit(st, e);
-    if (rc) {
+    if (rc)
         st->ops->rollback(st);
+    if (inc->turn_end)
+        inc->turn_end(inc->turn_arg);
+    if (rc)
         return rc;
-    }
     inc->cur.last_record = inc->last_record;
     inc->cur.last_event = inc->last_event;
     struct incremental_stats *s = &inc->stats;
@@ -406,7 +417,7 @@ static int batch(struct incremental *inc, size_t *n, struct err *e)
     return 0;
 }
 
-int incremental_step(struct incremental *inc, uint64_t *resolved, struct err *e)
+int incremental_step(struct incremental *inc, uint64_t max_rows, uint64_t *resolved, struct err *e)
 {
     uint64_t total = 0;
     int rc = 0, reloads = 0;
@@ -430,7 +441,7 @@ int incremental_step(struct incremental *inc, uint64_t *resolved, struct err *e)
             break;
         }
         total += n;
-        if (n == 0)
+        if (n == 0 || (max_rows && total >= max_rows))
             break;
     }
     if (resolved)

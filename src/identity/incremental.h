@@ -55,13 +55,20 @@ int incremental_new(struct store *st, const struct idgraph_rules *rules, struct 
                     struct err *e);
 void incremental_free(struct incremental *inc);
 
-/* Resolves every record and event stored past the cursor, INCREMENTAL_BATCH rows per
- * transaction, records before events within a batch. *resolved (may be NULL) gets
- * the number of rows read. Returns 0, or an error with its reason in e: batches
+/* Has the resolver call turn_begin(arg) before each of its write transactions and
+ * turn_end(arg) after it (see writer_turn_begin: taking turns with the ingestion
+ * writer of the same process instead of sleeping on SQLite's lock). */
+void incremental_set_turns(struct incremental *inc, void (*turn_begin)(void *),
+                           void (*turn_end)(void *), void *arg);
+
+/* Resolves the records and events stored past the cursor, INCREMENTAL_BATCH rows per
+ * transaction, records before events within a batch: all of them, or with max_rows
+ * > 0 batches until at least max_rows were read. *resolved (may be NULL) gets the
+ * number of rows read. Returns 0, or an error with its reason in e: batches
  * committed before it stay; the graph is loaded again at the next step. ERR_INVALID
  * when the stored graph cannot be restored under the rules (they changed since it
  * was written, or its numbering has holes): run a full resolution. */
-int incremental_step(struct incremental *inc, uint64_t *resolved, struct err *e);
+int incremental_step(struct incremental *inc, uint64_t max_rows, uint64_t *resolved, struct err *e);
 
 /* Counts since incremental_new. */
 void incremental_get_stats(const struct incremental *inc, struct incremental_stats *out);

@@ -37,6 +37,14 @@ static void *worker_main(void *arg)
     for (;;) {
         if (wait_ms && !w->stopping) {
             struct timespec until;
+            if (wait_ms == RESOLVE_WORKER_TICK_MS) {
+                /* A short pause first, whatever wakes it: commits gather into one batch. */
+                deadline_in(&until, RESOLVE_WORKER_GAP_MS);
+                while (!w->stopping &&
+                       pthread_cond_timedwait(&w->wake, &w->lock, &until) != ETIMEDOUT)
+                    ;
+                wait_ms -= RESOLVE_WORKER_GAP_MS;
+            }
             deadline_in(&until, wait_ms);
             /* After a failure only the timer wakes it: the store is not hammered. */
             while (!w->stopping && (wait_ms > RESOLVE_WORKER_TICK_MS || !w->woken))
@@ -49,7 +57,9 @@ static void *worker_main(void *arg)
 
         struct err e = {0};
         uint64_t n = 0;
-        int rc = incremental_step(w->inc, &n, &e);
+        /* One batch at a time (the metrics move while a backlog is worked off); all of
+         * it when stopping. */
+        int rc = incremental_step(w->inc, stop ? 0 : 1, &n, &e);
 
         pthread_mutex_lock(&w->lock);
         incremental_get_stats(w->inc, &w->stats);
@@ -63,7 +73,10 @@ static void *worker_main(void *arg)
             log_info("resolve: incremental resolution works again");
             w->last_error[0] = 0;
         }
-        wait_ms = rc ? RESOLVE_WORKER_RETRY_MS : RESOLVE_WORKER_TICK_MS;
+        /* A full batch: there may be more at once (a backlog). */
+        wait_ms = rc                       ? RESOLVE_WORKER_RETRY_MS
+                  : n >= INCREMENTAL_BATCH ? 0
+                                           : RESOLVE_WORKER_TICK_MS;
         if (stop)
             break;
     }
@@ -72,8 +85,8 @@ static void *worker_main(void *arg)
 }
 
 int resolve_worker_start(const char *db, const struct store_options *opt,
-                         const struct idgraph_rules *rules, struct resolve_worker **out,
-                         struct err *e)
+                         const struct idgraph_rules *rules, const struct resolve_turns *turns,
+                         struct resolve_worker **out, struct err *e)
 {
     struct resolve_worker *w = calloc(1, sizeof(*w));
     if (!w)
@@ -81,6 +94,8 @@ int resolve_worker_start(const char *db, const struct store_options *opt,
     int rc = store_open(db, opt, &w->st, e);
     if (!rc)
         rc = incremental_new(w->st, rules, &w->inc, e);
+    if (!rc && turns)
+        incremental_set_turns(w->inc, turns->begin, turns->end, turns->arg);
     if (rc) {
         store_close(w->st);
         free(w);

@@ -14,14 +14,26 @@
 
 #define RESOLVE_WORKER_TICK_MS  200  /* a step at least this often, wakes or not */
 #define RESOLVE_WORKER_RETRY_MS 5000 /* after a failed step */
+#define RESOLVE_WORKER_GAP_MS                                                                      \
+    20 /* at least this between steps: wakes coalesce, so a                                        \
+          stream of small commits makes bigger batches */
 
 struct resolve_worker;
 
-/* Opens its own connection to the database at db (opt as for the store) and starts
- * the thread. rules must outlive the worker. Returns 0, or an error with its reason. */
+/* Turns at writing with the ingestion writer of this process (writer_turn_begin and
+ * writer_turn_end, arg the writer): see incremental_set_turns. */
+struct resolve_turns {
+    void (*begin)(void *arg), (*end)(void *arg);
+    void *arg;
+};
+
+/* Opens its own connection to the database at db (opt as for the store; synchronous
+ * "normal" is enough: what a crash loses of resolution is redone from the cursor,
+ * which is in the same transactions) and starts the thread. rules must outlive the worker. Returns
+ * 0, or an error with its reason. */
 int resolve_worker_start(const char *db, const struct store_options *opt,
-                         const struct idgraph_rules *rules, struct resolve_worker **out,
-                         struct err *e);
+                         const struct idgraph_rules *rules, const struct resolve_turns *turns,
+                         struct resolve_worker **out, struct err *e);
 
 /* Asks for a step soon (callable from any thread; arg is the worker). */
 void resolve_worker_wake(void *arg);

@@ -165,7 +165,7 @@ static void step(struct incremental *inc, uint64_t expect)
 {
     struct err e = {0};
     uint64_t n = 0;
-    if (incremental_step(inc, &n, &e))
+    if (incremental_step(inc, 0, &n, &e))
         fail_msg("incremental_step: %s", e.msg);
     assert_int_equal(n, expect);
 }
@@ -448,7 +448,7 @@ static void test_changed_rules_refused(void **state)
     assert_int_equal(incremental_new(d.st, &stricter, &inc, &e), 0);
     add_record(&d, "{\"member_card\":\"M10\"}");
     uint64_t n = 0;
-    assert_int_equal(incremental_step(inc, &n, &e), ERR_INVALID);
+    assert_int_equal(incremental_step(inc, 0, &n, &e), ERR_INVALID);
     assert_non_null(strstr(e.msg, "custos resolve"));
     incremental_free(inc);
     idgraph_rules_release(&stricter);
