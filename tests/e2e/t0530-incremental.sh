@@ -4,7 +4,7 @@
 # visitor's profile to the user's and the old id redirects; /metrics counts it; a full
 # resolution run meanwhile changes nothing and the server goes on; custos import
 # resolves what it loads (the summary says so) unless --no-resolve; resolve-incremental
-# = off leaves profiles alone.
+# = off leaves profiles alone; after kill -9 the resolver goes on from its cursor.
 . "$(dirname "$0")/lib.sh"
 D=$ROOT/tests/e2e/data/resolve
 PY=/usr/bin/python3
@@ -76,6 +76,32 @@ check_match "after it, a new identify still has its profile within a second" '^[
 check_match "the resolver loaded the graph again" 'custos_resolve_graph_loads_total 2' "$(curl -s "$BASE/metrics")"
 check "SIGTERM stops the server cleanly" stop_server
 check_eq "no resolution failure was logged" 0 "$(grep -c 'resolution failed' "$WORK/serve.log")"
+
+# kill -9 while events stream in and the resolver works: after a restart it goes on
+# from its cursor, and the profiles are exactly those of a full resolution.
+export CUSTOS_DB=$WORK/crash.db
+CKEY=$("$CUSTOS" sources add load)
+start_server
+"$LOADGEN" batch --port "$PORT" --key "$CKEY" --connections 4 --batch 50 --duration 3 >/dev/null 2>&1 &
+LG=$!
+sleep 1.5
+stop_server KILL
+wait "$LG" 2>/dev/null
+EVENTS=$(sqlite3 "$CUSTOS_DB" "SELECT count(*) FROM events")
+check "events were stored before the kill" test "$EVENTS" -gt 0
+start_server
+caught=no
+for _ in $(seq 1 100); do
+    [ "$(sqlite3 "$CUSTOS_DB" "SELECT last_event FROM identity_cursor")" =       "$(sqlite3 "$CUSTOS_DB" "SELECT max(id) FROM events")" ] && { caught=yes; break; }
+    sleep 0.1
+done
+check_eq "after the restart the resolver catches up with all $EVENTS events" yes "$caught"
+stop_server
+members() { sqlite3 "$CUSTOS_DB" "SELECT kind, row_id, profile_id FROM profile_members ORDER BY 1, 2" | md5sum; }
+BEFORE=$(members)
+"$CUSTOS" resolve --quiet >/dev/null
+check_eq "every event is in the profile a full resolution gives it" "$(members)" "$BEFORE"
+export CUSTOS_DB=$WORK/custos.db
 
 # Import resolves what it loads, then profile show works without custos resolve.
 run "$CUSTOS" import --source crm --mapping "$D/crm.mapping.json" "$D/crm.csv"
