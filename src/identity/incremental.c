@@ -359,8 +359,10 @@ static int batch(struct incremental *inc, size_t *n, struct err *e)
     int rc =
         st->ops->record_scan_after(st, inc->cur.last_record, INCREMENTAL_BATCH, on_record, inc, e);
     uint64_t records = inc->nm;
+    /* Events once the records are caught up: all pending records, then the events, the
+     * order of a full resolution. */
     struct event_filter f = {.after_id = inc->cur.last_event, .limit = INCREMENTAL_BATCH};
-    if (!rc)
+    if (!rc && records < INCREMENTAL_BATCH)
         rc = st->ops->event_scan(st, &f, on_event, inc, e);
     if (rc == ERR_NOMEM)
         rc = err_set(e, ERR_NOMEM, "out of memory resolving new rows");

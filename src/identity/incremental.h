@@ -61,8 +61,9 @@ void incremental_free(struct incremental *inc);
 void incremental_set_turns(struct incremental *inc, void (*turn_begin)(void *),
                            void (*turn_end)(void *), void *arg);
 
-/* Resolves the records and events stored past the cursor, INCREMENTAL_BATCH rows per
- * transaction, records before events within a batch: all of them, or with max_rows
+/* Resolves the records and events stored past the cursor, at most
+ * INCREMENTAL_BATCH records or INCREMENTAL_BATCH events per transaction, events only
+ * once no record is pending (the order of a full resolution): all of them, or with max_rows
  * > 0 batches until at least max_rows were read. *resolved (may be NULL) gets the
  * number of rows read. Returns 0, or an error with its reason in e: batches
  * committed before it stay; the graph is loaded again at the next step. ERR_INVALID

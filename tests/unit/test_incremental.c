@@ -430,6 +430,49 @@ static void test_two_resolvers(void **state)
     db_close(&f);
 }
 
+/* More records pending than one batch takes, and events: all records go first, as in
+ * a full resolution. Order matters here: record 5,500 and the event share an e-mail
+ * but carry different user ids (user_id:1), so whichever comes first keeps it. */
+static void test_records_before_events(void **state)
+{
+    (void)state;
+    struct db d, f;
+    db_open(&d);
+    db_open(&f);
+    struct err e = {0};
+    struct db *both[] = {&d, &f};
+    for (int k = 0; k < 2; k++) {
+        struct db *x = both[k];
+        assert_int_equal(x->st->ops->begin(x->st, &e), 0);
+        add_event(x, "identify", "U-event", NULL, "\"traits\":{\"email\":\"shared@qq.com\"}");
+        for (int i = 1; i <= INCREMENTAL_BATCH + 1000; i++) {
+            char ids[128];
+            if (i == INCREMENTAL_BATCH + 500)
+                snprintf(ids, sizeof(ids),
+                         "{\"user_id\":\"U-record\",\"email\":\"shared@qq.com\"}");
+            else
+                snprintf(ids, sizeof(ids), "{\"member_card\":\"M%d\"}", i % 3000);
+            add_record(x, ids);
+        }
+        assert_int_equal(x->st->ops->commit(x->st, &e), 0);
+    }
+    struct incremental *inc;
+    assert_int_equal(incremental_new(d.st, &rules, &inc, &e), 0);
+    step(inc, INCREMENTAL_BATCH + 1001);
+    full(&f, NULL);
+    assert_same(d.path, f.path, MEMBERS);
+    assert_same(d.path, f.path, IDENTIFIERS);
+    assert_same(d.path, f.path, LIVE);
+    /* The record came first: the e-mail is with U-record; the event stayed apart. */
+    char *m = dump(d.path, "SELECT count(DISTINCT profile_id) FROM identifiers WHERE value IN "
+                           "('U-record', 'shared@qq.com')");
+    assert_string_equal(m, "1\n");
+    free(m);
+    incremental_free(inc);
+    db_close(&d);
+    db_close(&f);
+}
+
 /* The stored profiles no longer fit the rules (a value blocked since): the resolver
  * stops with a reason that says to run a full resolution. */
 static void test_changed_rules_refused(void **state)
@@ -463,6 +506,7 @@ int main(void)
         cmocka_unit_test(test_limit_and_blocked),
         cmocka_unit_test(test_full_meanwhile_reloads),
         cmocka_unit_test(test_two_resolvers),
+        cmocka_unit_test(test_records_before_events),
         cmocka_unit_test(test_changed_rules_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
