@@ -14,9 +14,9 @@
 
 #define RESOLVE_WORKER_TICK_MS  200  /* a step at least this often, wakes or not */
 #define RESOLVE_WORKER_RETRY_MS 5000 /* after a failed step */
-#define RESOLVE_WORKER_GAP_MS                                                                      \
-    20 /* at least this between steps: wakes coalesce, so a                                        \
-          stream of small commits makes bigger batches */
+/* At least this between steps: wakes coalesce, so a stream of small commits makes
+ * bigger batches. */
+#define RESOLVE_WORKER_GAP_MS 20
 
 struct resolve_worker;
 
