@@ -8,11 +8,13 @@
 #include "http/metrics.h"
 #include "http/server.h"
 #include "identity/profile_api.h"
+#include "identity/resolve_worker.h"
 #include "ingest/collect.h"
 
 #define SERVE_MAX_ROUTES 16
 
 static struct collect collector;
+static struct resolve_worker *resolver; /* NULL with resolve-incremental = off */
 
 static void handle_metrics(const struct http_request *req, struct http_response *res, void *arg)
 {
@@ -20,6 +22,8 @@ static void handle_metrics(const struct http_request *req, struct http_response 
     (void)arg;
     struct textbuf b = {0};
     collect_metrics(&collector, &b);
+    if (resolver)
+        resolve_worker_metrics(resolver, &b);
     http_server_metrics(&b);
     if (b.failed || !b.p) {
         textbuf_release(&b);
@@ -68,23 +72,45 @@ int cmd_serve(int argc, char **argv)
     struct store *st = NULL;
     struct http_server *srv = NULL;
     struct profile_api *profiles = NULL;
+    struct idgraph_rules rules = {0};
+    bool incremental = strcmp(cfg.resolve_incremental, "on") == 0;
     struct store_options sopt = {.synchronous_full = strcmp(cfg.synchronous, "full") == 0,
                                  .background_checkpoint = true};
+    if (incremental && idgraph_rules_parse(cfg.identity_types, cfg.identity_blocked, &rules, &e)) {
+        idgraph_rules_release(&rules);
+        return cli_fail("%s", e.msg);
+    }
     if (store_open(cfg.db, &sopt, &st, &e) || source_cache_new(cfg.db, &collector.sources, &e)) {
         store_close(st);
+        idgraph_rules_release(&rules);
         return cli_fail("%s", e.msg);
     }
     if (profile_api_new(cfg.db, &profiles, &e)) {
         store_close(st);
         source_cache_free(collector.sources);
+        idgraph_rules_release(&rules);
         return cli_fail("%s", e.msg);
     }
     if (writer_start(st, (size_t)cfg.max_queue, &collector.writer, &e)) {
         store_close(st);
         source_cache_free(collector.sources);
         profile_api_free(profiles);
+        idgraph_rules_release(&rules);
         return cli_fail("%s", e.msg);
     }
+    /* The resolver: its own connection, taking turns at writing with the writer, woken
+     * by its commits. Not synchronous: resolution lost in a crash is done again. */
+    struct store_options ropt = {.synchronous_full = false};
+    struct resolve_turns turns = {writer_turn_begin, writer_turn_end, collector.writer};
+    if (incremental && resolve_worker_start(cfg.db, &ropt, &rules, &turns, &resolver, &e)) {
+        writer_stop(collector.writer);
+        source_cache_free(collector.sources);
+        profile_api_free(profiles);
+        idgraph_rules_release(&rules);
+        return cli_fail("%s", e.msg);
+    }
+    if (resolver)
+        writer_on_commit(collector.writer, resolve_worker_wake, resolver);
     struct writer_stats ws;
     writer_get_stats(collector.writer, &ws);
 
@@ -102,8 +128,9 @@ int cmd_serve(int argc, char **argv)
         rc = cli_fail("%s", e.msg);
         goto out;
     }
-    log_info("serve: listening on %s (port %u), database %s, %" PRIu64 " messages known",
-             cfg.listen, http_server_port(srv), cfg.db, ws.seen);
+    log_info("serve: listening on %s (port %u), database %s, %" PRIu64
+             " messages known, incremental resolution %s",
+             cfg.listen, http_server_port(srv), cfg.db, ws.seen, incremental ? "on" : "off");
     if (ready && write_ready_file(ready, http_server_port(srv))) {
         rc = EXIT_FAIL;
         goto out;
@@ -116,8 +143,13 @@ int cmd_serve(int argc, char **argv)
     rc = EXIT_OK;
 out:
     http_server_stop(srv, (int)cfg.shutdown_timeout * 1000);
+    /* Requests are answered, so everything acknowledged is committed: the resolver's
+     * last step resolves it (before the writer goes: they take turns). */
+    resolve_worker_stop(resolver);
+    resolver = NULL;
     writer_get_stats(collector.writer, &ws);
     writer_stop(collector.writer);
+    idgraph_rules_release(&rules);
     source_cache_free(collector.sources);
     profile_api_free(profiles);
     log_info("serve: stopped after %" PRIu64 " commits", ws.commits);

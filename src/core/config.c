@@ -47,6 +47,10 @@ static const struct setting settings[] = {
      "null,none,0,-,n/a,test,test@test.com,+8613800000000,+8613800138000,+8613888888888,"
      "+8611111111111",
      0, 0, NULL, false, "identifier values (standardized) that never link records"},
+    {"resolve-incremental", SET_ENUM, S(resolve_incremental), "on", 0, 0, "on|off", false,
+     "on: custos serve resolves new events into profiles as they are committed (within a "
+     "second), and custos import the rows it loads; off: profiles change only when custos "
+     "resolve runs"},
     {"quality-min-completeness", SET_INT, S(quality_min_completeness), "50", 0, 100, NULL, false,
      "custos quality: percent of rows a field must be filled in, else an alert"},
     {"quality-min-validity", SET_INT, S(quality_min_validity), "90", 0, 100, NULL, false,

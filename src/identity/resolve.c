@@ -112,16 +112,23 @@ static int add_member(struct resolver *r, uint8_t kind, int64_t row_id, int64_t 
     return 0;
 }
 
-/* The identifier types a record's JSON object may name are taken as they are. */
-static int on_record(const struct import_row *row, void *ctx)
+/* The identifier types a record's JSON object may name are taken as they are. The
+ * types point into the returned object: the caller deletes it after using r->ids. */
+static cJSON *record_identifiers(struct resolver *r, const struct import_row *row)
 {
-    struct resolver *r = ctx;
     r->nids = 0;
-    r->stats->records++;
     cJSON *ids = row->identifiers ? cJSON_Parse(row->identifiers) : NULL;
     for (cJSON *it = ids ? ids->child : NULL; it; it = it->next)
         if (cJSON_IsString(it))
             add_ident(r, it->string, it->valuestring, strlen(it->valuestring));
+    return ids;
+}
+
+static int on_record(const struct import_row *row, void *ctx)
+{
+    struct resolver *r = ctx;
+    r->stats->records++;
+    cJSON *ids = record_identifiers(r, row);
     int rc = add_member(r, 1, row->id, row->source_id);
     cJSON_Delete(ids);
     return rc;
@@ -147,11 +154,10 @@ static void take_traits(struct resolver *r, const cJSON *traits)
     take_string(r, traits, "id_number", "id_number");
 }
 
-static int on_event(const struct event_row *ev, void *ctx)
+/* The identifiers of an event into r->ids (their types are static strings). */
+static void event_identifiers(struct resolver *r, const struct event_row *ev)
 {
-    struct resolver *r = ctx;
     r->nids = 0;
-    r->stats->events++;
     if (ev->user_id)
         add_ident(r, "user_id", ev->user_id, strlen(ev->user_id));
     if (ev->anonymous_id)
@@ -166,9 +172,47 @@ static int on_event(const struct event_row *ev, void *ctx)
         if (strcmp(ev->type, "alias") == 0)
             take_string(r, msg, "previousId", "anonymous_id");
     }
-    int rc = add_member(r, 0, ev->id, ev->source_id);
     json_arena_end();
-    return rc;
+}
+
+static int on_event(const struct event_row *ev, void *ctx)
+{
+    struct resolver *r = ctx;
+    r->stats->events++;
+    event_identifiers(r, ev);
+    return add_member(r, 0, ev->id, ev->source_id);
+}
+
+/* Incremental resolution (incremental.c) takes identifiers exactly as above. */
+static void idents_copy(const struct resolver *r, struct resolve_idents *out)
+{
+    out->n = 0;
+    for (size_t i = 0; i < r->nids; i++) {
+        size_t tl = strlen(r->ids[i].type), vl = strlen(r->ids[i].value);
+        if (tl >= sizeof(out->types[0]))
+            continue; /* the graph takes no such type either */
+        memcpy(out->types[out->n], r->ids[i].type, tl + 1);
+        memcpy(out->values[out->n], r->ids[i].value, vl + 1);
+        out->ids[out->n] = (struct ident){out->types[out->n], out->values[out->n]};
+        out->n++;
+    }
+}
+
+void resolve_record_identifiers(const struct import_row *row, struct resolve_stats *stats,
+                                struct resolve_idents *out)
+{
+    struct resolver r = {.stats = stats};
+    cJSON *ids = record_identifiers(&r, row);
+    idents_copy(&r, out);
+    cJSON_Delete(ids);
+}
+
+void resolve_event_identifiers(const struct event_row *ev, struct resolve_stats *stats,
+                               struct resolve_idents *out)
+{
+    struct resolver r = {.stats = stats};
+    event_identifiers(&r, ev);
+    idents_copy(&r, out);
 }
 
 static int on_stored_identifier(int64_t id, const char *type, const char *value, void *ctx)
@@ -332,6 +376,14 @@ int resolve_full(struct store *st, const struct idgraph_rules *rules, FILE *map,
     }
     free(node_count);
     free(member_count);
+    /* Incremental resolution (incremental.h) goes on after the rows read here; the new
+     * generation tells a resolver in another process to load the graph again. */
+    int64_t last[2] = {0, 0}; /* by kind: events, records */
+    for (size_t i = 0; i < r.n; i++)
+        if (r.m[i].row_id > last[r.m[i].kind])
+            last[r.m[i].kind] = r.m[i].row_id;
+    if (!rc)
+        rc = st->ops->identity_cursor_put(st, last[1], last[0], true, now, e);
     if (!rc)
         rc = st->ops->commit(st, e);
     in_txn = false;

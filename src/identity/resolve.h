@@ -35,6 +35,23 @@ int resolve_full(struct store *st, const struct idgraph_rules *rules, FILE *map,
  * only the map is written. */
 int resolve_exact_baseline(struct store *st, FILE *map, struct resolve_stats *stats, struct err *e);
 
+/* The identifiers one record or event carries, standardized, as resolution links them
+ * (ids[i] point into types and values). */
+struct resolve_idents {
+    char types[IDGRAPH_RECORD_IDS][64];
+    char values[IDGRAPH_RECORD_IDS][IDGRAPH_VALUE_MAX + 1];
+    struct ident ids[IDGRAPH_RECORD_IDS];
+    size_t n;
+};
+
+/* Takes the identifiers of an imported record or of an event exactly as resolve_full
+ * does (same fields, standardization, at most IDGRAPH_RECORD_IDS); values that
+ * standardization refuses are counted in stats->invalid. Cannot fail. */
+void resolve_record_identifiers(const struct import_row *row, struct resolve_stats *stats,
+                                struct resolve_idents *out);
+void resolve_event_identifiers(const struct event_row *ev, struct resolve_stats *stats,
+                               struct resolve_idents *out);
+
 /* Standardizes an identifier of a type into out (cap bytes): phones, e-mails and
  * resident ID numbers by their rules, other types trimmed. 0, or ERR_INVALID. */
 int resolve_standardize(const char *type, const char *value, size_t len, char *out, size_t cap);

@@ -179,7 +179,21 @@ struct importer {
     bool slow_orders;
     uint64_t next_seq;            /* rows of this importer sent to the store */
     int64_t *seq_ids[SEQ_CHUNKS]; /* seq -> record id, chunks of 2^16 */
+    void (*on_commit)(void *arg); /* importer_on_commit */
+    void *on_commit_arg;
 };
+
+void importer_on_commit(struct importer *im, void (*fn)(void *arg), void *arg)
+{
+    im->on_commit = fn;
+    im->on_commit_arg = arg;
+}
+
+static void committed(struct importer *im)
+{
+    if (im->on_commit)
+        im->on_commit(im->on_commit_arg);
+}
 
 static int load_key(const char *key, size_t len, int64_t id, uint64_t hash, void *ctx)
 {
@@ -727,7 +741,10 @@ static int store_commit(struct importer *im, struct err *e)
     if (im->m->kind == KIND_ORDER_LINE &&
         ((rc = aggs_flush(im, e)) || (rc = st->ops->orders_aggregate(st, e))))
         return rc;
-    return st->ops->commit(st, e);
+    if ((rc = st->ops->commit(st, e)))
+        return rc;
+    committed(im); /* on this thread: what it does must not touch the reader's state */
+    return 0;
 }
 
 static void *store_thread(void *arg)
@@ -1115,8 +1132,11 @@ static int import_jsonl(struct importer *im, const char *path, FILE *f, struct p
                        cJSON_GetStringValue(cJSON_GetObjectItem(r0, "message")));
             }
         }
+        bool sent = w.n > 0;
         collect_batch_release(&w);
         json_arena_end();
+        if (!rc && sent)
+            committed(im);
         progress_show(im, pg, stats->read, bytes, false);
     }
     stats->bytes += bytes;

@@ -35,6 +35,12 @@ int importer_new(const char *db, const char *source_name, const struct mapping *
  * committed before the error stay. */
 int importer_file(struct importer *im, const char *path, struct import_stats *stats, struct err *e);
 
+/* Has the importer call fn(arg) after each commit of rows it loaded (for incremental
+ * resolution: `custos import` resolves what it loads as it goes). A CSV import calls it
+ * on its store thread, between two of its transactions: fn must use its own store
+ * connection and nothing of the caller's thread. */
+void importer_on_commit(struct importer *im, void (*fn)(void *arg), void *arg);
+
 void importer_free(struct importer *im);
 
 #endif

@@ -24,6 +24,12 @@ struct writer {
     size_t queued, max_queue;
     bool stopping;
     struct writer_stats stats;
+    void (*on_commit)(void *arg); /* writer_on_commit */
+    void *on_commit_arg;
+    /* Turns at writing the database (writer_turn_begin): a ticket lock. */
+    pthread_mutex_t turn_lock;
+    pthread_cond_t turn_next;
+    uint64_t turn_ticket, turn_serving;
     /* The keys this transaction added, to take back out on rollback. */
     struct hash128 *added;
     size_t added_n, added_cap;
@@ -111,9 +117,13 @@ static void *writer_main(void *arg)
         pthread_mutex_unlock(&w->lock);
 
         struct err e = {0};
+        writer_turn_begin(w);
         int rc = write_jobs(w, list, &e);
+        writer_turn_end(w);
         if (rc)
             log_error("writer: transaction of %zu records failed: %s", n, e.msg);
+        else if (w->on_commit)
+            w->on_commit(w->on_commit_arg);
 
         pthread_mutex_lock(&w->lock);
         w->queued -= n;
@@ -165,6 +175,8 @@ int writer_start(struct store *st, size_t max_queue, struct writer **out, struct
     w->max_queue = max_queue;
     w->stats.seen = w->seen.count;
     pthread_mutex_init(&w->lock, NULL);
+    pthread_mutex_init(&w->turn_lock, NULL);
+    pthread_cond_init(&w->turn_next, NULL);
     pthread_cond_init(&w->work, NULL);
     pthread_cond_init(&w->done, NULL);
     if (pthread_create(&w->thread, NULL, writer_main, w)) {
@@ -210,6 +222,33 @@ void writer_get_stats(struct writer *w, struct writer_stats *out)
     pthread_mutex_unlock(&w->lock);
 }
 
+void writer_on_commit(struct writer *w, void (*fn)(void *arg), void *arg)
+{
+    pthread_mutex_lock(&w->lock);
+    w->on_commit = fn;
+    w->on_commit_arg = arg;
+    pthread_mutex_unlock(&w->lock);
+}
+
+void writer_turn_begin(void *arg)
+{
+    struct writer *w = arg;
+    pthread_mutex_lock(&w->turn_lock);
+    uint64_t mine = w->turn_ticket++;
+    while (w->turn_serving != mine)
+        pthread_cond_wait(&w->turn_next, &w->turn_lock);
+    pthread_mutex_unlock(&w->turn_lock);
+}
+
+void writer_turn_end(void *arg)
+{
+    struct writer *w = arg;
+    pthread_mutex_lock(&w->turn_lock);
+    w->turn_serving++;
+    pthread_cond_broadcast(&w->turn_next);
+    pthread_mutex_unlock(&w->turn_lock);
+}
+
 void writer_stop(struct writer *w)
 {
     if (!w)
@@ -223,6 +262,8 @@ void writer_stop(struct writer *w)
     seen_release(&w->seen);
     free(w->added);
     pthread_mutex_destroy(&w->lock);
+    pthread_mutex_destroy(&w->turn_lock);
+    pthread_cond_destroy(&w->turn_next);
     pthread_cond_destroy(&w->work);
     pthread_cond_destroy(&w->done);
     free(w);

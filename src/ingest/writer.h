@@ -48,6 +48,19 @@ int writer_submit(struct writer *w, struct record *recs, size_t n, struct err *e
 
 void writer_get_stats(struct writer *w, struct writer_stats *out);
 
+/* Has the writer thread call fn(arg) after each commit (for the incremental resolver
+ * of `custos serve`: new events are there to resolve). fn must be quick and must not
+ * call the writer. Set it before records are submitted. */
+void writer_on_commit(struct writer *w, void (*fn)(void *arg), void *arg);
+
+/* Turns at writing the database, first come first served, for another connection of
+ * this process that writes too (the resolver): SQLite lets one writer in at a time and
+ * makes the others sleep and retry, which under a steady stream of commits starves
+ * them. The writer takes a turn for each of its transactions; take one around each
+ * write transaction of the other connection. arg is the writer. */
+void writer_turn_begin(void *arg);
+void writer_turn_end(void *arg);
+
 /* Commits what is queued, stops the thread, closes the store, frees w. */
 void writer_stop(struct writer *w);
 

@@ -103,6 +103,18 @@ typedef int (*store_api_key_cb)(const struct api_key *k, void *ctx);
 typedef int (*store_import_row_cb)(const struct import_row *r, void *ctx);
 typedef int (*store_identifier_cb)(int64_t id, const char *type, const char *value, void *ctx);
 typedef int (*store_id_cb)(int64_t id, void *ctx);
+/* A stored identifier with the profile it belongs to (incremental resolution). */
+typedef int (*store_identifier_profile_cb)(int64_t id, const char *type, const char *value,
+                                           int64_t profile_id, void *ctx);
+/* A live profile with its counts of identifiers and members. */
+typedef int (*store_profile_counts_cb)(int64_t id, int64_t identifiers, int64_t members, void *ctx);
+
+/* How far resolution has read (migration 0011): see identity/incremental.h. */
+struct identity_cursor {
+    int64_t generation;  /* bumped by every full resolution */
+    int64_t last_record; /* highest records.id resolved */
+    int64_t last_event;  /* highest events.id resolved */
+};
 
 /* Receives every imported record key of a source with its row id and content hash. */
 typedef int (*store_record_key_cb)(const char *key, size_t len, int64_t id, uint64_t hash,
@@ -221,6 +233,22 @@ struct store_ops {
     int (*profile_scan)(struct store *st, store_id_cb cb, void *ctx, struct err *e);
     int (*profile_merge)(struct store *st, int64_t from, int64_t into, const char *reason,
                          int64_t now, struct err *e);
+    /* Incremental resolution (migration 0011). record_scan_after: records with id >
+     * after_id in id order, at most limit (> 0) of them, fields as record_scan.
+     * identifier_profiles: every identifier in id order with its profile.
+     * profile_counts: every live profile with its counts. profile_reassign: the
+     * identifiers and members of profile from now belong to into (the merge itself is
+     * profile_merge). identity_cursor_get / _put: the one cursor row; _put with
+     * new_generation bumps the generation (a full resolution). */
+    int (*record_scan_after)(struct store *st, int64_t after_id, int64_t limit,
+                             store_import_row_cb cb, void *ctx, struct err *e);
+    int (*identifier_profiles)(struct store *st, store_identifier_profile_cb cb, void *ctx,
+                               struct err *e);
+    int (*profile_counts)(struct store *st, store_profile_counts_cb cb, void *ctx, struct err *e);
+    int (*profile_reassign)(struct store *st, int64_t from, int64_t into, struct err *e);
+    int (*identity_cursor_get)(struct store *st, struct identity_cursor *c, struct err *e);
+    int (*identity_cursor_put)(struct store *st, int64_t last_record, int64_t last_event,
+                               bool new_generation, int64_t now, struct err *e);
     /* The profile an identifier (standardized) belongs to; 0 when none. */
     int (*profile_by_identifier)(struct store *st, const char *type, const char *value,
                                  int64_t *profile_id, struct err *e);

@@ -55,6 +55,13 @@ enum stmt_id {
     ST_PROFILE_SCAN,
     ST_PROFILE_MERGE,
     ST_MERGE_LOG,
+    ST_RECORD_SCAN_AFTER,
+    ST_IDENTIFIER_PROFILES,
+    ST_PROFILE_COUNTS,
+    ST_REASSIGN_IDENTIFIERS,
+    ST_REASSIGN_MEMBERS,
+    ST_CURSOR_GET,
+    ST_CURSOR_PUT,
     ST_API_KEY_ADD,
     ST_API_KEY_BY_HASH,
     ST_API_KEY_LIST,
@@ -155,6 +162,16 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_PROFILE_MERGE] = "UPDATE profiles SET merged_into = ?2, resolved_at = ?3 WHERE id = ?1",
     [ST_MERGE_LOG] = "INSERT INTO merges(time, from_profile, into_profile, reason) VALUES (?3, "
                      "?1, ?2, ?4)",
+    [ST_RECORD_SCAN_AFTER] = "SELECT id, source_id, kind, record_key, time, identifiers, traits "
+                             "FROM records WHERE id > ?1 ORDER BY id LIMIT ?2",
+    [ST_IDENTIFIER_PROFILES] = "SELECT id, type, value, profile_id FROM identifiers ORDER BY id",
+    [ST_PROFILE_COUNTS] = "SELECT id, identifiers, members FROM profiles WHERE merged_into IS NULL",
+    [ST_REASSIGN_IDENTIFIERS] = "UPDATE identifiers SET profile_id = ?2 WHERE profile_id = ?1",
+    [ST_REASSIGN_MEMBERS] = "UPDATE profile_members SET profile_id = ?2 WHERE profile_id = ?1",
+    [ST_CURSOR_GET] =
+        "SELECT generation, last_record, last_event FROM identity_cursor WHERE id = 1",
+    [ST_CURSOR_PUT] = "UPDATE identity_cursor SET generation = generation + ?3, last_record = ?1, "
+                      "last_event = ?2, updated_at = ?4 WHERE id = 1",
     [ST_API_KEY_ADD] = "INSERT INTO api_keys(name, role, key_hash, key_hint, created_at, "
                        "expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     [ST_API_KEY_BY_HASH] = "SELECT id, name, role, key_hint, created_at, expires_at, revoked_at, "
@@ -334,6 +351,8 @@ union row_cb {
     store_identifier_cb identifier;
     store_id_cb id;
     store_api_key_cb api_key;
+    store_identifier_profile_cb identifier_profile;
+    store_profile_counts_cb profile_counts;
     store_quality_source_cb quality_source;
     store_quality_value_cb quality_value;
 };
@@ -1017,6 +1036,98 @@ static int sq_profile_merge(struct store *st, int64_t from, int64_t into, const 
     return 0;
 }
 
+/* ---- incremental resolution (migration 0011) ---- */
+
+static int sq_record_scan_after(struct store *st, int64_t after_id, int64_t limit,
+                                store_import_row_cb cb, void *ctx, struct err *e)
+{
+    struct sqlite_store *s = impl(st);
+    sqlite3_stmt *q = stmt_get(s, ST_RECORD_SCAN_AFTER, e);
+    if (!q)
+        return ERR_STORE;
+    sqlite3_bind_int64(q, 1, after_id);
+    sqlite3_bind_int64(q, 2, limit > 0 ? limit : -1);
+    return scan_rows(s, q, import_row_read, &(union row_cb){.import_row = cb}, ctx, e);
+}
+
+static int identifier_profile_row(sqlite3_stmt *q, const union row_cb *cb, void *ctx)
+{
+    return cb->identifier_profile(sqlite3_column_int64(q, 0), col_text(q, 1), col_text(q, 2),
+                                  sqlite3_column_int64(q, 3), ctx);
+}
+
+static int sq_identifier_profiles(struct store *st, store_identifier_profile_cb cb, void *ctx,
+                                  struct err *e)
+{
+    struct sqlite_store *s = impl(st);
+    sqlite3_stmt *q = stmt_get(s, ST_IDENTIFIER_PROFILES, e);
+    return q ? scan_rows(s, q, identifier_profile_row, &(union row_cb){.identifier_profile = cb},
+                         ctx, e)
+             : ERR_STORE;
+}
+
+static int profile_counts_row(sqlite3_stmt *q, const union row_cb *cb, void *ctx)
+{
+    return cb->profile_counts(sqlite3_column_int64(q, 0), sqlite3_column_int64(q, 1),
+                              sqlite3_column_int64(q, 2), ctx);
+}
+
+static int sq_profile_counts(struct store *st, store_profile_counts_cb cb, void *ctx, struct err *e)
+{
+    struct sqlite_store *s = impl(st);
+    sqlite3_stmt *q = stmt_get(s, ST_PROFILE_COUNTS, e);
+    return q ? scan_rows(s, q, profile_counts_row, &(union row_cb){.profile_counts = cb}, ctx, e)
+             : ERR_STORE;
+}
+
+static int sq_profile_reassign(struct store *st, int64_t from, int64_t into, struct err *e)
+{
+    struct sqlite_store *s = impl(st);
+    for (int k = 0; k < 2; k++) {
+        sqlite3_stmt *q = stmt_get(s, k ? ST_REASSIGN_MEMBERS : ST_REASSIGN_IDENTIFIERS, e);
+        if (!q)
+            return ERR_STORE;
+        sqlite3_bind_int64(q, 1, from);
+        sqlite3_bind_int64(q, 2, into);
+        int rc = step_done(s, q, e, "move a merged profile's identifiers and members");
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int cursor_row(sqlite3_stmt *q, const union row_cb *cb, void *ctx)
+{
+    (void)cb;
+    struct identity_cursor *c = ctx;
+    c->generation = sqlite3_column_int64(q, 0);
+    c->last_record = sqlite3_column_int64(q, 1);
+    c->last_event = sqlite3_column_int64(q, 2);
+    return 0;
+}
+
+static int sq_identity_cursor_get(struct store *st, struct identity_cursor *c, struct err *e)
+{
+    struct sqlite_store *s = impl(st);
+    sqlite3_stmt *q = stmt_get(s, ST_CURSOR_GET, e);
+    memset(c, 0, sizeof(*c));
+    return q ? scan_rows(s, q, cursor_row, NULL, c, e) : ERR_STORE;
+}
+
+static int sq_identity_cursor_put(struct store *st, int64_t last_record, int64_t last_event,
+                                  bool new_generation, int64_t now, struct err *e)
+{
+    struct sqlite_store *s = impl(st);
+    sqlite3_stmt *q = stmt_get(s, ST_CURSOR_PUT, e);
+    if (!q)
+        return ERR_STORE;
+    sqlite3_bind_int64(q, 1, last_record);
+    sqlite3_bind_int64(q, 2, last_event);
+    sqlite3_bind_int(q, 3, new_generation);
+    sqlite3_bind_int64(q, 4, now);
+    return step_done(s, q, e, "store the resolution cursor");
+}
+
 static int sq_api_key_add(struct store *st, const char *name, const char *role,
                           const unsigned char key_hash[32], const char *key_hint,
                           int64_t created_at, int64_t expires_at, int64_t *id, struct err *e)
@@ -1134,6 +1245,12 @@ static const struct store_ops sqlite_ops = {
     .profile_put = sq_profile_put,
     .profile_scan = sq_profile_scan,
     .profile_merge = sq_profile_merge,
+    .record_scan_after = sq_record_scan_after,
+    .identifier_profiles = sq_identifier_profiles,
+    .profile_counts = sq_profile_counts,
+    .profile_reassign = sq_profile_reassign,
+    .identity_cursor_get = sq_identity_cursor_get,
+    .identity_cursor_put = sq_identity_cursor_put,
     .profile_by_identifier = sq_profile_by_identifier,
     .profile_view = sq_profile_view,
     .table_count = sq_table_count,

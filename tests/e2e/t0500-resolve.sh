@@ -59,7 +59,9 @@ run "$CUSTOS" profile show --phone "abc"
 check_eq "an invalid phone exits 1 with a reason" "1 yes" "$RC $(printf '%s' "$ERR" | grep -q 'not a valid phone' && echo yes)"
 
 # A record that links C7 and C8: the larger profile id redirects to the smaller.
-check "the linking record imports" "$CUSTOS" import --quiet --source crm --mapping "$D/crm.mapping.json" "$D/link.csv"
+# (Loaded without resolving: here the full resolution finds the merge; t0530 has the
+# import finding it.)
+check "the linking record imports" "$CUSTOS" import --quiet --no-resolve --source crm --mapping "$D/crm.mapping.json" "$D/link.csv"
 run "$CUSTOS" resolve --json --map-out "$WORK/map2.csv"
 check_eq "the second resolution reports one merge" 1 "$(printf '%s' "$OUT" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["merges"])')"
 LO=$((P7 < P8 ? P7 : P8)); HI=$((P7 < P8 ? P8 : P7))

@@ -152,7 +152,7 @@ static void test_defaults(void **state)
         settings++;
         assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(s, "origin")), "default");
     }
-    assert_int_equal(settings, 14); /* 8 of the collector, 2 of identity resolution, 3 of
+    assert_int_equal(settings, 15); /* 8 of the collector, 3 of identity resolution, 3 of
                                        data quality, 1 of privacy */
     assert_non_null(strstr(cfg.identity_types, "phone:"));
     cJSON_Delete(o);
@@ -456,6 +456,7 @@ static void test_show_json(void **state)
         {"quality-min-completeness", "default", "50"},
         {"quality-min-validity", "default", "90"},
         {"quality-max-age-hours", "default", "48"},
+        {"resolve-incremental", "default", "on"},
     };
     /* + identity-types, identity-blocked, classification */
     assert_int_equal(cJSON_GetArraySize(o), ARRAY_SIZE(want) + 3);

@@ -1,0 +1,194 @@
+/* resolve_worker.c - see resolve_worker.h. */
+#include <pthread.h>
+
+#include "core/log.h"
+#include "core/timeutil.h"
+#include "identity/resolve_worker.h"
+
+struct resolve_worker {
+    struct store *st;
+    struct incremental *inc;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t wake; /* CLOCK_MONOTONIC */
+    bool woken, stopping;
+    /* Copied under lock after each step, for /metrics. */
+    struct incremental_stats stats;
+    uint64_t failures;
+    char last_error[sizeof(((struct err *)0)->msg)];
+};
+
+static void deadline_in(struct timespec *ts, int64_t ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (ms % 1000) * 1000000;
+    if (ts->tv_nsec >= 1000000000) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000;
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    struct resolve_worker *w = arg;
+    int64_t wait_ms = 0; /* the first step at once: catch up with what is stored */
+    pthread_mutex_lock(&w->lock);
+    for (;;) {
+        if (wait_ms && !w->stopping) {
+            struct timespec until;
+            if (wait_ms == RESOLVE_WORKER_TICK_MS) {
+                /* A short pause first, whatever wakes it: commits gather into one batch. */
+                deadline_in(&until, RESOLVE_WORKER_GAP_MS);
+                while (!w->stopping &&
+                       pthread_cond_timedwait(&w->wake, &w->lock, &until) != ETIMEDOUT)
+                    ;
+                wait_ms -= RESOLVE_WORKER_GAP_MS;
+            }
+            deadline_in(&until, wait_ms);
+            /* After a failure only the timer wakes it: the store is not hammered. */
+            while (!w->stopping && (wait_ms > RESOLVE_WORKER_TICK_MS || !w->woken))
+                if (pthread_cond_timedwait(&w->wake, &w->lock, &until) == ETIMEDOUT)
+                    break;
+        }
+        bool stop = w->stopping;
+        w->woken = false;
+        pthread_mutex_unlock(&w->lock);
+
+        struct err e = {0};
+        uint64_t n = 0;
+        /* One batch at a time (the metrics move while a backlog is worked off); all of
+         * it when stopping. */
+        int rc = incremental_step(w->inc, stop ? 0 : 1, &n, &e);
+
+        pthread_mutex_lock(&w->lock);
+        incremental_get_stats(w->inc, &w->stats);
+        if (rc) {
+            w->failures++;
+            if (strcmp(e.msg, w->last_error) != 0)
+                log_error("resolve: incremental resolution failed (retrying every %d s): %s",
+                          RESOLVE_WORKER_RETRY_MS / 1000, e.msg);
+            snprintf(w->last_error, sizeof(w->last_error), "%s", e.msg);
+        } else if (w->last_error[0]) {
+            log_info("resolve: incremental resolution works again");
+            w->last_error[0] = 0;
+        }
+        /* A full batch: there may be more at once (a backlog). */
+        wait_ms = rc                       ? RESOLVE_WORKER_RETRY_MS
+                  : n >= INCREMENTAL_BATCH ? 0
+                                           : RESOLVE_WORKER_TICK_MS;
+        if (stop)
+            break;
+    }
+    pthread_mutex_unlock(&w->lock);
+    return NULL;
+}
+
+int resolve_worker_start(const char *db, const struct store_options *opt,
+                         const struct idgraph_rules *rules, const struct resolve_turns *turns,
+                         struct resolve_worker **out, struct err *e)
+{
+    struct resolve_worker *w = calloc(1, sizeof(*w));
+    if (!w)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    int rc = store_open(db, opt, &w->st, e);
+    if (!rc)
+        rc = incremental_new(w->st, rules, &w->inc, e);
+    if (!rc && turns)
+        incremental_set_turns(w->inc, turns->begin, turns->end, turns->arg);
+    if (rc) {
+        store_close(w->st);
+        free(w);
+        return rc;
+    }
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&w->wake, &ca);
+    pthread_condattr_destroy(&ca);
+    if (pthread_create(&w->thread, NULL, worker_main, w)) {
+        incremental_free(w->inc);
+        store_close(w->st);
+        pthread_mutex_destroy(&w->lock);
+        pthread_cond_destroy(&w->wake);
+        free(w);
+        return err_set(e, ERR_NOMEM, "cannot start the resolver thread");
+    }
+    *out = w;
+    return 0;
+}
+
+void resolve_worker_wake(void *arg)
+{
+    struct resolve_worker *w = arg;
+    pthread_mutex_lock(&w->lock);
+    w->woken = true;
+    pthread_cond_signal(&w->wake);
+    pthread_mutex_unlock(&w->lock);
+}
+
+void resolve_worker_metrics(struct resolve_worker *w, struct textbuf *b)
+{
+    pthread_mutex_lock(&w->lock);
+    struct incremental_stats s = w->stats;
+    uint64_t failures = w->failures;
+    pthread_mutex_unlock(&w->lock);
+    textbuf_printf(b,
+                   "# HELP custos_resolve_rows_total Rows resolved incrementally, by kind.\n"
+                   "# TYPE custos_resolve_rows_total counter\n"
+                   "custos_resolve_rows_total{kind=\"event\"} %" PRIu64 "\n"
+                   "custos_resolve_rows_total{kind=\"record\"} %" PRIu64 "\n"
+                   "# HELP custos_resolve_unresolved_total Rows without any usable identifier.\n"
+                   "# TYPE custos_resolve_unresolved_total counter\n"
+                   "custos_resolve_unresolved_total %" PRIu64 "\n"
+                   "# HELP custos_resolve_profiles_created_total Profiles created.\n"
+                   "# TYPE custos_resolve_profiles_created_total counter\n"
+                   "custos_resolve_profiles_created_total %" PRIu64 "\n"
+                   "# HELP custos_resolve_merges_total Profiles merged into another.\n"
+                   "# TYPE custos_resolve_merges_total counter\n"
+                   "custos_resolve_merges_total %" PRIu64 "\n"
+                   "# HELP custos_resolve_graph_loads_total Times the identity graph was loaded "
+                   "from the store (at start, after a full resolution or a failure).\n"
+                   "# TYPE custos_resolve_graph_loads_total counter\n"
+                   "custos_resolve_graph_loads_total %" PRIu64 "\n"
+                   "# HELP custos_resolve_failures_total Resolution steps that failed.\n"
+                   "# TYPE custos_resolve_failures_total counter\n"
+                   "custos_resolve_failures_total %" PRIu64 "\n",
+                   s.events, s.records, s.unresolved, s.created, s.merges, s.loads, failures);
+    textbuf_printf(b, "# HELP custos_resolve_lag_ms From an event's receipt to the commit that "
+                      "put it in a profile.\n"
+                      "# TYPE custos_resolve_lag_ms histogram\n");
+    uint64_t cum = 0;
+    for (size_t i = 0; i < INCREMENTAL_LAG_BUCKETS; i++) {
+        cum += s.lag[i];
+        if (i + 1 < INCREMENTAL_LAG_BUCKETS)
+            textbuf_printf(b, "custos_resolve_lag_ms_bucket{le=\"%" PRId64 "\"} %" PRIu64 "\n",
+                           incremental_lag_bounds[i], cum);
+        else
+            textbuf_printf(b, "custos_resolve_lag_ms_bucket{le=\"+Inf\"} %" PRIu64 "\n", cum);
+    }
+    textbuf_printf(b,
+                   "custos_resolve_lag_ms_sum %" PRIu64 "\n"
+                   "custos_resolve_lag_ms_count %" PRIu64 "\n"
+                   "# HELP custos_resolve_lag_max_ms The longest lag seen.\n"
+                   "# TYPE custos_resolve_lag_max_ms gauge\n"
+                   "custos_resolve_lag_max_ms %" PRId64 "\n",
+                   s.lag_sum_ms, cum, s.lag_max_ms);
+}
+
+void resolve_worker_stop(struct resolve_worker *w)
+{
+    if (!w)
+        return;
+    pthread_mutex_lock(&w->lock);
+    w->stopping = true;
+    pthread_cond_signal(&w->wake);
+    pthread_mutex_unlock(&w->lock);
+    pthread_join(w->thread, NULL);
+    incremental_free(w->inc);
+    store_close(w->st);
+    pthread_mutex_destroy(&w->lock);
+    pthread_cond_destroy(&w->wake);
+    free(w);
+}

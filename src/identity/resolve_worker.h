@@ -1,0 +1,47 @@
+/* resolve_worker.h - the resolver thread of `custos serve`.
+ *
+ * A thread with its own store connection runs incremental_step (incremental.h)
+ * whenever the ingestion writer has committed (resolve_worker_wake, the writer's
+ * commit hook), and every RESOLVE_WORKER_TICK_MS anyway, so that a new event's
+ * profile exists within a second of its commit. Failures are logged (once per
+ * distinct reason) and retried after RESOLVE_WORKER_RETRY_MS; ingestion never waits
+ * for resolution. */
+#ifndef CUSTOS_RESOLVE_WORKER_H
+#define CUSTOS_RESOLVE_WORKER_H
+
+#include "core/textbuf.h"
+#include "identity/incremental.h"
+
+#define RESOLVE_WORKER_TICK_MS  200  /* a step at least this often, wakes or not */
+#define RESOLVE_WORKER_RETRY_MS 5000 /* after a failed step */
+/* At least this between steps: wakes coalesce, so a stream of small commits makes
+ * bigger batches. */
+#define RESOLVE_WORKER_GAP_MS 20
+
+struct resolve_worker;
+
+/* Turns at writing with the ingestion writer of this process (writer_turn_begin and
+ * writer_turn_end, arg the writer): see incremental_set_turns. */
+struct resolve_turns {
+    void (*begin)(void *arg), (*end)(void *arg);
+    void *arg;
+};
+
+/* Opens its own connection to the database at db (opt as for the store; synchronous
+ * "normal" is enough: what a crash loses of resolution is redone from the cursor,
+ * which is in the same transactions) and starts the thread. rules must outlive the worker. Returns
+ * 0, or an error with its reason. */
+int resolve_worker_start(const char *db, const struct store_options *opt,
+                         const struct idgraph_rules *rules, const struct resolve_turns *turns,
+                         struct resolve_worker **out, struct err *e);
+
+/* Asks for a step soon (callable from any thread; arg is the worker). */
+void resolve_worker_wake(void *arg);
+
+/* Appends the worker's Prometheus metrics to b. */
+void resolve_worker_metrics(struct resolve_worker *w, struct textbuf *b);
+
+/* Runs a last step for what is committed, stops the thread, closes its store, frees w. */
+void resolve_worker_stop(struct resolve_worker *w);
+
+#endif
