@@ -7,6 +7,7 @@
 #include "core/arena.h"
 #include "core/config.h"
 #include "privacy/classify.h"
+#include "privacy/policy.h"
 #include "core/log.h"
 
 #define CUSTOS_VERSION "0.1.0"
@@ -258,6 +259,8 @@ int main(int argc, char **argv)
     int rc = config_load(&vargc, vargv, &e);
     if (rc == 0)
         rc = classify_check(cfg.classification, &e);
+    if (rc == 0)
+        rc = policy_check(cfg.role_policy, &e);
     if (rc) {
         fprintf(stderr, "custos: %s\n", e.msg);
         config_release();

@@ -1,0 +1,63 @@
+/* policy.h - what each role sees of each class of field (issue 6, "roles and masking").
+ *
+ * The policy is a table role x class -> clear | masked | hidden. The defaults (see
+ * docs/privacy.md for why each role gets what it gets):
+ *
+ *               public  internal  sensitive  core-sensitive
+ *   admin       clear   clear     clear      clear
+ *   analyst     clear   clear     masked     hidden
+ *   marketing   clear   clear     masked     hidden
+ *   service     clear   clear     clear      masked
+ *   risk        clear   clear     masked     clear
+ *
+ * The `role-policy` setting overrides entries: "ROLE:CLASS:ACTION,..." (e.g.
+ * "marketing:sensitive:hidden,service:core-sensitive:hidden").
+ *
+ * policy_apply walks a JSON answer (a profile view, a stored message, a quarantined
+ * one) once and applies the role to every value by the class of its field name:
+ * members of objects by their key, {"type": T, "value": V} pairs (identifiers) by T,
+ * and array elements and nested members by the key of their container when that is
+ * the more sensitive. Masked values get the mask of mask.h; hidden ones are removed
+ * (a hidden identifier leaves the identifiers array). */
+#ifndef CUSTOS_PRIVACY_POLICY_H
+#define CUSTOS_PRIVACY_POLICY_H
+
+#include <cJSON.h>
+
+#include "core/common.h"
+#include "privacy/classify.h"
+
+enum policy_action { POLICY_CLEAR, POLICY_MASKED, POLICY_HIDDEN };
+
+#define POLICY_ROLES 5
+
+/* "clear", "masked", "hidden". */
+const char *policy_action_name(enum policy_action a);
+
+/* Checks a `role-policy` setting's text; ERR_INVALID naming the entry at fault. */
+int policy_check(const char *spec, struct err *e);
+
+/* What role sees of class c under the `role-policy` setting in force (read once,
+ * thread-safe). An unknown role sees only public fields clear and nothing else. */
+enum policy_action policy_for(const char *role, enum data_class c);
+
+/* The same under an explicit spec (may be NULL), for tests and documentation. */
+enum policy_action policy_with(const char *spec, const char *role, enum data_class c);
+
+/* What one pass of policy_apply did: fields shown clear that are sensitive or
+ * core-sensitive (an audited read), masked and hidden, and the names of the first
+ * clear sensitive fields (for the audit entry; never their values). */
+struct policy_stats {
+    int clear_sensitive, masked, hidden;
+    char fields[160]; /* "phone,email,..." (truncated) */
+};
+
+/* Applies role to json in place (see above). Returns 0, or ERR_NOMEM (json is then
+ * partly masked: the caller must not send it). */
+int policy_apply(cJSON *json, const char *role, struct policy_stats *stats);
+
+/* policy_apply with an explicit policy and classification (tests). */
+int policy_apply_with(cJSON *json, const char *policy_spec, const char *class_spec,
+                      const char *role, struct policy_stats *stats);
+
+#endif
