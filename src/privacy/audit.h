@@ -14,8 +14,7 @@
 
 #include "core/common.h"
 #include "core/err.h"
-
-struct store;
+#include "store/store.h"
 
 /* Actions used by Custos itself ("area.verb"); callers may use others of that form. */
 #define AUDIT_READ_CLEAR     "read.clear"     /* clear read of sensitive data */
@@ -40,5 +39,33 @@ struct store;
  * object), ERR_STORE / ERR_IO with the reason in e. */
 int audit_append(struct store *st, const char *actor, const char *action, const char *subject,
                  const char *detail_json, struct err *e);
+
+/* The hash of an entry: BLAKE2b-256 over "custos audit v1", seq and time (64-bit
+ * little-endian), actor, action, subject and detail (each a presence byte, a 64-bit
+ * length and its bytes) and prev_hash (32 bytes). */
+void audit_hash(const struct audit_row *r, const unsigned char prev_hash[32],
+                unsigned char out[32]);
+
+/* The file that records the newest entry's seq and hash, next to the database:
+ * "DB.audit-head". Writes the path into out (capacity cap); ERR_LIMIT if too long. */
+int audit_head_path(struct store *st, char *out, size_t cap, struct err *e);
+
+/* What audit_verify found. */
+struct audit_report {
+    int64_t entries;    /* entries read */
+    int64_t last_seq;   /* the newest entry's seq (0: none) */
+    int64_t head_seq;   /* the seq the head file records (0: no head file) */
+    int64_t after_head; /* entries after the head: appended while it was being written,
+                           or by someone with access to the database */
+    int64_t bad_seq;    /* the first entry found wrong (0: none) */
+    char reason[256];   /* why, when bad_seq != 0 or the head does not match */
+};
+
+/* Reads the whole log and checks every entry's seq (no gap), prev_hash (the hash of
+ * the entry before it) and hash (its content), then the head file: its seq must be
+ * there with its hash. Returns 0 when all holds; ERR_INVALID with the first bad seq
+ * and the reason in r (and e) when an entry was edited, inserted or removed, or the
+ * head does not match; ERR_STORE / ERR_IO on a failure to read. */
+int audit_verify(struct store *st, struct audit_report *r, struct err *e);
 
 #endif
