@@ -218,6 +218,15 @@ int audit_append(struct store *st, const char *actor, const char *action, const 
     return rc;
 }
 
+int audit_head_sync(struct store *st, struct err *e)
+{
+    struct last l = {0};
+    int rc = st->ops->audit_last(st, last_one, &l, e);
+    if (rc || !l.found || l.bad)
+        return rc;
+    return head_write(st, l.seq, l.hash, e);
+}
+
 struct verify {
     struct audit_report *r;
     unsigned char prev[32];
@@ -259,6 +268,7 @@ static int verify_one(const struct audit_row *row, void *arg)
         return bad(v, row->seq, "entry %" PRId64 " was edited: its hash does not match its content",
                    row->seq);
     memcpy(v->prev, h, 32);
+    hex(h, 32, v->r->last_hash);
     v->r->entries++;
     v->r->last_seq = row->seq;
     if (v->head_seq && row->seq == v->head_seq) {

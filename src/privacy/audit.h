@@ -40,6 +40,10 @@
 int audit_append(struct store *st, const char *actor, const char *action, const char *subject,
                  const char *detail_json, struct err *e);
 
+/* Moves the head file to the newest entry: call it after committing a transaction in
+ * which audit_append joined (audit_append does it itself otherwise). */
+int audit_head_sync(struct store *st, struct err *e);
+
 /* The hash of an entry: BLAKE2b-256 over "custos audit v1", seq and time (64-bit
  * little-endian), actor, action, subject and detail (each a presence byte, a 64-bit
  * length and its bytes) and prev_hash (32 bytes). */
@@ -58,6 +62,7 @@ struct audit_report {
     int64_t after_head; /* entries after the head: appended while it was being written,
                            or by someone with access to the database */
     int64_t bad_seq;    /* the first entry found wrong (0: none) */
+    char last_hash[65]; /* the newest good entry's hash, hex ("" when none) */
     char reason[256];   /* why, when bad_seq != 0 or the head does not match */
 };
 
