@@ -3,6 +3,7 @@
 
 #include "core/config.h"
 #include "http/api_key.h"
+#include "privacy/audit.h"
 #include "privacy/mask.h"
 #include "privacy/policy.h"
 
@@ -307,4 +308,42 @@ int policy_apply_with(cJSON *json, const char *policy_spec, const char *class_sp
     memcpy(p.t, defaults, sizeof(defaults));
     spec_apply(policy_spec, p.t, NULL);
     return run(&p, json, stats);
+}
+
+int policy_answer(struct store *st, cJSON *json, const char *role, const char *actor,
+                  const char *subject, struct err *e)
+{
+    struct policy_stats stats;
+    if (policy_apply(json, role, &stats))
+        return err_set(e, ERR_NOMEM, "out of memory while masking");
+    if (stats.clear_sensitive == 0)
+        return 0;
+    cJSON *d = cJSON_CreateObject();
+    cJSON_AddStringToObject(d, "role", role);
+    cJSON_AddStringToObject(d, "fields", stats.fields);
+    cJSON_AddNumberToObject(d, "values", stats.clear_sensitive);
+    char *text = cJSON_PrintUnformatted(d);
+    cJSON_Delete(d);
+    if (!text)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    int rc = audit_append(st, actor, AUDIT_READ_CLEAR, subject, text, e);
+    cJSON_free(text);
+    return rc;
+}
+
+bool policy_all_clear(const char *role)
+{
+    for (int c = 0; c < CLASS_COUNT; c++)
+        if (policy_for(role, (enum data_class)c) != POLICY_CLEAR)
+            return false;
+    return true;
+}
+
+int policy_audit_bulk(struct store *st, const char *role, const char *actor, const char *subject,
+                      const char *detail_json, struct err *e)
+{
+    if (policy_for(role, CLASS_SENSITIVE) != POLICY_CLEAR &&
+        policy_for(role, CLASS_CORE_SENSITIVE) != POLICY_CLEAR)
+        return 0;
+    return audit_append(st, actor, AUDIT_READ_CLEAR, subject, detail_json, e);
 }

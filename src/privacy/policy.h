@@ -60,4 +60,23 @@ int policy_apply(cJSON *json, const char *role, struct policy_stats *stats);
 int policy_apply_with(cJSON *json, const char *policy_spec, const char *class_spec,
                       const char *role, struct policy_stats *stats);
 
+/* Applies role to json for an answer to actor ("cli", "key:HINT") about subject
+ * ("profile:42", "events", ...), and appends a read.clear entry to the audit log of st
+ * when sensitive fields were shown clear (their names in the detail, never values).
+ * Returns 0; ERR_NOMEM, or the audit log's error: then the answer must not be sent
+ * (no clear read goes unaudited). */
+struct store;
+int policy_answer(struct store *st, cJSON *json, const char *role, const char *actor,
+                  const char *subject, struct err *e);
+
+/* Whether role sees every class clear (then policy_apply changes nothing). */
+bool policy_all_clear(const char *role);
+
+/* For a read of many rows at once (custos events --json, quarantine list --json):
+ * appends one read.clear entry for actor and subject, with detail_json (may be NULL),
+ * before the read, when role sees sensitive or core-sensitive fields clear. Returns 0
+ * or the audit log's error (then do not read). */
+int policy_audit_bulk(struct store *st, const char *role, const char *actor, const char *subject,
+                      const char *detail_json, struct err *e);
+
 #endif
