@@ -7,6 +7,7 @@
 #include "core/arena.h"
 #include "core/config.h"
 #include "privacy/classify.h"
+#include "privacy/dp.h"
 #include "privacy/policy.h"
 #include "core/log.h"
 
@@ -284,6 +285,9 @@ int main(int argc, char **argv)
         rc = classify_check(cfg.classification, &e);
     if (rc == 0)
         rc = policy_check(cfg.role_policy, &e);
+    double budget;
+    if (rc == 0)
+        rc = dp_budget_parse(cfg.dp_budget, &budget, &e);
     if (rc) {
         fprintf(stderr, "custos: %s\n", e.msg);
         config_release();
