@@ -27,7 +27,9 @@ static const struct command commands[] = {
      "Serves the Segment-compatible collection API (POST /v1/identify, track, page,\n"
      "screen, group, alias, batch, import), the profile API (GET /api/v1/profiles/ID and\n"
      "?email=|phone=|userId=|memberCard=, with an API key from custos keys add), GET\n"
-     "/healthz and GET /metrics on --listen.\n"
+     "/healthz and GET /metrics on --listen. With the settings tls-cert and tls-key\n"
+     "(PEM files) it speaks HTTPS only. Profile answers are masked by the API key's\n"
+     "role, and clear reads of sensitive data are audited (docs/privacy.md).\n"
      "A message is answered 200 only once it is on disk. SIGTERM or SIGINT stops\n"
      "accepting connections, answers the requests in progress, then exits.\n"
      "\n"
@@ -57,8 +59,9 @@ static const struct command commands[] = {
      "\n"
      "add     creates a key and prints it, alone, on stdout. The key is shown only this\n"
      "        once: Custos keeps only its hash.\n"
-     "        --role ROLE     admin, analyst, marketing, service or risk (what each role\n"
-     "                        may see comes with masking; today every role reads profiles)\n"
+     "        --role ROLE     admin, analyst, marketing, service or risk: what the key\n"
+     "                        sees of each class of field, clear, masked or hidden\n"
+     "                        (docs/privacy.md; the role-policy setting changes it)\n"
      "        --name NAME     a label for people, e.g. the program that uses the key\n"
      "        --expires DAYS  the key stops working DAYS days from now (0: at once);\n"
      "                        without it the key works until revoked\n"
@@ -159,7 +162,9 @@ static const struct command commands[] = {
      "Identifiers, traits with every candidate value and its source (the golden value:\n"
      "the most recent), records by source, orders, recent events and merge history. A\n"
      "merged profile id answers with the profile it joined. Phones and e-mails are\n"
-     "standardized before the lookup (138 0013 8000 finds +8613800138000).\n"},
+     "standardized before the lookup (138 0013 8000 finds +8613800138000).\n"
+     "Values are shown as the cli-role setting's role sees them (default admin: clear,\n"
+     "and each such read is written to the audit log; docs/privacy.md).\n"},
     {"demo", cmd_demo, "write a demo retail world to import: CSV, JSON Lines, mappings, truth",
      "usage: custos demo [--customers N] [--seed S] [--out DIR] [--load]\n"
      "\n"
