@@ -56,8 +56,8 @@ enum mask_kind mask_kind_of(const char *field, size_t len)
 struct cps {
     const char *s;
     size_t n;
-    uint32_t cp[MASK_MAX_INPUT];
-    uint16_t off[MASK_MAX_INPUT + 1];
+    uint32_t *cp;  /* at most one per byte of the value */
+    uint16_t *off; /* and one more */
 };
 
 /* Decodes v; false for invalid UTF-8 or a value over the limit. */
@@ -310,14 +310,17 @@ static void mask_birth_date(struct out *o, const struct cps *c)
 
 char *mask_value(enum mask_kind kind, const char *v, size_t n)
 {
-    struct cps *c = malloc(sizeof(*c));
+    /* One allocation for the code points, their offsets and the mask. */
+    size_t cpn = n > MASK_MAX_INPUT ? 0 : n;
+    struct cps cs, *c = &cs;
     struct out o = {.cap = n + 32};
-    o.p = malloc(o.cap);
-    if (!c || !o.p) {
-        free(c);
-        free(o.p);
+    char *mem = malloc(cpn * sizeof(uint32_t) + (cpn + 1) * sizeof(uint16_t) + o.cap);
+    if (!mem)
         return NULL;
-    }
+    c->cp = (uint32_t *)mem;
+    c->off = (uint16_t *)(mem + cpn * sizeof(uint32_t));
+    char *text = mem + cpn * sizeof(uint32_t) + (cpn + 1) * sizeof(uint16_t);
+    o.p = text;
     if (!cps_load(c, v, n)) {
         put(&o, "***", 3);
     } else {
@@ -348,8 +351,9 @@ char *mask_value(enum mask_kind kind, const char *v, size_t n)
         }
     }
     o.p[o.len] = 0;
-    free(c);
-    return o.p;
+    /* The caller frees what it gets: move the mask to the start of the block. */
+    memmove(mem, o.p, o.len + 1);
+    return mem;
 }
 
 char *mask_field(const char *field, const char *value)

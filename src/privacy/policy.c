@@ -132,8 +132,23 @@ enum policy_action policy_for(const char *role, enum data_class c)
 
 /* ---- the pass over a JSON answer ---- */
 
+#define PASS_CACHE 64 /* field names remembered per pass (answers repeat a few dozen) */
+
+/* Field names and their classes: classifying folds the name and searches the table,
+ * and the same few names come back in every record and event of an answer. Under the
+ * setting in force (policy_apply) one cache per thread serves every pass; an explicit
+ * classification (policy_apply_with) gets a fresh one per pass. */
+struct class_cache {
+    struct {
+        char field[32]; /* a copy: hidden members are freed during the pass */
+        enum data_class cls;
+    } slot[PASS_CACHE];
+};
+static _Thread_local struct class_cache thread_cache;
+
 struct pass {
     enum policy_action t[POLICY_ROLES][CLASS_COUNT];
+    struct class_cache own, *cache;
     const char *class_spec;
     bool explicit_classes;
     const char *role;
@@ -143,8 +158,21 @@ struct pass {
 
 static enum data_class class_of(struct pass *p, const char *field)
 {
-    size_t n = strlen(field);
-    return p->explicit_classes ? classify_with(p->class_spec, field, n) : privacy_class_n(field, n);
+    uint32_t h = 2166136261u;
+    size_t n = 0;
+    for (; field[n]; n++)
+        h = (h ^ (unsigned char)field[n]) * 16777619u;
+    struct class_cache *cc = p->cache;
+    size_t slot = h % PASS_CACHE;
+    if (n && n < sizeof(cc->slot[slot].field) && strcmp(cc->slot[slot].field, field) == 0)
+        return cc->slot[slot].cls;
+    enum data_class c =
+        p->explicit_classes ? classify_with(p->class_spec, field, n) : privacy_class_n(field, n);
+    if (n && n < sizeof(cc->slot[slot].field)) {
+        memcpy(cc->slot[slot].field, field, n + 1);
+        cc->slot[slot].cls = c;
+    }
+    return c;
 }
 
 static void note_clear(struct pass *p, const char *field)
@@ -295,7 +323,7 @@ static int run(struct pass *p, cJSON *json, struct policy_stats *stats)
 
 int policy_apply(cJSON *json, const char *role, struct policy_stats *stats)
 {
-    struct pass p = {.role = role};
+    struct pass p = {.role = role, .cache = &thread_cache};
     pthread_once(&table_once, table_load);
     memcpy(p.t, table, sizeof(table));
     return run(&p, json, stats);
@@ -305,6 +333,7 @@ int policy_apply_with(cJSON *json, const char *policy_spec, const char *class_sp
                       const char *role, struct policy_stats *stats)
 {
     struct pass p = {.role = role, .class_spec = class_spec, .explicit_classes = true};
+    p.cache = &p.own;
     memcpy(p.t, defaults, sizeof(defaults));
     spec_apply(policy_spec, p.t, NULL);
     return run(&p, json, stats);
