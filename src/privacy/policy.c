@@ -245,6 +245,18 @@ static bool apply_scalar(struct pass *p, cJSON *item, const char *field, enum da
 
 static void walk(struct pass *p, cJSON *node, const char *field, enum data_class inherited);
 
+/* Containers of Segment messages and orders whose "name" names a thing, not a person. */
+static bool names_a_thing(const char *container)
+{
+    static const char *const things[] = {"library",  "app",      "os",      "campaign", "screen",
+                                         "network",  "products", "product", "items",    "item",
+                                         "category", "store",    "page",    "referrer"};
+    for (size_t i = 0; i < ARRAY_SIZE(things); i++)
+        if (strcmp(container, things[i]) == 0)
+            return true;
+    return false;
+}
+
 /* Applies the policy to node, the value of field (class c); true when it must go. */
 static bool apply(struct pass *p, cJSON *node, const char *field, enum data_class c)
 {
@@ -289,6 +301,8 @@ static void walk(struct pass *p, cJSON *node, const char *field, enum data_class
         cJSON *next = it->next;
         const char *name = it->string ? it->string : field;
         enum data_class c = class_of(p, name);
+        if (c > CLASS_INTERNAL && strcmp(name, "name") == 0 && names_a_thing(field))
+            c = CLASS_INTERNAL; /* a product's or an app's name is not a person's */
         /* A member without a mask of its own inside a sensitive container (an
          * address's parts) takes the container's class and mask. */
         const char *mfield = name;

@@ -152,8 +152,9 @@ static void test_defaults(void **state)
         settings++;
         assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(s, "origin")), "default");
     }
-    assert_int_equal(settings, 13); /* 8 of the collector, 2 of identity resolution, 3 of
-                                       data quality */
+    assert_int_equal(settings, 19); /* 8 of the collector, 2 of identity resolution, 3 of
+                                       data quality, 6 of privacy (classification, tls-cert,
+                                       tls-key, cli-role, role-policy, dp-budget) */
     assert_non_null(strstr(cfg.identity_types, "phone:"));
     cJSON_Delete(o);
 }
@@ -456,6 +457,12 @@ static void test_show_json(void **state)
         {"quality-min-completeness", "default", "50"},
         {"quality-min-validity", "default", "90"},
         {"quality-max-age-hours", "default", "48"},
+        {"classification", "default", ""},
+        {"tls-cert", "default", ""},
+        {"tls-key", "default", ""},
+        {"cli-role", "default", "admin"},
+        {"role-policy", "default", ""},
+        {"dp-budget", "default", "10"},
     };
     assert_int_equal(cJSON_GetArraySize(o), ARRAY_SIZE(want) + 2); /* + identity-types, -blocked */
     for (size_t k = 0; k < ARRAY_SIZE(want); k++) {

@@ -119,7 +119,9 @@ static void test_message(void **state)
     cJSON *m = cJSON_Parse("{\"type\":\"identify\",\"userId\":\"u-9\",\"traits\":{\"email\":"
                            "\"li.lei@163.com\",\"phone\":13812345678,\"idNumber\":"
                            "\"110105194912310021\"},\"context\":{\"ip\":\"10.1.2.3\","
-                           "\"traits\":{\"firstName\":\"Lei\"}}}");
+                           "\"traits\":{\"firstName\":\"Lei\"},\"library\":{\"name\":"
+                           "\"analytics-node\"}},\"properties\":{\"products\":[{\"name\":"
+                           "\"Green Tea\"}],\"name\":\"Han Meimei\"}}");
     struct policy_stats st;
     assert_int_equal(policy_apply_with(m, NULL, NULL, "marketing", &st), 0);
     char *t = cJSON_PrintUnformatted(m);
@@ -129,6 +131,9 @@ static void test_message(void **state)
     assert_null(strstr(t, "idNumber"));
     assert_null(strstr(t, "10.1.2.3"));
     assert_non_null(strstr(t, "\"u-9\""));
+    assert_non_null(strstr(t, "\"analytics-node\"")); /* a library's name: clear */
+    assert_non_null(strstr(t, "\"Green Tea\""));      /* a product's name: clear */
+    assert_non_null(strstr(t, "\"H** M*****\""));     /* a person's name: masked */
     cJSON_free(t);
     cJSON_Delete(m);
     /* the classification setting is honoured: city made core-sensitive */
