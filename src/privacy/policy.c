@@ -390,3 +390,37 @@ int policy_audit_bulk(struct store *st, const char *role, const char *actor, con
         return 0;
     return audit_append(st, actor, AUDIT_READ_CLEAR, subject, detail_json, e);
 }
+
+int policy_answer_text(struct store *st, char **body, size_t *len, const char *role,
+                       const char *actor, const char *subject, struct err *e)
+{
+    if (policy_all_clear(role)) {
+        if (*len == 0)
+            return 0;
+        char detail[64];
+        snprintf(detail, sizeof(detail), "{\"role\":\"%s\"}", role);
+        return audit_append(st, actor, AUDIT_READ_CLEAR, subject, detail, e);
+    }
+    cJSON *json = cJSON_ParseWithLength(*body, *len);
+    if (!json)
+        return err_set(e, ERR_INVALID, "the answer to mask is not JSON");
+    int rc = policy_answer(st, json, role, actor, subject, e);
+    char *text = rc ? NULL : cJSON_PrintUnformatted(json);
+    cJSON_Delete(json);
+    if (rc)
+        return rc;
+    if (!text)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    size_t n = strlen(text);
+    char *copy = malloc(n + 1);
+    if (!copy) {
+        cJSON_free(text);
+        return err_set(e, ERR_NOMEM, "out of memory");
+    }
+    memcpy(copy, text, n + 1);
+    cJSON_free(text);
+    free(*body);
+    *body = copy;
+    *len = n;
+    return 0;
+}

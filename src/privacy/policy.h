@@ -69,6 +69,13 @@ struct store;
 int policy_answer(struct store *st, cJSON *json, const char *role, const char *actor,
                   const char *subject, struct err *e);
 
+/* policy_answer for an answer already rendered as JSON text (*body, *len: malloc'd;
+ * replaced by the masked text, the old one freed). Roles that see every class clear
+ * keep the text as it is (no parse) and get a read.clear entry whenever the text is
+ * not empty. Same returns as policy_answer; on failure *body is unchanged. */
+int policy_answer_text(struct store *st, char **body, size_t *len, const char *role,
+                       const char *actor, const char *subject, struct err *e);
+
 /* Whether role sees every class clear (then policy_apply changes nothing). */
 bool policy_all_clear(const char *role);
 
