@@ -1554,66 +1554,64 @@ static const char *sq_location(struct store *st)
     return p ? p : "";
 }
 
+/* Prepares one statement of sq_dp_spend with its parameters: ?1 the key, ?2 epsilon,
+ * ?3 the default budget, ?4 now (each statement uses some of them). */
+static sqlite3_stmt *budget_stmt(struct sqlite_store *s, const char *sql, int64_t key_id,
+                                 double epsilon, double default_budget, int64_t now, struct err *e)
+{
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK) {
+        db_err(s, e, "prepare budget");
+        return NULL;
+    }
+    int n = sqlite3_bind_parameter_count(q);
+    sqlite3_bind_int64(q, 1, key_id);
+    if (n >= 2)
+        sqlite3_bind_double(q, 2, epsilon);
+    if (n >= 3)
+        sqlite3_bind_double(q, 3, default_budget);
+    if (n >= 4)
+        sqlite3_bind_int64(q, 4, now);
+    return q;
+}
+
 static int sq_dp_spend(struct store *st, int64_t key_id, double epsilon, double default_budget,
                        int64_t now, double *spent, double *budget, struct err *e)
 {
+    static const char *const sql[] = {
+        "INSERT INTO dp_budget(key_id, spent, updated_at) VALUES (?1, 0, ?4) ON CONFLICT(key_id) "
+        "DO NOTHING",
+        "UPDATE dp_budget SET spent = spent + ?2, updated_at = ?4 WHERE key_id = ?1 AND spent + "
+        "?2 <= coalesce(budget, ?3) + 1e-9",
+        "SELECT spent, coalesce(budget, ?3) FROM dp_budget WHERE key_id = ?1",
+    };
     struct sqlite_store *s = impl(st);
-    bool own = sqlite3_get_autocommit(s->db);
+    bool own = sqlite3_get_autocommit(s->db), granted = false;
     int rc = own ? sq_begin(st, e) : 0;
-    sqlite3_stmt *q = NULL;
-    if (rc)
-        return rc;
-    if (sqlite3_prepare_v2(s->db,
-                           "INSERT INTO dp_budget(key_id, spent, updated_at) VALUES (?1, 0, ?2) "
-                           "ON CONFLICT(key_id) DO NOTHING",
-                           -1, &q, NULL) != SQLITE_OK) {
-        rc = db_err(s, e, "prepare budget");
-        goto out;
+    for (size_t i = 0; i < ARRAY_SIZE(sql) && !rc; i++) {
+        sqlite3_stmt *q = budget_stmt(s, sql[i], key_id, epsilon, default_budget, now, e);
+        if (!q) {
+            rc = ERR_STORE;
+        } else if (i < 2) {
+            rc = step_done(s, q, e, "privacy budget");
+            granted = i == 1 && !rc && sqlite3_changes(s->db) == 1;
+        } else if (sqlite3_step(q) == SQLITE_ROW) {
+            if (spent)
+                *spent = sqlite3_column_double(q, 0);
+            if (budget)
+                *budget = sqlite3_column_double(q, 1);
+        }
+        sqlite3_finalize(q);
     }
-    sqlite3_bind_int64(q, 1, key_id);
-    sqlite3_bind_int64(q, 2, now);
-    if ((rc = step_done(s, q, e, "budget")))
-        goto out;
-    sqlite3_finalize(q);
-    if (sqlite3_prepare_v2(s->db,
-                           "UPDATE dp_budget SET spent = spent + ?2, updated_at = ?4 WHERE key_id "
-                           "= ?1 AND spent + ?2 <= coalesce(budget, ?3) + 1e-9",
-                           -1, &q, NULL) != SQLITE_OK) {
-        rc = db_err(s, e, "prepare budget");
-        goto out;
-    }
-    sqlite3_bind_int64(q, 1, key_id);
-    sqlite3_bind_double(q, 2, epsilon);
-    sqlite3_bind_double(q, 3, default_budget);
-    sqlite3_bind_int64(q, 4, now);
-    if ((rc = step_done(s, q, e, "budget")))
-        goto out;
-    bool granted = sqlite3_changes(s->db) == 1;
-    sqlite3_finalize(q);
-    if (sqlite3_prepare_v2(s->db,
-                           "SELECT spent, coalesce(budget, ?2) FROM dp_budget WHERE key_id = ?1",
-                           -1, &q, NULL) != SQLITE_OK) {
-        rc = db_err(s, e, "prepare budget");
-        goto out;
-    }
-    sqlite3_bind_int64(q, 1, key_id);
-    sqlite3_bind_double(q, 2, default_budget);
-    if (sqlite3_step(q) == SQLITE_ROW) {
-        if (spent)
-            *spent = sqlite3_column_double(q, 0);
-        if (budget)
-            *budget = sqlite3_column_double(q, 1);
-    }
-    if (!granted)
+    if (!rc && !granted)
         rc = err_set(e, ERR_LIMIT, "the privacy budget of API key %" PRId64 " is spent", key_id);
-out:
-    sqlite3_finalize(q);
     if (own) {
         if (rc == 0 || rc == ERR_LIMIT) {
             struct err ce = {0};
             int crc = sq_commit(st, &ce);
             if (crc) {
-                *e = ce;
+                if (e)
+                    *e = ce;
                 rc = crc;
             }
         } else {
