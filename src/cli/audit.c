@@ -132,8 +132,11 @@ static int audit_verify_cmd(int argc, char **argv)
                    r.after_head);
     }
     if (rc) {
-        fprintf(stderr, "custos: audit log: %s (first bad entry: %" PRId64 ")\n", r.reason,
-                r.bad_seq);
+        if (r.bad_seq)
+            fprintf(stderr, "custos: audit log: %s (first bad entry: %" PRId64 ")\n", r.reason,
+                    r.bad_seq);
+        else
+            fprintf(stderr, "custos: audit log: %s\n", r.reason);
         return EXIT_FAIL;
     }
     return EXIT_OK;

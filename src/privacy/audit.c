@@ -96,18 +96,27 @@ static void hex(const unsigned char *b, size_t n, char *out)
 
 /* Reads the head file: 0 and seq/hash; ERR_NOTFOUND when there is none; ERR_INVALID
  * when it does not parse. */
+static int hex_digit(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
 static int head_parse(const char *text, int64_t *seq, unsigned char hash[32])
 {
-    char hx[65];
-    long long s = 0;
-    if (sscanf(text, "%lld %64s", &s, hx) != 2 || strlen(hx) != 64 || s <= 0)
+    char *end;
+    errno = 0;
+    long long s = strtoll(text, &end, 10);
+    if (errno || end == text || s <= 0 || *end != ' ')
         return ERR_INVALID;
+    const char *hx = end + 1;
     for (int i = 0; i < 32; i++) {
-        unsigned v;
-        if (sscanf(hx + 2 * i, "%2x", &v) != 1)
+        int hi = hex_digit(hx[2 * i]), lo = hi < 0 ? -1 : hex_digit(hx[2 * i + 1]);
+        if (hi < 0 || lo < 0)
             return ERR_INVALID;
-        hash[i] = (unsigned char)v;
+        hash[i] = (unsigned char)(hi * 16 + lo);
     }
+    if (hx[64] != '\n' && hx[64] != 0)
+        return ERR_INVALID;
     *seq = (int64_t)s;
     return 0;
 }
@@ -289,6 +298,11 @@ int audit_verify(struct store *st, struct audit_report *r, struct err *e)
     if (rc)
         return rc;
     rc = head_read(path, &v.head_seq, v.head_hash, e);
+    if (rc == ERR_INVALID)
+        snprintf(r->reason, sizeof(r->reason),
+                 "the head file %.150s was altered: it does not "
+                 "parse as SEQ HASH",
+                 path);
     if (rc && rc != ERR_NOTFOUND)
         return rc;
     if (rc == ERR_NOTFOUND)

@@ -319,7 +319,7 @@ static void walk(struct pass *p, cJSON *node, const char *field, enum data_class
 
 static int run(struct pass *p, cJSON *json, struct policy_stats *stats)
 {
-    struct policy_stats none;
+    struct policy_stats none = {0};
     p->stats = stats ? stats : &none;
     memset(p->stats, 0, sizeof(*p->stats));
     if (cJSON_IsString(json) || cJSON_IsNumber(json)) {

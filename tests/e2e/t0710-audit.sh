@@ -64,6 +64,11 @@ run "$CUSTOS" audit verify
 check_eq "a missing head file: verify exits 1" 1 "$RC"
 check_match "saying so" 'head file' "$ERR"
 restore
+echo "3 not-a-hash" >"$CUSTOS_DB.audit-head"
+run "$CUSTOS" audit verify
+check_eq "an altered head file: verify exits 1" 1 "$RC"
+check_match "saying it was altered" 'head file .* was altered' "$ERR"
+restore
 run "$CUSTOS" audit verify
 check_eq "the restored log verifies again" 0 "$RC"
 run "$CUSTOS" audit
