@@ -31,7 +31,7 @@ FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_BIN := $(patsubst fuzz/%.c,$(O)/fuzz/%,$(FUZZ_SRC))
 
 .PHONY: all run test unit check-format format clean bench
-all: $(O)/custos $(O)/bench/loadgen $(O)/bench/identity_febrl
+all: $(O)/custos $(O)/bench/loadgen $(O)/bench/identity_febrl $(O)/bench/privacy_mask
 ifeq ($(BUILD),release)
 all: custos
 custos: $(O)/custos
@@ -68,6 +68,11 @@ $(O)/fuzz/%: fuzz/%.c fuzz/replay.c $(O)/libcustos.a
 	@mkdir -p $(dir $@)
 	@echo "  LD $@"
 	@$(CC) $(CFLAGS_ALL) $(LDOPT) -o $@ $< fuzz/replay.c $(O)/libcustos.a $(LDLIBS_ALL)
+
+$(O)/bench/privacy_mask: bench/privacy_mask.c $(O)/libcustos.a
+	@mkdir -p $(dir $@)
+	@echo "  LD $@"
+	@$(CC) $(CFLAGS_ALL) $(LDOPT) -o $@ $< $(O)/libcustos.a $(LDLIBS_ALL)
 
 $(O)/bench/identity_febrl: bench/identity_febrl.c $(O)/libcustos.a
 	@mkdir -p $(dir $@)

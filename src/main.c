@@ -7,6 +7,8 @@
 #include "core/arena.h"
 #include "core/config.h"
 #include "privacy/classify.h"
+#include "privacy/dp.h"
+#include "privacy/policy.h"
 #include "core/log.h"
 
 #define CUSTOS_VERSION "0.1.0"
@@ -25,7 +27,9 @@ static const struct command commands[] = {
      "Serves the Segment-compatible collection API (POST /v1/identify, track, page,\n"
      "screen, group, alias, batch, import), the profile API (GET /api/v1/profiles/ID and\n"
      "?email=|phone=|userId=|memberCard=, with an API key from custos keys add), GET\n"
-     "/healthz and GET /metrics on --listen.\n"
+     "/healthz and GET /metrics on --listen. With the settings tls-cert and tls-key\n"
+     "(PEM files) it speaks HTTPS only. Profile answers are masked by the API key's\n"
+     "role, and clear reads of sensitive data are audited (docs/privacy.md).\n"
      "A message is answered 200 only once it is on disk. With resolve-incremental = on\n"
      "(the default) a resolver thread puts every new event into its profile within a\n"
      "second of its commit (docs/identity.md); /metrics shows how far behind it is.\n"
@@ -58,8 +62,9 @@ static const struct command commands[] = {
      "\n"
      "add     creates a key and prints it, alone, on stdout. The key is shown only this\n"
      "        once: Custos keeps only its hash.\n"
-     "        --role ROLE     admin, analyst, marketing, service or risk (what each role\n"
-     "                        may see comes with masking; today every role reads profiles)\n"
+     "        --role ROLE     admin, analyst, marketing, service or risk: what the key\n"
+     "                        sees of each class of field, clear, masked or hidden\n"
+     "                        (docs/privacy.md; the role-policy setting changes it)\n"
      "        --name NAME     a label for people, e.g. the program that uses the key\n"
      "        --expires DAYS  the key stops working DAYS days from now (0: at once);\n"
      "                        without it the key works until revoked\n"
@@ -169,7 +174,9 @@ static const struct command commands[] = {
      "Identifiers, traits with every candidate value and its source (the golden value:\n"
      "the most recent), records by source, orders, recent events and merge history. A\n"
      "merged profile id answers with the profile it joined. Phones and e-mails are\n"
-     "standardized before the lookup (138 0013 8000 finds +8613800138000).\n"},
+     "standardized before the lookup (138 0013 8000 finds +8613800138000).\n"
+     "Values are shown as the cli-role setting's role sees them (default admin: clear,\n"
+     "and each such read is written to the audit log; docs/privacy.md).\n"},
     {"demo", cmd_demo, "write a demo retail world to import: CSV, JSON Lines, mappings, truth",
      "usage: custos demo [--customers N] [--seed S] [--out DIR] [--load]\n"
      "\n"
@@ -187,6 +194,29 @@ static const struct command commands[] = {
      "                  marketplace, service, reviews, web, app, miniprogram (write keys in\n"
      "                  DIR/SOURCE.key) and imports every file with its mapping; loading\n"
      "                  again changes nothing\n"},
+    {"audit", cmd_audit, "list and verify the hash-chained audit log",
+     "usage: custos audit list [--since TIME] [--action A] [--after SEQ] [--limit N]\n"
+     "                         [--json | --csv]\n"
+     "       custos audit verify [--json]\n"
+     "\n"
+     "Every clear read of sensitive data, every export, every change of a key, role,\n"
+     "plan or consent, and every erasure is appended to the audit log; each entry holds\n"
+     "the hash of the one before (docs/privacy.md, \"Audit\"). Entries name who acted\n"
+     "(cli, key:HINT), what (read.clear, key.add, plan.change, erase, ...) and on what\n"
+     "(profile:42, key:7, source:web): ids, never personal data.\n"
+     "\n"
+     "list    the entries, oldest first: seq, time, actor, action, subject, detail\n"
+     "        --since TIME  only entries at or after TIME (2026-11-23 or an ISO 8601 time)\n"
+     "        --action A    only action A (read.clear), or every action of an area (key.)\n"
+     "        --after SEQ   only entries after seq SEQ (for paging)\n"
+     "        --limit N     at most N entries\n"
+     "verify  recomputes the chain and compares its end with the head file kept beside\n"
+     "        the database (DB.audit-head); exits 1 naming the first entry that was\n"
+     "        edited, inserted or removed. Someone who can write both the database and\n"
+     "        the head file can rewrite the log undetected: keep copies of the head\n"
+     "        elsewhere (custos audit verify --json prints last_seq and last_hash).\n"
+     "\n"
+     "example: custos audit list --since 2026-11-01 --action read.clear --csv > reads.csv\n"},
     {"config", cmd_config, "show the settings in force and where each came from",
      "usage: custos config show [--json | --markdown]\n"
      "\n"
@@ -270,6 +300,11 @@ int main(int argc, char **argv)
     int rc = config_load(&vargc, vargv, &e);
     if (rc == 0)
         rc = classify_check(cfg.classification, &e);
+    if (rc == 0)
+        rc = policy_check(cfg.role_policy, &e);
+    double budget;
+    if (rc == 0)
+        rc = dp_budget_parse(cfg.dp_budget, &budget, &e);
     if (rc) {
         fprintf(stderr, "custos: %s\n", e.msg);
         config_release();

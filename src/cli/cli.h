@@ -23,6 +23,7 @@ int cmd_profile(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_version(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
 
 /* One option of a verb: "--name VALUE" (value != NULL) or "--name" (flag != NULL). */
 struct cli_opt {
@@ -53,6 +54,12 @@ bool cli_progress_wanted(void);
 
 /* Opens the configured store (cfg.db) read-write, printing the reason on failure. */
 int cli_open_store(struct store **st);
+
+/* Ends an audited act begun with st->ops->begin: when rc is 0, appends the audit
+ * entry (actor "cli") and commits both, then moves the audit head; otherwise, or if
+ * that fails, rolls back. Returns rc or the failure, with the reason in e. */
+int cli_audited(struct store *st, int rc, const char *action, const char *subject,
+                const char *detail, struct err *e);
 
 /* Output format chosen by --json / --csv (tables for people otherwise). */
 enum cli_format { FORMAT_TABLE, FORMAT_JSON, FORMAT_CSV };

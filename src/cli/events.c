@@ -2,6 +2,8 @@
 #include <cJSON.h>
 
 #include "cli/cli.h"
+#include "core/config.h"
+#include "privacy/policy.h"
 #include "store/source_names.h"
 #include "core/timeutil.h"
 #include "ingest/message.h"
@@ -21,6 +23,16 @@ static int print_event(const struct event_row *r, void *arg)
                                     r->timestamp, source);
         if (!text)
             return ERR_NOMEM;
+        if (!policy_all_clear(cfg.cli_role)) { /* the role's masks (privacy/policy.h) */
+            cJSON *m = cJSON_Parse(text);
+            cJSON_free(text);
+            text = NULL;
+            if (m && policy_apply(m, cfg.cli_role, NULL) == 0)
+                text = cJSON_PrintUnformatted(m);
+            cJSON_Delete(m);
+            if (!text)
+                return ERR_NOMEM;
+        }
         puts(text);
         cJSON_free(text);
         return 0;
@@ -68,6 +80,9 @@ int cmd_events(int argc, char **argv)
                                           "event", "messageId", "flag"};
     if (!rc && c.fmt != FORMAT_JSON)
         c.t = cli_table_new(ARRAY_SIZE(headers), headers);
+    if (!rc && c.fmt == FORMAT_JSON) /* only --json shows what the messages hold */
+        rc = policy_audit_bulk(st, cfg.cli_role, "cli", source ? "events:source" : "events", NULL,
+                               &e);
     if (!rc)
         rc = st->ops->event_scan(st, &f, print_event, &c, &e);
     store_close(st);

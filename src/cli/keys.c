@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 #include "core/timeutil.h"
 #include "http/api_key.h"
+#include "privacy/audit.h"
 
 static int keys_add(int argc, char **argv)
 {
@@ -30,7 +31,13 @@ static int keys_add(int argc, char **argv)
     struct err e = {0};
     char key[API_KEY_CHARS + 1];
     int64_t id = 0;
-    rc = api_key_create(st, name, role, days, key, &id, &e);
+    rc = st->ops->begin(st, &e);
+    if (!rc)
+        rc = api_key_create(st, name, role, days, key, &id, &e);
+    char subject[32], detail[96];
+    snprintf(subject, sizeof(subject), "key:%" PRId64, id);
+    snprintf(detail, sizeof(detail), "{\"role\":\"%s\",\"expires_days\":%" PRId64 "}", role, days);
+    rc = cli_audited(st, rc, AUDIT_KEY_ADD, subject, detail, &e);
     store_close(st);
     if (rc == ERR_INVALID)
         return cli_usage("keys", "%s", e.msg);
@@ -100,7 +107,12 @@ static int keys_revoke(int argc, char **argv)
     if ((rc = cli_open_store(&st)))
         return rc;
     struct err e = {0};
-    rc = st->ops->api_key_revoke(st, id, time_now_ms(), &e);
+    rc = st->ops->begin(st, &e);
+    if (!rc)
+        rc = st->ops->api_key_revoke(st, id, time_now_ms(), &e);
+    char subject[32];
+    snprintf(subject, sizeof(subject), "key:%" PRId64, id);
+    rc = cli_audited(st, rc, AUDIT_KEY_REVOKE, subject, NULL, &e);
     store_close(st);
     if (rc)
         return cli_fail("%s", e.msg);

@@ -2,6 +2,8 @@
 #include <cJSON.h>
 
 #include "cli/cli.h"
+#include "core/config.h"
+#include "privacy/policy.h"
 #include "store/source_names.h"
 #include "core/arena.h"
 #include "core/text.h"
@@ -50,6 +52,8 @@ static cJSON *row_json(const struct quarantine_row *r, const struct source_names
     cJSON *reasons = cJSON_Parse(r->reasons ? r->reasons : "[]");
     cJSON_AddItemToObject(o, "reasons", reasons ? reasons : cJSON_CreateArray());
     cJSON *m = raw_item(r);
+    if (m && !policy_all_clear(cfg.cli_role)) /* the role's masks (privacy/policy.h) */
+        policy_apply(m, cfg.cli_role, NULL);
     if (m)
         cJSON_AddItemToObject(o, "message", m);
     return o;
@@ -150,7 +154,10 @@ static int q_list(int argc, char **argv)
     if (c.fmt != FORMAT_JSON)
         c.t = cli_table_new(ARRAY_SIZE(headers), headers);
     struct err e = {0};
-    rc = st->ops->quarantine_scan(st, &f, list_one, &c, &e);
+    if (c.fmt == FORMAT_JSON) /* only --json shows the messages */
+        rc = policy_audit_bulk(st, cfg.cli_role, "cli", "quarantine", NULL, &e);
+    if (!rc)
+        rc = st->ops->quarantine_scan(st, &f, list_one, &c, &e);
     store_close(st);
     source_names_free(c.names);
     if (!rc && c.t)
@@ -197,7 +204,11 @@ static int q_show(int argc, char **argv)
     if ((rc = open_with_names(&st, &c.names, NULL, &unused)))
         return rc;
     struct err e = {0};
-    rc = st->ops->quarantine_get(st, id, show_one, &c, &e);
+    char subject[48];
+    snprintf(subject, sizeof(subject), "quarantine:%" PRId64, id);
+    rc = policy_audit_bulk(st, cfg.cli_role, "cli", subject, NULL, &e);
+    if (!rc)
+        rc = st->ops->quarantine_get(st, id, show_one, &c, &e);
     store_close(st);
     source_names_free(c.names);
     if (rc)

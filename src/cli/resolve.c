@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "privacy/policy.h"
 #include "core/config.h"
 #include "core/timeutil.h"
 #include "identity/resolve.h"
@@ -209,6 +210,16 @@ int cmd_profile(int argc, char **argv)
     void *view = NULL;
     if (!rc)
         rc = st->ops->profile_view(st, id, PROFILE_RECENT_EVENTS, &view, &e);
+    if (!rc) { /* the role's masks, and the audit of a clear read (privacy/policy.h) */
+        char subject[32];
+        snprintf(subject, sizeof(subject), "profile:%.0f",
+                 cJSON_GetNumberValue(cJSON_GetObjectItem(view, "id")));
+        rc = policy_answer(st, view, cfg.cli_role, "cli", subject, &e);
+        if (rc) {
+            cJSON_Delete(view);
+            view = NULL;
+        }
+    }
     store_close(st);
     if (rc)
         return cli_fail("%s", e.msg);

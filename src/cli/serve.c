@@ -1,6 +1,8 @@
 /* serve.c - `custos serve`: the HTTP server. */
 #include <pthread.h>
 #include <signal.h>
+#include <sodium.h>
+#include <sys/stat.h>
 
 #include "cli/cli.h"
 #include "core/config.h"
@@ -12,6 +14,7 @@
 #include "ingest/collect.h"
 
 #define SERVE_MAX_ROUTES 16
+#define SERVE_PEM_MAX    (1 << 20) /* a certificate chain or key file: 1 MB at most */
 
 static struct collect collector;
 static struct resolve_worker *resolver; /* NULL with resolve-incremental = off */
@@ -50,6 +53,70 @@ static int write_ready_file(const char *path, unsigned port)
     return 0;
 }
 
+/* Reads a PEM file named by a setting into *out (malloc'd); prints why it cannot. */
+static int read_pem(const char *setting, const char *path, char **out)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return cli_fail("%s: cannot read %s: %s", setting, path, strerror(errno));
+    struct stat sb;
+    if (fstat(fileno(f), &sb) == 0 && strcmp(setting, "tls-key") == 0 && (sb.st_mode & 077))
+        log_warn("serve: the TLS key %s can be read by other users: chmod 600 it", path);
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (len + 4096 + 1 > cap) {
+            cap = cap ? cap * 2 : 8192;
+            if (cap > SERVE_PEM_MAX + 1) {
+                free(buf);
+                fclose(f);
+                return cli_fail("%s: %s is larger than %d bytes: not a PEM file", setting, path,
+                                SERVE_PEM_MAX);
+            }
+            char *p = realloc(buf, cap);
+            if (!p) {
+                free(buf);
+                fclose(f);
+                return cli_fail("out of memory");
+            }
+            buf = p;
+        }
+        size_t n = fread(buf + len, 1, cap - len - 1, f);
+        len += n;
+        if (n == 0)
+            break;
+    }
+    bool failed = ferror(f);
+    fclose(f);
+    buf[len] = 0;
+    if (failed || !strstr(buf, "-----BEGIN ")) {
+        free(buf);
+        return cli_fail("%s: %s is not a PEM file (no -----BEGIN line)", setting, path);
+    }
+    *out = buf;
+    return 0;
+}
+
+/* Loads tls-cert and tls-key: both or neither. */
+static int load_tls(char **cert, char **key)
+{
+    *cert = *key = NULL;
+    bool c = cfg.tls_cert[0], k = cfg.tls_key[0];
+    if (!c && !k)
+        return 0;
+    if (c != k)
+        return cli_fail("%s is set but %s is not: HTTPS needs both (or neither, for HTTP)",
+                        c ? "tls-cert" : "tls-key", c ? "tls-key" : "tls-cert");
+    if (read_pem("tls-cert", cfg.tls_cert, cert))
+        return EXIT_FAIL;
+    if (read_pem("tls-key", cfg.tls_key, key)) {
+        free(*cert);
+        *cert = NULL;
+        return EXIT_FAIL;
+    }
+    return 0;
+}
+
 int cmd_serve(int argc, char **argv)
 {
     const char *ready = NULL;
@@ -68,6 +135,10 @@ int cmd_serve(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    char *tls_cert = NULL, *tls_key = NULL;
+    if (load_tls(&tls_cert, &tls_key))
+        return EXIT_FAIL;
+
     struct err e = {0};
     struct store *st = NULL;
     struct http_server *srv = NULL;
@@ -83,12 +154,16 @@ int cmd_serve(int argc, char **argv)
     if (store_open(cfg.db, &sopt, &st, &e) || source_cache_new(cfg.db, &collector.sources, &e)) {
         store_close(st);
         idgraph_rules_release(&rules);
+        free(tls_cert);
+        free(tls_key);
         return cli_fail("%s", e.msg);
     }
     if (profile_api_new(cfg.db, &profiles, &e)) {
         store_close(st);
         source_cache_free(collector.sources);
         idgraph_rules_release(&rules);
+        free(tls_cert);
+        free(tls_key);
         return cli_fail("%s", e.msg);
     }
     if (writer_start(st, (size_t)cfg.max_queue, &collector.writer, &e)) {
@@ -96,6 +171,8 @@ int cmd_serve(int argc, char **argv)
         source_cache_free(collector.sources);
         profile_api_free(profiles);
         idgraph_rules_release(&rules);
+        free(tls_cert);
+        free(tls_key);
         return cli_fail("%s", e.msg);
     }
     /* The resolver: its own connection, taking turns at writing with the writer, woken
@@ -122,15 +199,18 @@ int cmd_serve(int argc, char **argv)
         .listen = cfg.listen,
         .max_connections = (unsigned)cfg.max_connections,
         .timeout_s = (unsigned)cfg.request_timeout,
+        .tls_cert_pem = tls_cert,
+        .tls_key_pem = tls_key,
     };
     rc = http_server_start(&hopt, routes, n, &srv, &e);
     if (rc) {
         rc = cli_fail("%s", e.msg);
         goto out;
     }
-    log_info("serve: listening on %s (port %u), database %s, %" PRIu64
+    log_info("serve: listening on %s (port %u, %s), database %s, %" PRIu64
              " messages known, incremental resolution %s",
-             cfg.listen, http_server_port(srv), cfg.db, ws.seen, incremental ? "on" : "off");
+             cfg.listen, http_server_port(srv), tls_cert ? "HTTPS" : "HTTP", cfg.db, ws.seen,
+             incremental ? "on" : "off");
     if (ready && write_ready_file(ready, http_server_port(srv))) {
         rc = EXIT_FAIL;
         goto out;
@@ -152,6 +232,10 @@ out:
     idgraph_rules_release(&rules);
     source_cache_free(collector.sources);
     profile_api_free(profiles);
+    if (tls_key)
+        sodium_memzero(tls_key, strlen(tls_key));
+    free(tls_cert);
+    free(tls_key);
     log_info("serve: stopped after %" PRIu64 " commits", ws.commits);
     return rc;
 }

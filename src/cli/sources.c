@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 #include "core/timeutil.h"
 #include "ingest/sources.h"
+#include "privacy/audit.h"
 
 static int sources_add(int argc, char **argv)
 {
@@ -25,7 +26,12 @@ static int sources_add(int argc, char **argv)
         return rc;
     }
     char key[64];
-    rc = source_create(st, pos[0], plan, key, &e);
+    rc = st->ops->begin(st, &e);
+    if (!rc)
+        rc = source_create(st, pos[0], plan, key, &e);
+    char subject[96];
+    snprintf(subject, sizeof(subject), "source:%s", pos[0]);
+    rc = cli_audited(st, rc, AUDIT_KEY_ADD, subject, "{\"kind\":\"write key\"}", &e);
     store_close(st);
     free(plan);
     if (rc)
@@ -100,7 +106,13 @@ static int sources_set_plan(int argc, char **argv)
         free(plan);
         return rc;
     }
-    rc = st->ops->source_set_plan(st, pos[0], plan, &e);
+    rc = st->ops->begin(st, &e);
+    if (!rc)
+        rc = st->ops->source_set_plan(st, pos[0], plan, &e);
+    char subject[96];
+    snprintf(subject, sizeof(subject), "source:%s", pos[0]);
+    rc = cli_audited(st, rc, AUDIT_PLAN_CHANGE, subject,
+                     clear ? "{\"plan\":\"cleared\"}" : "{\"plan\":\"replaced\"}", &e);
     store_close(st);
     free(plan);
     if (rc)

@@ -37,6 +37,10 @@ static const struct setting settings[] = {
      "seconds an idle HTTP connection is kept open"},
     {"shutdown-timeout", SET_INT, S(shutdown_timeout), "10", 0, 3600, NULL, false,
      "seconds SIGTERM waits for in-flight requests to finish"},
+    {"tls-cert", SET_STRING, S(tls_cert), "", 0, 0, NULL, false,
+     "custos serve: PEM certificate chain file; with tls-key, the server speaks HTTPS only"},
+    {"tls-key", SET_STRING, S(tls_key), "", 0, 0, NULL, false,
+     "custos serve: PEM private key file of tls-cert (keep it 0600)"},
     {"identity-types", SET_STRING, S(identity_types),
      "id_number:1,user_id:1,member_card:1,wechat_unionid:1,crm_id:3,email:5,phone:3,"
      "wechat_openid:3,marketplace_buyer:3,device_id:10,anonymous_id:0",
@@ -63,6 +67,16 @@ static const struct setting settings[] = {
      "sensitivity class per field over the built-in table (docs/privacy.md): "
      "FIELD:CLASS entries, CLASS one of public, internal, sensitive, core-sensitive, and "
      "*:CLASS for fields named nowhere (default internal)"},
+    {"cli-role", SET_ENUM, S(cli_role), "admin", 0, 0, "admin|analyst|marketing|service|risk",
+     false,
+     "the role command-line reads act with (profile show, events, quarantine show): a "
+     "service desk's shell can be given service (docs/privacy.md)"},
+    {"role-policy", SET_STRING, S(role_policy), "", 0, 0, NULL, false,
+     "what each role sees of each class over the built-in table (docs/privacy.md): "
+     "ROLE:CLASS:ACTION entries, ACTION one of clear, masked, hidden"},
+    {"dp-budget", SET_STRING, S(dp_budget), "10", 0, 0, NULL, false,
+     "differentially private aggregates: the total epsilon an API key may spend (a "
+     "positive number; docs/privacy.md)"},
 };
 #undef S
 

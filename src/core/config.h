@@ -19,6 +19,7 @@ struct config {
     long max_connections;          /* simultaneous HTTP connections */
     long request_timeout;          /* seconds an idle connection is kept */
     long shutdown_timeout;         /* seconds SIGTERM waits for in-flight requests */
+    char *tls_cert, *tls_key;      /* serve: PEM files; both set: HTTPS */
     char *identity_types;          /* identifier types in priority order, with per-profile limits */
     char *identity_blocked;        /* values that never link profiles */
     char *resolve_incremental;     /* on | off: serve and import resolve new rows as they come */
@@ -26,6 +27,9 @@ struct config {
     long quality_min_validity;     /* percent: a field whose values pass less often is one */
     long quality_max_age_hours;    /* a source whose newest row is older is one */
     char *classification;          /* field:class entries over the built-in table */
+    char *cli_role;                /* the role CLI reads act with */
+    char *role_policy;             /* role:class:action entries over the built-in table */
+    char *dp_budget;               /* epsilon each API key may spend in all */
 };
 
 /* The settings in force; valid after config_load(). */

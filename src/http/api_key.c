@@ -65,6 +65,7 @@ struct found {
     bool found;
     int64_t id, expires_at, revoked_at;
     char role[API_KEY_ROLE_MAX];
+    char hint[16];
 };
 
 static int found_one(const struct api_key *k, void *arg)
@@ -78,11 +79,22 @@ static int found_one(const struct api_key *k, void *arg)
     f->expires_at = k->expires_at;
     f->revoked_at = k->revoked_at;
     snprintf(f->role, sizeof(f->role), "%s", k->role);
+    snprintf(f->hint, sizeof(f->hint), "%s", k->key_hint ? k->key_hint : "");
     return 0;
 }
 
 int api_key_authenticate(struct store *st, const char *authorization, char role[API_KEY_ROLE_MAX],
                          struct err *e)
+{
+    struct api_key_identity who;
+    int rc = api_key_check(st, authorization, &who, e);
+    if (!rc)
+        memcpy(role, who.role, sizeof(who.role));
+    return rc;
+}
+
+int api_key_check(struct store *st, const char *authorization, struct api_key_identity *who,
+                  struct err *e)
 {
     if (!authorization)
         return err_set(e, ERR_NOTFOUND, "no Authorization header");
@@ -110,6 +122,8 @@ int api_key_authenticate(struct store *st, const char *authorization, char role[
         return err_set(e, ERR_AUTH, "API key %" PRId64 " is revoked", f.id);
     if (f.expires_at != STORE_NULL_TIME && time_now_ms() >= f.expires_at)
         return err_set(e, ERR_AUTH, "API key %" PRId64 " has expired", f.id);
-    memcpy(role, f.role, sizeof(f.role));
+    who->id = f.id;
+    memcpy(who->role, f.role, sizeof(f.role));
+    memcpy(who->hint, f.hint, sizeof(f.hint));
     return 0;
 }

@@ -3,8 +3,8 @@
  * A key is "ck_" and 40 random letters and digits (238 bits). Custos keeps only its
  * BLAKE2b-256 hash, under a context of its own so that a source write key hashed the
  * same way never matches, and the first characters as a hint. Keys have a role
- * (what the role may see comes with the privacy issue; today every role reads
- * profiles) and may expire or be revoked. */
+ * (what each role sees of each class of field: privacy/policy.h) and may expire or
+ * be revoked. */
 #ifndef CUSTOS_API_KEY_H
 #define CUSTOS_API_KEY_H
 
@@ -34,6 +34,18 @@ void api_key_hash(const char *key, size_t len, unsigned char out[32]);
  * ERR_INVALID / the store's error with the reason in e. */
 int api_key_create(struct store *st, const char *name, const char *role, int64_t expires_days,
                    char key[API_KEY_CHARS + 1], int64_t *id, struct err *e);
+
+/* Who an authenticated request acts as: the key's id, role and hint (the audit
+ * log's "key:HINT"). */
+struct api_key_identity {
+    int64_t id;
+    char role[API_KEY_ROLE_MAX];
+    char hint[16];
+};
+
+/* api_key_authenticate, giving the whole identity. */
+int api_key_check(struct store *st, const char *authorization, struct api_key_identity *who,
+                  struct err *e);
 
 /* Checks an Authorization header value ("Bearer KEY"; NULL when absent) against st.
  * Returns 0 and the key's role in role; ERR_NOTFOUND when there is no Bearer

@@ -413,6 +413,13 @@ int http_server_start(const struct http_server_options *opt, const struct http_r
     int rc = parse_listen(opt->listen, &ss, &v6, e);
     if (rc)
         return rc;
+    bool tls = opt->tls_cert_pem || opt->tls_key_pem;
+    if (tls && !(opt->tls_cert_pem && opt->tls_key_pem))
+        return err_set(e, ERR_INVALID, "HTTPS needs both a certificate and its key");
+    if (tls && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+        return err_set(e, ERR_INVALID,
+                       "this libmicrohttpd was built without TLS: HTTPS is not "
+                       "available");
     struct http_server *s = calloc(1, sizeof(*s));
     if (!s)
         return err_set(e, ERR_NOMEM, "out of memory");
@@ -437,15 +444,26 @@ int http_server_start(const struct http_server_options *opt, const struct http_r
         s->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
                                                     : ((struct sockaddr_in *)&bound)->sin_port);
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
-                     MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
+                     MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0) | (tls ? MHD_USE_TLS : 0);
+    /* The TLS options go in only for HTTPS (libmicrohttpd refuses them otherwise). */
+    struct MHD_OptionItem tls_opts[] = {
+        {tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, (void *)opt->tls_cert_pem},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)opt->tls_key_pem},
+        {MHD_OPTION_END, 0, NULL},
+    };
     s->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)opt->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)opt->timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
     if (!s->daemon) {
         close(fd);
         free(s);
+        if (tls)
+            return err_set(e, ERR_INVALID,
+                           "cannot start the HTTPS server on %s: the certificate or key is not "
+                           "valid PEM, or the key is not the certificate's",
+                           opt->listen);
         return err_set(e, ERR_IO, "cannot start the HTTP server on %s", opt->listen);
     }
     *out = s;

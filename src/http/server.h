@@ -61,10 +61,14 @@ struct http_server_options {
     const char *listen; /* HOST:PORT; IPv6 as [::1]:PORT; port 0 picks a free one */
     unsigned max_connections;
     unsigned timeout_s;
+    /* HTTPS: the PEM certificate chain and private key (NUL-terminated text), both or
+     * neither; with them the server speaks TLS only. */
+    const char *tls_cert_pem, *tls_key_pem;
 };
 
 /* Starts serving routes[0..n) (the table must outlive the server). Returns 0 and
- * the server, or ERR_INVALID / ERR_IO with the reason in e. */
+ * the server, or ERR_INVALID (a bad address; TLS asked of a libmicrohttpd without it;
+ * one of certificate and key without the other) / ERR_IO with the reason in e. */
 int http_server_start(const struct http_server_options *opt, const struct http_route *routes,
                       size_t n, struct http_server **out, struct err *e);
 

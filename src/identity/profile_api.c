@@ -6,6 +6,7 @@
 #include "http/api_key.h"
 #include "identity/profile_api.h"
 #include "identity/resolve.h"
+#include "privacy/policy.h"
 
 #define PROFILE_PATH   "/api/v1/profiles"
 #define PROFILE_ID_MAX 18 /* digits of a profile id: anything longer is not one */
@@ -42,11 +43,10 @@ void profile_api_free(struct profile_api *a)
 
 /* Authenticates the request; on failure fills res and returns nonzero. Call locked. */
 static int authenticate(struct profile_api *a, const struct http_request *req,
-                        struct http_response *res)
+                        struct http_response *res, struct api_key_identity *who)
 {
-    char role[API_KEY_ROLE_MAX];
     struct err e = {0};
-    int rc = api_key_authenticate(a->st, http_header(req, "Authorization"), role, &e);
+    int rc = api_key_check(a->st, http_header(req, "Authorization"), who, &e);
     if (rc == ERR_NOTFOUND) {
         http_error(res, 401, "missing_api_key",
                    "send an API key as \"Authorization: Bearer KEY\" (custos keys add)");
@@ -62,8 +62,28 @@ static int authenticate(struct profile_api *a, const struct http_request *req,
     return rc;
 }
 
+/* Applies the key's role to the view (privacy/policy.h: masking, and the audit of
+ * clear reads); on failure answers 500, frees view and returns nonzero. */
+static int guard(struct profile_api *a, const struct api_key_identity *who, void *view,
+                 struct http_response *res)
+{
+    char actor[32], subject[32];
+    snprintf(actor, sizeof(actor), "key:%s", who->hint);
+    snprintf(subject, sizeof(subject), "profile:%.0f",
+             cJSON_GetNumberValue(cJSON_GetObjectItem(view, "id")));
+    struct err e = {0};
+    int rc = policy_answer(a->st, view, who->role, actor, subject, &e);
+    if (rc) {
+        log_error("profile api: not answered, cannot apply the role: %s", e.msg);
+        http_error(res, 500, "audit_error", "cannot record the read in the audit log");
+        cJSON_Delete(view);
+    }
+    return rc;
+}
+
 /* Answers the view of profile id (which may redirect). Call locked. */
-static void answer_view(struct profile_api *a, int64_t id, struct http_response *res)
+static void answer_view(struct profile_api *a, const struct api_key_identity *who, int64_t id,
+                        struct http_response *res)
 {
     void *view = NULL;
     struct err e = {0};
@@ -73,7 +93,7 @@ static void answer_view(struct profile_api *a, int64_t id, struct http_response 
     } else if (rc) {
         log_error("profile api: cannot read profile %" PRId64 ": %s", id, e.msg);
         http_error(res, 500, "store_error", "cannot read the profile");
-    } else {
+    } else if (guard(a, who, view, res) == 0) {
         http_json(res, 200, view);
     }
 }
@@ -97,14 +117,15 @@ static void handle_by_id(const struct http_request *req, struct http_response *r
 {
     struct profile_api *a = arg;
     pthread_mutex_lock(&a->lock);
-    if (authenticate(a, req, res))
+    struct api_key_identity who;
+    if (authenticate(a, req, res, &who))
         goto out;
     int64_t id = 0;
     if (!parse_id(req->path + strlen(PROFILE_PATH "/"), &id)) {
         http_error(res, 400, "invalid_id", "a profile id is a positive whole number");
         goto out;
     }
-    answer_view(a, id, res);
+    answer_view(a, &who, id, res);
 out:
     pthread_mutex_unlock(&a->lock);
 }
@@ -123,7 +144,8 @@ static void handle_lookup(const struct http_request *req, struct http_response *
 {
     struct profile_api *a = arg;
     pthread_mutex_lock(&a->lock);
-    if (authenticate(a, req, res))
+    struct api_key_identity who;
+    if (authenticate(a, req, res, &who))
         goto out;
     size_t which = ARRAY_SIZE(lookups), given = 0;
     const char *value = NULL;
@@ -156,7 +178,7 @@ static void handle_lookup(const struct http_request *req, struct http_response *
     } else if (!id) {
         http_error(res, 404, "not_found", "no profile has that %s", lookups[which].param);
     } else {
-        answer_view(a, id, res);
+        answer_view(a, &who, id, res);
     }
 out:
     pthread_mutex_unlock(&a->lock);

@@ -3,8 +3,8 @@
  * (http/api_key.h). Answers the JSON of the store's profile_view.
  *
  * It reads through a store connection of its own, guarded by a mutex (a SQLite
- * connection is used by one thread at a time). Every role may read profiles for now;
- * masking by role comes with the privacy issue. */
+ * connection is used by one thread at a time). The key's role decides what the answer
+ * shows (privacy/policy.h); clear reads of sensitive fields are audited. */
 #ifndef CUSTOS_PROFILE_API_H
 #define CUSTOS_PROFILE_API_H
 

@@ -298,6 +298,26 @@ static void answer_batch(const struct http_request *req, struct http_response *r
         res->reject = "invalid_message";
 }
 
+/* Whether the body (and, for a batch, any of its messages) names a writeKey other than
+ * key[0..len). */
+static bool foreign_write_key(const cJSON *root, bool batch, const char *key, size_t len)
+{
+    const cJSON *wk = cJSON_GetObjectItemCaseSensitive(root, "writeKey");
+    if (wk && (!cJSON_IsString(wk) || strlen(wk->valuestring) != len ||
+               !text_equal_ct(wk->valuestring, key, len)))
+        return true;
+    const cJSON *it;
+    if (batch)
+        cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(root, "batch"))
+        {
+            wk = cJSON_GetObjectItemCaseSensitive(it, "writeKey");
+            if (wk && (!cJSON_IsString(wk) || strlen(wk->valuestring) != len ||
+                       !text_equal_ct(wk->valuestring, key, len)))
+                return true;
+        }
+    return false;
+}
+
 static void handle_request(struct collect *c, enum message_type type,
                            const struct http_request *req, struct http_response *res,
                            struct collect_batch *w, struct source_entry **srcp)
@@ -380,8 +400,19 @@ static void handle_request(struct collect *c, enum message_type type,
             return;
         }
         src = *srcp;
+        key_len = strlen(wk->valuestring);
+        memcpy(key, wk->valuestring, key_len + 1);
     }
     w->src = src;
+    /* A write key writes only to its own source: every writeKey in the body must be
+     * the one the request was authenticated with. */
+    if (foreign_write_key(w->root, batch, key, key_len)) {
+        http_error(res, 401, "invalid_write_key",
+                   "a writeKey in the body is not the write key of this request: a write key "
+                   "writes only to its own source");
+        res->www_auth = "Basic realm=\"custos\"";
+        return;
+    }
 
     /* 4. The messages, each kept exactly as received. */
     cJSON *items = w->root;

@@ -98,6 +98,16 @@ struct api_key {
     const unsigned char *key_hash;  /* 32 bytes */
 };
 
+/* An entry of the audit log (migration 0008, privacy/audit.h). */
+struct audit_row {
+    int64_t seq, time;
+    const char *actor, *action;
+    const char *subject, *detail;          /* may be NULL */
+    const unsigned char *prev_hash, *hash; /* 32 bytes each (as stored: check the length) */
+    size_t prev_hash_len, hash_len;
+};
+typedef int (*store_audit_cb)(const struct audit_row *r, void *ctx);
+
 typedef int (*store_source_cb)(const struct source *s, void *ctx);
 typedef int (*store_api_key_cb)(const struct api_key *k, void *ctx);
 typedef int (*store_import_row_cb)(const struct import_row *r, void *ctx);
@@ -271,6 +281,24 @@ struct store_ops {
                            void *ctx, struct err *e);
     int (*api_key_list)(struct store *st, store_api_key_cb cb, void *ctx, struct err *e);
     int (*api_key_revoke)(struct store *st, int64_t id, int64_t now, struct err *e);
+
+    /* The audit log (migration 0008). audit_insert appends r as it is (seq, hashes
+     * and all: privacy/audit.c computes them); audit_last calls cb with the newest
+     * entry, if any; audit_scan calls cb for every entry with time >= since and seq >
+     * after_seq, in seq order. in_transaction says whether a transaction is open on st;
+     * location is the database file's path ("" when not a file). */
+    int (*audit_insert)(struct store *st, const struct audit_row *r, struct err *e);
+    int (*audit_last)(struct store *st, store_audit_cb cb, void *ctx, struct err *e);
+    int (*audit_scan)(struct store *st, int64_t since, int64_t after_seq, store_audit_cb cb,
+                      void *ctx, struct err *e);
+    bool (*in_transaction)(struct store *st);
+    const char *(*location)(struct store *st);
+    /* Differential privacy budgets (migration 0008): adds epsilon to what key_id has
+     * spent, if that stays within its budget (the key's own, else default_budget);
+     * else ERR_LIMIT and nothing is spent. *spent and *budget (may be NULL) receive
+     * the figures after the call. */
+    int (*dp_spend)(struct store *st, int64_t key_id, double epsilon, double default_budget,
+                    int64_t now, double *spent, double *budget, struct err *e);
 };
 
 struct store {

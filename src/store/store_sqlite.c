@@ -1207,6 +1207,16 @@ static void sq_close(struct store *st)
     free(s);
 }
 
+/* Audit log and DP budgets: at the end of the file. */
+static int sq_audit_insert(struct store *st, const struct audit_row *r, struct err *e);
+static int sq_audit_last(struct store *st, store_audit_cb cb, void *ctx, struct err *e);
+static int sq_audit_scan(struct store *st, int64_t since, int64_t after_seq, store_audit_cb cb,
+                         void *ctx, struct err *e);
+static bool sq_in_transaction(struct store *st);
+static const char *sq_location(struct store *st);
+static int sq_dp_spend(struct store *st, int64_t key_id, double epsilon, double default_budget,
+                       int64_t now, double *spent, double *budget, struct err *e);
+
 static const struct store_ops sqlite_ops = {
     .name = "sqlite",
     .close = sq_close,
@@ -1258,6 +1268,12 @@ static const struct store_ops sqlite_ops = {
     .api_key_by_hash = sq_api_key_by_hash,
     .api_key_list = sq_api_key_list,
     .api_key_revoke = sq_api_key_revoke,
+    .audit_insert = sq_audit_insert,
+    .audit_last = sq_audit_last,
+    .audit_scan = sq_audit_scan,
+    .in_transaction = sq_in_transaction,
+    .location = sq_location,
+    .dp_spend = sq_dp_spend,
 };
 
 static int exec_sql(struct sqlite_store *s, const char *sql, struct err *e)
@@ -1574,4 +1590,161 @@ static int sq_quality_values(struct store *st, store_quality_value_cb cb, void *
         "WHERE type = 'identify' AND json_valid(raw)"
         ") v JOIN sources s ON s.id = v.source_id ORDER BY s.name, v.origin, v.field, v.value";
     return scan_sql(impl(st), sql, quality_value_row, &(union row_cb){.quality_value = cb}, ctx, e);
+}
+
+/* ---- The audit log and DP budgets (migration 0008) ---- */
+
+struct audit_scan_ctx {
+    store_audit_cb cb;
+    void *ctx;
+};
+
+static int audit_row_read(sqlite3_stmt *q, const union row_cb *unused, void *arg)
+{
+    (void)unused;
+    struct audit_scan_ctx *c = arg;
+    struct audit_row r = {
+        .seq = sqlite3_column_int64(q, 0),
+        .time = sqlite3_column_int64(q, 1),
+        .actor = col_text(q, 2),
+        .action = col_text(q, 3),
+        .subject = col_text(q, 4),
+        .detail = col_text(q, 5),
+        .prev_hash = sqlite3_column_blob(q, 6),
+        .prev_hash_len = (size_t)sqlite3_column_bytes(q, 6),
+        .hash = sqlite3_column_blob(q, 7),
+        .hash_len = (size_t)sqlite3_column_bytes(q, 7),
+    };
+    if (!r.actor)
+        r.actor = "";
+    if (!r.action)
+        r.action = "";
+    return c->cb(&r, c->ctx);
+}
+
+#define AUDIT_COLUMNS                                                                              \
+    "SELECT seq, time, actor, action, subject, CAST(detail AS TEXT), prev_hash, hash FROM "        \
+    "audit_log "
+
+static int sq_audit_insert(struct store *st, const struct audit_row *r, struct err *e)
+{
+    struct sqlite_store *s = impl(st);
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(s->db,
+                           "INSERT INTO audit_log(seq, time, actor, action, subject, detail, "
+                           "prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                           -1, &q, NULL) != SQLITE_OK)
+        return db_err(s, e, "prepare audit append");
+    sqlite3_bind_int64(q, 1, r->seq);
+    sqlite3_bind_int64(q, 2, r->time);
+    bind_text(q, 3, r->actor);
+    bind_text(q, 4, r->action);
+    bind_text(q, 5, r->subject);
+    bind_text(q, 6, r->detail);
+    sqlite3_bind_blob(q, 7, r->prev_hash, (int)r->prev_hash_len, SQLITE_STATIC);
+    sqlite3_bind_blob(q, 8, r->hash, (int)r->hash_len, SQLITE_STATIC);
+    int rc = step_done(s, q, e, "append to the audit log");
+    sqlite3_finalize(q);
+    return rc;
+}
+
+static int sq_audit_last(struct store *st, store_audit_cb cb, void *ctx, struct err *e)
+{
+    struct audit_scan_ctx c = {cb, ctx};
+    return scan_sql(impl(st), AUDIT_COLUMNS "ORDER BY seq DESC LIMIT 1", audit_row_read, NULL, &c,
+                    e);
+}
+
+static int sq_audit_scan(struct store *st, int64_t since, int64_t after_seq, store_audit_cb cb,
+                         void *ctx, struct err *e)
+{
+    struct sqlite_store *s = impl(st);
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(s->db, AUDIT_COLUMNS "WHERE time >= ?1 AND seq > ?2 ORDER BY seq", -1,
+                           &q, NULL) != SQLITE_OK)
+        return db_err(s, e, "prepare audit scan");
+    sqlite3_bind_int64(q, 1, since);
+    sqlite3_bind_int64(q, 2, after_seq);
+    struct audit_scan_ctx c = {cb, ctx};
+    int rc = scan_rows(s, q, audit_row_read, NULL, &c, e);
+    sqlite3_finalize(q);
+    return rc;
+}
+
+static bool sq_in_transaction(struct store *st)
+{
+    return !sqlite3_get_autocommit(impl(st)->db);
+}
+
+static const char *sq_location(struct store *st)
+{
+    const char *p = sqlite3_db_filename(impl(st)->db, "main");
+    return p ? p : "";
+}
+
+/* Prepares one statement of sq_dp_spend with its parameters: ?1 the key, ?2 epsilon,
+ * ?3 the default budget, ?4 now (each statement uses some of them). */
+static sqlite3_stmt *budget_stmt(struct sqlite_store *s, const char *sql, int64_t key_id,
+                                 double epsilon, double default_budget, int64_t now, struct err *e)
+{
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK) {
+        db_err(s, e, "prepare budget");
+        return NULL;
+    }
+    int n = sqlite3_bind_parameter_count(q);
+    sqlite3_bind_int64(q, 1, key_id);
+    if (n >= 2)
+        sqlite3_bind_double(q, 2, epsilon);
+    if (n >= 3)
+        sqlite3_bind_double(q, 3, default_budget);
+    if (n >= 4)
+        sqlite3_bind_int64(q, 4, now);
+    return q;
+}
+
+static int sq_dp_spend(struct store *st, int64_t key_id, double epsilon, double default_budget,
+                       int64_t now, double *spent, double *budget, struct err *e)
+{
+    static const char *const sql[] = {
+        "INSERT INTO dp_budget(key_id, spent, updated_at) VALUES (?1, 0, ?4) ON CONFLICT(key_id) "
+        "DO NOTHING",
+        "UPDATE dp_budget SET spent = spent + ?2, updated_at = ?4 WHERE key_id = ?1 AND spent + "
+        "?2 <= coalesce(budget, ?3) + 1e-9",
+        "SELECT spent, coalesce(budget, ?3) FROM dp_budget WHERE key_id = ?1",
+    };
+    struct sqlite_store *s = impl(st);
+    bool own = sqlite3_get_autocommit(s->db), granted = false;
+    int rc = own ? sq_begin(st, e) : 0;
+    for (size_t i = 0; i < ARRAY_SIZE(sql) && !rc; i++) {
+        sqlite3_stmt *q = budget_stmt(s, sql[i], key_id, epsilon, default_budget, now, e);
+        if (!q) {
+            rc = ERR_STORE;
+        } else if (i < 2) {
+            rc = step_done(s, q, e, "privacy budget");
+            granted = i == 1 && !rc && sqlite3_changes(s->db) == 1;
+        } else if (sqlite3_step(q) == SQLITE_ROW) {
+            if (spent)
+                *spent = sqlite3_column_double(q, 0);
+            if (budget)
+                *budget = sqlite3_column_double(q, 1);
+        }
+        sqlite3_finalize(q);
+    }
+    if (!rc && !granted)
+        rc = err_set(e, ERR_LIMIT, "the privacy budget of API key %" PRId64 " is spent", key_id);
+    if (own) {
+        if (rc == 0 || rc == ERR_LIMIT) {
+            struct err ce = {0};
+            int crc = sq_commit(st, &ce);
+            if (crc) {
+                if (e)
+                    *e = ce;
+                rc = crc;
+            }
+        } else {
+            sq_rollback(st);
+        }
+    }
+    return rc;
 }

@@ -152,8 +152,9 @@ static void test_defaults(void **state)
         settings++;
         assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(s, "origin")), "default");
     }
-    assert_int_equal(settings, 15); /* 8 of the collector, 3 of identity resolution, 3 of
-                                       data quality, 1 of privacy */
+    assert_int_equal(settings, 20); /* 8 of the collector, 3 of identity resolution, 3 of
+                                       data quality, 6 of privacy (classification, tls-cert,
+                                       tls-key, cli-role, role-policy, dp-budget) */
     assert_non_null(strstr(cfg.identity_types, "phone:"));
     cJSON_Delete(o);
 }
@@ -457,9 +458,14 @@ static void test_show_json(void **state)
         {"quality-min-validity", "default", "90"},
         {"quality-max-age-hours", "default", "48"},
         {"resolve-incremental", "default", "on"},
+        {"classification", "default", ""},
+        {"tls-cert", "default", ""},
+        {"tls-key", "default", ""},
+        {"cli-role", "default", "admin"},
+        {"role-policy", "default", ""},
+        {"dp-budget", "default", "10"},
     };
-    /* + identity-types, identity-blocked, classification */
-    assert_int_equal(cJSON_GetArraySize(o), ARRAY_SIZE(want) + 3);
+    assert_int_equal(cJSON_GetArraySize(o), ARRAY_SIZE(want) + 2); /* + identity-types, -blocked */
     for (size_t k = 0; k < ARRAY_SIZE(want); k++) {
         const cJSON *s = cJSON_GetObjectItem(o, want[k].name);
         assert_non_null(s);
