@@ -47,6 +47,15 @@ static const struct setting settings[] = {
      "null,none,0,-,n/a,test,test@test.com,+8613800000000,+8613800138000,+8613888888888,"
      "+8611111111111",
      0, 0, NULL, false, "identifier values (standardized) that never link records"},
+    {"identity-match", SET_ENUM, S(identity_match), "on", 0, 0, "on|off", false,
+     "custos resolve: after the identifiers, compare profiles that share none on name, "
+     "birth date, city and gender (Fellegi-Sunter, weights fitted by EM on the store)"},
+    {"identity-match-link", SET_INT, S(identity_match_link), "990", 1, 999, NULL, false,
+     "custos resolve: per mille posterior match probability at which two profiles are "
+     "linked (journaled as a probabilistic merge)"},
+    {"identity-match-review", SET_INT, S(identity_match_review), "500", 1, 999, NULL, false,
+     "custos resolve: per mille posterior from which a pair below the link threshold waits "
+     "in the review queue (custos review list)"},
     {"quality-min-completeness", SET_INT, S(quality_min_completeness), "50", 0, 100, NULL, false,
      "custos quality: percent of rows a field must be filled in, else an alert"},
     {"quality-min-validity", SET_INT, S(quality_min_validity), "90", 0, 100, NULL, false,

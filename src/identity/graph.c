@@ -30,6 +30,8 @@ struct idgraph {
     size_t pool_len, pool_cap;
     struct slot *slots;
     size_t slots_cap;
+    int64_t (*cannot)[2]; /* must-not-link node pairs */
+    size_t ncannot;
 };
 
 static int type_index(struct idgraph *g, const char *name)
@@ -129,6 +131,7 @@ void idgraph_free(struct idgraph *g)
     free(g->value_off);
     free(g->pool);
     free(g->slots);
+    free(g->cannot);
     free(g);
 }
 
@@ -244,16 +247,25 @@ static int64_t find(struct idgraph *g, int64_t x)
     return x;
 }
 
-static bool within_limits(struct idgraph *g, int64_t a, int64_t b)
+static int64_t find(struct idgraph *g, int64_t x);
+
+/* Whether roots a and b may be joined: every limit kept, no must-not-link pair split
+ * between them. */
+static enum idgraph_refusal may_join(struct idgraph *g, int64_t a, int64_t b)
 {
+    for (size_t i = 0; i < g->ncannot; i++) {
+        int64_t x = find(g, g->cannot[i][0]), y = find(g, g->cannot[i][1]);
+        if ((x == a && y == b) || (x == b && y == a))
+            return IDGRAPH_CANNOT_LINK;
+    }
     const uint16_t *ca = &g->counts[(size_t)a * g->ncounters];
     const uint16_t *cb = &g->counts[(size_t)b * g->ncounters];
     for (size_t t = 0; t < g->ntypes; t++) {
         int k = g->types[t].counter;
         if (k >= 0 && ca[k] + cb[k] > g->types[t].limit)
-            return false;
+            return IDGRAPH_OVER_LIMIT;
     }
-    return true;
+    return IDGRAPH_LINKED;
 }
 
 static int64_t unite(struct idgraph *g, int64_t a, int64_t b)
@@ -313,7 +325,7 @@ int64_t idgraph_add(struct idgraph *g, const struct ident *ids, size_t n, size_t
         int64_t r = find(g, nodes[i]);
         if (r == root)
             continue;
-        if (!within_limits(g, root, r)) {
+        if (may_join(g, root, r) != IDGRAPH_LINKED) {
             if (refused)
                 (*refused)++;
             continue;
@@ -354,4 +366,29 @@ int64_t idgraph_find(struct idgraph *g, const char *type, const char *value)
         if (strcmp(g->types[t].name, type) == 0)
             return intern(g, (int)t, value, false);
     return -1;
+}
+
+int idgraph_cannot_link(struct idgraph *g, int64_t a, int64_t b)
+{
+    if (a < 0 || b < 0 || (size_t)a >= g->n || (size_t)b >= g->n)
+        return ERR_INVALID;
+    int64_t(*v)[2] = realloc(g->cannot, (g->ncannot + 1) * sizeof(*v));
+    if (!v)
+        return ERR_NOMEM;
+    g->cannot = v;
+    g->cannot[g->ncannot][0] = a;
+    g->cannot[g->ncannot][1] = b;
+    g->ncannot++;
+    return 0;
+}
+
+enum idgraph_refusal idgraph_link(struct idgraph *g, int64_t a, int64_t b)
+{
+    int64_t ra = find(g, a), rb = find(g, b);
+    if (ra == rb)
+        return IDGRAPH_LINKED;
+    enum idgraph_refusal why = may_join(g, ra, rb);
+    if (why == IDGRAPH_LINKED)
+        unite(g, ra, rb);
+    return why;
 }

@@ -1,12 +1,15 @@
 /* resolve.c - see resolve.h. */
 #include <cJSON.h>
+#include <stdarg.h>
 
 #include "store/source_names.h"
 #include "core/arena.h"
+#include "core/config.h"
 #include "core/text.h"
 #include "core/timeutil.h"
 #include "govern/standardize.h"
 #include "identity/resolve.h"
+#include "identity/resolve_match.h"
 
 #define RESOLVE_PROGRESS_EVERY 100000 /* members between progress lines */
 
@@ -62,6 +65,10 @@ struct resolver {
     char values[IDGRAPH_RECORD_IDS][IDGRAPH_VALUE_MAX + 1];
     struct ident ids[IDGRAPH_RECORD_IDS];
     size_t nids;
+    /* the matcher's input: traits of members, when it runs */
+    bool want_traits;
+    struct rm_traits traits;
+    const char *trait[RM_NFIELDS]; /* of the current member, borrowed from its JSON */
 };
 
 static void count_invalid(struct resolve_stats *s, const char *type)
@@ -106,10 +113,34 @@ static int add_member(struct resolver *r, uint8_t kind, int64_t row_id, int64_t 
         return ERR_NOMEM;
     r->stats->refused_links += refused;
     r->m[r->n++] = (struct member){row_id, node, source_id, kind};
+    if (r->want_traits && node >= 0 &&
+        rm_traits_add(&r->traits, node, r->trait[RM_NAME], r->trait[RM_BIRTHDAY], r->trait[RM_CITY],
+                      r->trait[RM_GENDER]))
+        return ERR_NOMEM;
     if (r->progress && r->n % RESOLVE_PROGRESS_EVERY == 0)
         fprintf(stderr, "\rresolve: %zu records and events, %zu identifiers, %.0f/s   ", r->n,
                 idgraph_count(r->g), (double)r->n / ((double)(time_mono_ns() - r->start) / 1e9));
     return 0;
+}
+
+/* The traits the matcher compares, from a trait object (a record's traits, an
+ * identify's traits); several spellings of each as exports name them. */
+static void take_match_traits(struct resolver *r, const cJSON *traits)
+{
+    static const char *const names[RM_NFIELDS][4] = {
+        [RM_NAME] = {"name", "full_name", "fullName", NULL},
+        [RM_BIRTHDAY] = {"birthday", "birth_date", "birthdate", "dob"},
+        [RM_CITY] = {"city", NULL, NULL, NULL},
+        [RM_GENDER] = {"gender", "sex", NULL, NULL},
+    };
+    for (int f = 0; f < RM_NFIELDS; f++) {
+        r->trait[f] = NULL;
+        for (int k = 0; k < 4 && names[f][k] && !r->trait[f]; k++) {
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(traits, names[f][k]);
+            if (cJSON_IsString(v) && v->valuestring[0])
+                r->trait[f] = v->valuestring;
+        }
+    }
 }
 
 /* The identifier types a record's JSON object may name are taken as they are. */
@@ -122,7 +153,10 @@ static int on_record(const struct import_row *row, void *ctx)
     for (cJSON *it = ids ? ids->child : NULL; it; it = it->next)
         if (cJSON_IsString(it))
             add_ident(r, it->string, it->valuestring, strlen(it->valuestring));
+    cJSON *traits = r->want_traits && row->traits ? cJSON_Parse(row->traits) : NULL;
+    take_match_traits(r, traits);
     int rc = add_member(r, 1, row->id, row->source_id);
+    cJSON_Delete(traits);
     cJSON_Delete(ids);
     return rc;
 }
@@ -166,6 +200,9 @@ static int on_event(const struct event_row *ev, void *ctx)
         if (strcmp(ev->type, "alias") == 0)
             take_string(r, msg, "previousId", "anonymous_id");
     }
+    take_match_traits(r, r->want_traits && msg && strcmp(ev->type, "identify") == 0
+                             ? cJSON_GetObjectItemCaseSensitive(msg, "traits")
+                             : NULL);
     int rc = add_member(r, 0, ev->id, ev->source_id);
     json_arena_end();
     return rc;
@@ -249,14 +286,154 @@ static int resolve_write_map(struct store *st, const struct resolver *r,
     return rc;
 }
 
-int resolve_full(struct store *st, const struct idgraph_rules *rules, FILE *map, bool progress,
+/* Link constraints from the store: must-not-link pairs go into the graph before any
+ * record is added; must-link pairs are kept to be joined after the deterministic
+ * graph. A constraint naming an identifier that no longer has its number (the
+ * numbering was rebuilt) is skipped. */
+struct constraints {
+    struct idgraph *g;
+    int64_t (*must)[2];
+    size_t nmust;
+    struct resolve_stats *stats;
+};
+
+static int on_constraint(const char *kind, int64_t a, int64_t b, void *ctx)
+{
+    struct constraints *c = ctx;
+    size_t n = idgraph_count(c->g);
+    if (a < 0 || b < 0 || (size_t)a >= n || (size_t)b >= n)
+        return 0;
+    if (strcmp(kind, "cannot") == 0) {
+        c->stats->cannot_links++;
+        return idgraph_cannot_link(c->g, a, b);
+    }
+    int64_t(*v)[2] = realloc(c->must, (c->nmust + 1) * sizeof(*v));
+    if (!v)
+        return ERR_NOMEM;
+    c->must = v;
+    c->must[c->nmust][0] = a;
+    c->must[c->nmust][1] = b;
+    c->nmust++;
+    return 0;
+}
+
+/* Why groups joined outside the deterministic graph: per node (the groups' names
+ * before the join), an index into a list of reasons. */
+struct reasons {
+    int32_t *of; /* per node, -1: none */
+    char **text;
+    size_t n;
+};
+
+static int reason_note(struct reasons *rs, int64_t a, int64_t b, const char *fmt, ...)
+{
+    char buf[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    char **v = realloc(rs->text, (rs->n + 1) * sizeof(*v));
+    if (!v)
+        return ERR_NOMEM;
+    rs->text = v;
+    if (!(rs->text[rs->n] = strdup(buf)))
+        return ERR_NOMEM;
+    if (rs->of[a] < 0)
+        rs->of[a] = (int32_t)rs->n;
+    if (rs->of[b] < 0)
+        rs->of[b] = (int32_t)rs->n;
+    rs->n++;
+    return 0;
+}
+
+static const char *reason_of(const struct reasons *rs, int64_t node)
+{
+    return rs->of && rs->of[node] >= 0 ? rs->text[rs->of[node]]
+                                       : "resolve: a record links identifiers of both";
+}
+
+/* Profiles merged away and not undone: a journaled merge is not written twice. */
+struct merged_set {
+    bool *is; /* per node */
+    size_t n;
+};
+
+static int on_merge_row(const struct merge_row *m, void *ctx)
+{
+    struct merged_set *ms = ctx;
+    if (m->undone_at == STORE_NULL_TIME && m->from_profile >= 1 && (size_t)m->from_profile <= ms->n)
+        ms->is[m->from_profile - 1] = true;
+    return 0;
+}
+
+/* The stages after the deterministic graph: people's must-links, then the matcher.
+ * det_root[i]: node i named a group before them. */
+static int resolve_links(struct store *st, struct resolver *r, const struct constraints *c,
+                         const struct resolve_match *match, struct reasons *rs,
+                         struct rm_result *mr, struct err *e)
+{
+    struct resolve_stats *stats = r->stats;
+    for (size_t i = 0; i < c->nmust; i++) {
+        int64_t a = idgraph_group(r->g, c->must[i][0]), b = idgraph_group(r->g, c->must[i][1]);
+        if (a == b)
+            continue;
+        if (idgraph_link(r->g, a, b) != IDGRAPH_LINKED) {
+            stats->must_refused++;
+            continue;
+        }
+        stats->must_links++;
+        if (reason_note(rs, a, b, "accepted review pair: profiles %" PRId64 " and %" PRId64,
+                        c->must[i][0] + 1, c->must[i][1] + 1))
+            return err_set(e, ERR_NOMEM, "out of memory");
+    }
+    if (!match || !match->enabled)
+        return 0;
+    struct rm_opts o = {match->link_p, match->review_p};
+    int rc = rm_run(r->g, &r->traits, &o, mr, e);
+    if (rc)
+        return rc;
+    stats->match_records = mr->records;
+    stats->match_candidates = mr->candidates;
+    stats->match_fitted = mr->fitted;
+    stats->match_refused = mr->refused;
+    for (size_t i = 0; i < mr->nlink; i++) {
+        const struct rm_pair *p = &mr->link[i];
+        if (p->outcome != IDGRAPH_LINKED)
+            continue;
+        stats->match_links++;
+        if (reason_note(rs, p->a, p->b, "probabilistic: score %.1f (p %.4f), fields %s", p->weight,
+                        p->p, p->fields))
+            return err_set(e, ERR_NOMEM, "out of memory");
+    }
+    (void)st;
+    return 0;
+}
+
+void resolve_match_from_config(struct resolve_match *m)
+{
+    m->enabled = cfg.identity_match && strcmp(cfg.identity_match, "on") == 0;
+    m->link_p = (double)cfg.identity_match_link / 1000.0;
+    m->review_p = (double)cfg.identity_match_review / 1000.0;
+    if (m->review_p > m->link_p)
+        m->review_p = m->link_p;
+}
+
+int resolve_full(struct store *st, const struct idgraph_rules *rules,
+                 const struct resolve_match *match, FILE *map, bool progress,
                  struct resolve_stats *stats, struct err *e)
 {
     memset(stats, 0, sizeof(*stats));
     struct resolver r = {.st = st, .stats = stats, .progress = progress};
+    r.want_traits = match && match->enabled;
     r.start = time_mono_ns();
     struct live_profiles before = {0};
     struct source_names *names = NULL;
+    struct constraints c = {.stats = stats};
+    struct reasons rs = {0};
+    struct rm_result mr = {0};
+    struct merged_set merged = {0};
+    bool *det_root = NULL;
+    int64_t *node_count = NULL, *member_count = NULL;
     int64_t now = time_now_ms();
     bool in_txn = false;
     int rc = idgraph_new(rules, &r.g, e);
@@ -269,7 +446,10 @@ int resolve_full(struct store *st, const struct idgraph_rules *rules, FILE *map,
         if ((rc = idgraph_new(rules, &r.g, e)))
             return rc;
     }
-    rc = st->ops->profile_scan(st, on_profile, &before, e);
+    c.g = r.g;
+    rc = st->ops->constraint_scan(st, on_constraint, &c, e);
+    if (!rc)
+        rc = st->ops->profile_scan(st, on_profile, &before, e);
     if (!rc)
         rc = st->ops->record_scan(st, on_record, &r, e);
     struct event_filter f = {0};
@@ -280,21 +460,33 @@ int resolve_full(struct store *st, const struct idgraph_rules *rules, FILE *map,
     if (rc)
         goto out;
 
-    /* Write the result in one transaction: nodes, members, profiles, merges. */
+    size_t nnodes = idgraph_count(r.g);
+    size_t nalloc = nnodes ? nnodes : 1;
+    det_root = calloc(nalloc, sizeof(*det_root));
+    rs.of = malloc(nalloc * sizeof(*rs.of));
+    merged.is = calloc(nalloc, sizeof(*merged.is));
+    merged.n = nnodes;
+    node_count = calloc(nalloc, sizeof(*node_count));
+    member_count = calloc(nalloc, sizeof(*member_count));
+    if (!det_root || !rs.of || !merged.is || !node_count || !member_count) {
+        rc = err_set(e, ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < nnodes; i++) {
+        det_root[i] = idgraph_group(r.g, (int64_t)i) == (int64_t)i;
+        rs.of[i] = -1;
+    }
+    if ((rc = resolve_links(st, &r, &c, match, &rs, &mr, e)) ||
+        (rc = st->ops->merge_scan(st, 0, on_merge_row, &merged, e)))
+        goto out;
+
+    /* Write the result in one transaction: nodes, members, profiles, merges, the
+     * review queue. */
     if ((rc = st->ops->begin(st, e)))
         goto out;
     in_txn = true;
     if ((rc = st->ops->identity_clear(st, e)))
         goto out;
-    size_t nnodes = idgraph_count(r.g);
-    int64_t *node_count = calloc(nnodes ? nnodes : 1, sizeof(*node_count));
-    int64_t *member_count = calloc(nnodes ? nnodes : 1, sizeof(*member_count));
-    if (!node_count || !member_count) {
-        free(node_count);
-        free(member_count);
-        rc = err_set(e, ERR_NOMEM, "out of memory");
-        goto out;
-    }
     for (size_t i = 0; i < nnodes && !rc; i++) {
         const char *type, *value;
         idgraph_node(r.g, (int64_t)i, &type, &value);
@@ -319,6 +511,7 @@ int resolve_full(struct store *st, const struct idgraph_rules *rules, FILE *map,
         rc = st->ops->profile_put(st, (int64_t)i + 1, node_count[i], member_count[i], now, e);
     }
     /* A profile of the last run that is no longer a group's name joined another. */
+    bool *was_live = merged.is; /* reused below: marks journaled now or before */
     for (size_t i = 0; i < before.n && !rc; i++) {
         int64_t old = before.v[i] - 1;
         if (old < 0 || (size_t)old >= nnodes)
@@ -327,11 +520,32 @@ int resolve_full(struct store *st, const struct idgraph_rules *rules, FILE *map,
         if (into == old)
             continue;
         stats->merges++;
-        rc = st->ops->profile_merge(st, old + 1, into + 1,
-                                    "resolve: a record links identifiers of both", now, e);
+        was_live[old] = true;
+        rc = st->ops->profile_merge(st, old + 1, into + 1, reason_of(&rs, old), now, e);
     }
-    free(node_count);
-    free(member_count);
+    /* A group the deterministic graph named that a must-link or the matcher joined to
+     * another: journaled once, so that its id redirects and the merge can be undone. */
+    for (size_t i = 0; i < nnodes && !rc; i++) {
+        int64_t into = idgraph_group(r.g, (int64_t)i);
+        if (!det_root[i] || into == (int64_t)i || was_live[i] || rs.of[i] < 0)
+            continue;
+        stats->merges++;
+        rc = st->ops->profile_put(st, (int64_t)i + 1, 0, 0, now, e);
+        if (!rc)
+            rc = st->ops->profile_merge(st, (int64_t)i + 1, into + 1, reason_of(&rs, (int64_t)i),
+                                        now, e);
+    }
+    /* The review queue: pairs between the thresholds still apart after the links. */
+    if (!rc && match && match->enabled)
+        rc = st->ops->review_clear_pending(st, e);
+    for (size_t i = 0; i < mr.nreview && !rc; i++) {
+        int64_t a = idgraph_group(r.g, mr.review[i].a), b = idgraph_group(r.g, mr.review[i].b);
+        if (a == b)
+            continue;
+        stats->review_pairs++;
+        rc = st->ops->review_put(st, a + 1, b + 1, mr.review[i].weight, mr.review[i].p,
+                                 mr.review[i].fields, now, e);
+    }
     if (!rc)
         rc = st->ops->commit(st, e);
     in_txn = false;
@@ -351,6 +565,17 @@ out:
     source_names_free(names);
     free(before.v);
     free(r.m);
+    free(det_root);
+    free(node_count);
+    free(member_count);
+    free(merged.is);
+    free(c.must);
+    for (size_t i = 0; i < rs.n; i++)
+        free(rs.text[i]);
+    free(rs.text);
+    free(rs.of);
+    rm_result_release(&mr);
+    rm_traits_release(&r.traits);
     idgraph_free(r.g);
     return rc;
 }

@@ -1,0 +1,319 @@
+/* resolve_match.c - see resolve_match.h. */
+#include "govern/standardize.h"
+#include "identity/match.h"
+#include "identity/resolve_match.h"
+
+#define RM_U_SAMPLE 200000 /* random pairs u is estimated from: plenty for four fields */
+#define RM_U_SEED   0x5eed /* the sample is deterministic: the same store links the same */
+
+static int pool_add(struct rm_traits *t, const char *s, uint32_t *off)
+{
+    size_t len = strlen(s);
+    if (!len) {
+        *off = 0;
+        return 0;
+    }
+    if (t->pool_len + len + 1 > t->pool_cap) {
+        size_t cap = t->pool_cap ? t->pool_cap * 2 : 1 << 16;
+        while (cap < t->pool_len + len + 1)
+            cap *= 2;
+        if (cap > UINT32_MAX)
+            return ERR_NOMEM;
+        char *p = realloc(t->pool, cap);
+        if (!p)
+            return ERR_NOMEM;
+        t->pool = p;
+        t->pool_cap = cap;
+        if (!t->pool_len)
+            t->pool[t->pool_len++] = 0;
+    }
+    *off = (uint32_t)t->pool_len;
+    memcpy(t->pool + t->pool_len, s, len + 1);
+    t->pool_len += len + 1;
+    return 0;
+}
+
+/* "1988-09-23", "1988/9/23", "19880923", "1988年9月23日" -> "1988-09-23"; else "". */
+static void norm_birthday(const char *in, char out[11])
+{
+    unsigned part[3] = {0}, digits[3] = {0};
+    size_t k = 0;
+    out[0] = 0;
+    for (const char *p = in; *p && k < 3; p++) {
+        if (*p >= '0' && *p <= '9') {
+            if (digits[k] == 8)
+                return;
+            part[k] = part[k] * 10 + (unsigned)(*p - '0');
+            digits[k]++;
+        } else if (digits[k]) {
+            k++;
+        }
+    }
+    if (k < 3 && digits[k])
+        k++;
+    if (k == 1 && digits[0] == 8) {
+        part[2] = part[0] % 100;
+        part[1] = part[0] / 100 % 100;
+        part[0] /= 10000;
+    } else if (k != 3 || digits[0] != 4 || digits[1] > 2 || digits[2] > 2) {
+        return;
+    }
+    char buf[16];
+    int32_t days;
+    snprintf(buf, sizeof(buf), "%04u-%02u-%02u", part[0] % 10000, part[1] % 100, part[2] % 100);
+    if (match_date_parse(buf, strlen(buf), &days) == 0)
+        memcpy(out, buf, 11);
+}
+
+static bool ends_with(const char *s, const char *tail)
+{
+    size_t n = strlen(s), m = strlen(tail);
+    return n >= m && memcmp(s + n - m, tail, m) == 0;
+}
+
+/* A name, or "" when it is only a surname and a form of address (王女士, 李先生): that
+ * says little about who it is. */
+static void norm_name(const char *in, char *out, size_t cap)
+{
+    const char *why;
+    if (std_name(in, strlen(in), out, cap, &why)) {
+        out[0] = 0;
+        return;
+    }
+    static const char *const address[] = {"女士", "先生", "小姐", "太太"};
+    for (size_t i = 0; i < ARRAY_SIZE(address); i++)
+        if (ends_with(out, address[i]) && strlen(out) <= strlen(address[i]) + 4)
+            out[0] = 0;
+}
+
+/* A city without the trailing 市 ("上海市" and "上海" are one city), trimmed. */
+static void norm_city(const char *in, char *out, size_t cap)
+{
+    while (*in == ' ')
+        in++;
+    snprintf(out, cap, "%s", in);
+    size_t n = strlen(out);
+    while (n && out[n - 1] == ' ')
+        out[--n] = 0;
+    if (ends_with(out, "市") && n > strlen("市"))
+        out[n - strlen("市")] = 0;
+}
+
+int rm_traits_add(struct rm_traits *t, int64_t node, const char *name, const char *birthday,
+                  const char *city, const char *gender)
+{
+    char v[RM_NFIELDS][RM_VALUE_MAX + 1] = {{0}};
+    const char *why;
+    if (name)
+        norm_name(name, v[RM_NAME], sizeof(v[RM_NAME]));
+    if (birthday)
+        norm_birthday(birthday, v[RM_BIRTHDAY]);
+    if (city)
+        norm_city(city, v[RM_CITY], sizeof(v[RM_CITY]));
+    if (gender && std_gender(gender, strlen(gender), v[RM_GENDER], &why))
+        v[RM_GENDER][0] = 0;
+    if (!v[RM_NAME][0] && !v[RM_BIRTHDAY][0] && !v[RM_CITY][0] && !v[RM_GENDER][0])
+        return 0;
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 4096;
+        struct rm_entry *p = realloc(t->v, cap * sizeof(*p));
+        if (!p)
+            return ERR_NOMEM;
+        t->v = p;
+        t->cap = cap;
+    }
+    struct rm_entry *en = &t->v[t->n];
+    en->node = node;
+    for (int f = 0; f < RM_NFIELDS; f++)
+        if (pool_add(t, v[f], &en->off[f]))
+            return ERR_NOMEM;
+    t->n++;
+    return 0;
+}
+
+void rm_traits_release(struct rm_traits *t)
+{
+    free(t->v);
+    free(t->pool);
+    memset(t, 0, sizeof(*t));
+}
+
+void rm_result_release(struct rm_result *r)
+{
+    free(r->link);
+    free(r->review);
+    memset(r, 0, sizeof(*r));
+}
+
+static const struct match_schema schema = {
+    RM_NFIELDS,
+    {
+        [RM_NAME] = {"name", MATCH_JW, 0, 0},
+        [RM_BIRTHDAY] = {"birthday", MATCH_DATE, 0, 0},
+        [RM_CITY] = {"city", MATCH_EXACT, 0, 0},
+        [RM_GENDER] = {"gender", MATCH_EXACT, 0, 0},
+    },
+};
+
+static const struct match_block_rule rules[] = {
+    {"name", 1, {{RM_NAME, MATCH_KEY_WHOLE, 0}}},
+    {"birthday", 1, {{RM_BIRTHDAY, MATCH_KEY_WHOLE, 0}}},
+    {"surname+year", 2, {{RM_NAME, MATCH_KEY_PREFIX, 1}, {RM_BIRTHDAY, MATCH_KEY_PREFIX, 4}}},
+    {"surname+city", 2, {{RM_NAME, MATCH_KEY_PREFIX, 1}, {RM_CITY, MATCH_KEY_WHOLE, 0}}},
+};
+
+/* What a level means, for people reading the review queue. */
+static const char *level_name(enum match_kind kind, uint8_t level)
+{
+    static const char *const jw[] = {"equal", "nearly equal", "similar", "different"};
+    static const char *const date[] = {"equal", "swapped or one digit off", "within a year",
+                                       "different"};
+    if (level == MATCH_MISSING)
+        return "missing";
+    if (kind == MATCH_JW && level < 4)
+        return jw[level];
+    if (kind == MATCH_DATE && level < 4)
+        return date[level];
+    return level == 0 ? "equal" : "different";
+}
+
+static void describe(const uint8_t *levels, char *out, size_t cap)
+{
+    size_t n = 0;
+    out[0] = 0;
+    for (size_t f = 0; f < schema.nfields && n < cap; f++)
+        n += (size_t)snprintf(out + n, cap - n, "%s\"%s\":\"%s\"", f ? "," : "{",
+                              schema.field[f].name, level_name(schema.field[f].kind, levels[f]));
+    if (n < cap)
+        snprintf(out + n, cap - n, "}");
+}
+
+/* Beyond the weights, a pair is only linked or reviewed when the names agree at least
+ * as "similar" and the birth dates do not contradict each other: the model is fitted
+ * on this store's candidates, and when they hold few true matches EM can settle on
+ * another split (people of one city); names are what a person is recognized by. */
+static bool plausible(const uint8_t *lv)
+{
+    return lv[RM_NAME] <= 2 && lv[RM_BIRTHDAY] != 3 && lv[RM_GENDER] != 1;
+}
+
+struct ranked {
+    double w;
+    uint32_t i;
+};
+
+static int cmp_weight_desc(const void *a, const void *b)
+{
+    const struct ranked *x = a, *y = b;
+    if (x->w != y->w)
+        return x->w > y->w ? -1 : 1;
+    return x->i < y->i ? -1 : 1;
+}
+
+static int push(struct rm_pair **v, size_t *n, const struct rm_pair *p)
+{
+    struct rm_pair *q = realloc(*v, (*n + 1) * sizeof(*q));
+    if (!q)
+        return ERR_NOMEM;
+    *v = q;
+    q[(*n)++] = *p;
+    return 0;
+}
+
+int rm_run(struct idgraph *g, const struct rm_traits *t, const struct rm_opts *o,
+           struct rm_result *out, struct err *e)
+{
+    memset(out, 0, sizeof(*out));
+    size_t nnodes = idgraph_count(g);
+    int32_t *rec_of = malloc((nnodes ? nnodes : 1) * sizeof(*rec_of));
+    int64_t *root = malloc((t->n ? t->n : 1) * sizeof(*root));
+    const char **val = malloc((t->n ? t->n : 1) * RM_NFIELDS * sizeof(*val));
+    struct match_table *tab = NULL;
+    struct match_pairs pairs = {0};
+    struct match_vectors vec = {0};
+    double *w = NULL;
+    struct ranked *order = NULL;
+    int rc = 0;
+    if (!rec_of || !root || !val) {
+        rc = err_set(e, ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < nnodes; i++)
+        rec_of[i] = -1;
+    /* One comparison record per group: the first value of each field. */
+    size_t nrec = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        int64_t r = idgraph_group(g, t->v[i].node);
+        if (rec_of[r] < 0) {
+            rec_of[r] = (int32_t)nrec;
+            root[nrec] = r;
+            for (int f = 0; f < RM_NFIELDS; f++)
+                val[nrec * RM_NFIELDS + (size_t)f] = "";
+            nrec++;
+        }
+        const char **v = &val[(size_t)rec_of[r] * RM_NFIELDS];
+        for (int f = 0; f < RM_NFIELDS; f++)
+            if (!v[f][0] && t->v[i].off[f])
+                v[f] = t->pool + t->v[i].off[f];
+    }
+    out->records = nrec;
+    if (nrec < 2)
+        goto out;
+    if ((rc = match_table_new(&schema, nrec, val, &tab, e)) ||
+        (rc = match_block(tab, NULL, rules, ARRAY_SIZE(rules), NULL, &pairs, NULL, e)))
+        goto out;
+    out->candidates = pairs.n;
+    if (!pairs.n)
+        goto out;
+    struct match_model model;
+    if ((rc = match_compare(tab, NULL, &pairs, &vec, e)) ||
+        (rc = match_model_init(&model, &schema)) ||
+        (rc = match_model_u_from_sample(&model, tab, NULL, RM_U_SAMPLE, RM_U_SEED, e)) ||
+        (rc = match_em_fit(&model, &vec, NULL, e)))
+        goto out;
+    out->fitted = true;
+    w = malloc(pairs.n * sizeof(*w));
+    order = malloc(pairs.n * sizeof(*order));
+    if (!w || !order) {
+        rc = err_set(e, ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    if ((rc = match_score(&model, &vec, w, e)))
+        goto out;
+    /* Surest links first: when limits refuse some, the strongest evidence has won. */
+    for (size_t i = 0; i < pairs.n; i++)
+        order[i] = (struct ranked){w[i], (uint32_t)i};
+    qsort(order, pairs.n, sizeof(*order), cmp_weight_desc);
+    for (size_t k = 0; k < pairs.n && !rc; k++) {
+        size_t i = order[k].i;
+        double p = match_probability(&model, w[i]);
+        if (p < o->review_p)
+            continue;
+        const uint8_t *lv = &vec.level[i * vec.nfields];
+        if (!plausible(lv))
+            continue;
+        struct rm_pair rp = {root[pairs.pair[i].a], root[pairs.pair[i].b], w[i], p, "", 0};
+        describe(&vec.level[i * vec.nfields], rp.fields, sizeof(rp.fields));
+        if (p >= o->link_p) {
+            rp.outcome = idgraph_link(g, rp.a, rp.b);
+            out->refused += rp.outcome != IDGRAPH_LINKED;
+            rc = push(&out->link, &out->nlink, &rp);
+        } else {
+            rc = push(&out->review, &out->nreview, &rp);
+        }
+    }
+    if (rc)
+        rc = err_set(e, ERR_NOMEM, "out of memory");
+out:
+    free(rec_of);
+    free(root);
+    free(val);
+    free(w);
+    free(order);
+    match_table_free(tab);
+    match_pairs_release(&pairs);
+    match_vectors_release(&vec);
+    if (rc)
+        rm_result_release(out);
+    return rc;
+}
