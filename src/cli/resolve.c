@@ -194,9 +194,12 @@ static void print_view(const cJSON *v)
 
 int cmd_profile(int argc, char **argv)
 {
+    if (argc >= 2 && strcmp(argv[1], "unmerge") == 0)
+        return cmd_profile_unmerge(argc - 1, argv + 1);
     if (argc < 2 || strcmp(argv[1], "show") != 0)
         return cli_usage("profile", "say: custos profile show ID | --email E | --phone P | "
-                                    "--user-id U | --member-card C [--json]");
+                                    "--user-id U | --member-card C [--json], or custos "
+                                    "profile unmerge ID [--merge M]");
     const char *email = NULL, *phone = NULL, *user_id = NULL, *card = NULL, *pos[1];
     bool json = false;
     size_t npos;

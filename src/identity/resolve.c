@@ -546,6 +546,8 @@ int resolve_full(struct store *st, const struct idgraph_rules *rules,
         rc = st->ops->review_put(st, a + 1, b + 1, mr.review[i].weight, mr.review[i].p,
                                  mr.review[i].fields, now, e);
     }
+    if (!rc && match && match->enabled)
+        rc = st->ops->review_drop_stale(st, e);
     if (!rc)
         rc = st->ops->commit(st, e);
     in_txn = false;

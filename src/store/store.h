@@ -254,14 +254,16 @@ struct store_ops {
                         struct err *e);
 
     /* OneID review queue, link constraints and unmerges (migration 0006).
-     * review_clear_pending drops the pending pairs (each resolution scores them again);
-     * review_put adds a pending pair (a pair already decided is left alone).
+     * A resolution scores the queue again: review_clear_pending marks the pending pairs
+     * stale, review_put adds a pending pair or makes a stale one pending again (same id;
+     * a decided pair is left alone), review_drop_stale deletes those not found again.
      * review_scan: one pair (id > 0) or all with a status (NULL: any), by id.
      * review_decide sets a pending pair's status: ERR_NOTFOUND for no such pair,
      * ERR_EXISTS when it was decided already. constraint_add keeps one row per (kind,
      * a, b); constraint_scan gives them all. merge_scan: the merges of a profile (either
      * side; 0: all), by id. merge_undo marks a merge undone and journals the unmerge. */
     int (*review_clear_pending)(struct store *st, struct err *e);
+    int (*review_drop_stale)(struct store *st, struct err *e);
     int (*review_put)(struct store *st, int64_t a, int64_t b, double score, double probability,
                       const char *fields, int64_t now, struct err *e);
     int (*review_scan)(struct store *st, int64_t id, const char *status, store_review_cb cb,

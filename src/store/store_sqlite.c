@@ -61,6 +61,7 @@ enum stmt_id {
     ST_API_KEY_REVOKE,
     ST_REVIEW_CLEAR,
     ST_REVIEW_PUT,
+    ST_REVIEW_DROP_STALE,
     ST_REVIEW_DECIDE,
     ST_CONSTRAINT_ADD,
     ST_CONSTRAINT_SCAN,
@@ -169,10 +170,13 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_API_KEY_LIST] = "SELECT id, name, role, key_hint, created_at, expires_at, revoked_at, "
                         "key_hash FROM api_keys ORDER BY id",
     [ST_API_KEY_REVOKE] = "UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?2) WHERE id = ?1",
-    [ST_REVIEW_CLEAR] = "DELETE FROM review_pairs WHERE status = 'pending'",
+    [ST_REVIEW_CLEAR] = "UPDATE review_pairs SET status = 'stale' WHERE status = 'pending'",
     [ST_REVIEW_PUT] = "INSERT INTO review_pairs(profile_a, profile_b, score, probability, fields, "
                       "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(profile_a, "
-                      "profile_b) DO NOTHING",
+                      "profile_b) DO UPDATE SET status = 'pending', score = excluded.score, "
+                      "probability = excluded.probability, fields = excluded.fields WHERE "
+                      "status = 'stale'",
+    [ST_REVIEW_DROP_STALE] = "DELETE FROM review_pairs WHERE status = 'stale'",
     [ST_REVIEW_DECIDE] = "UPDATE review_pairs SET status = ?2, decided_by = ?3, decided_at = ?4 "
                          "WHERE id = ?1 AND status = 'pending'",
     [ST_CONSTRAINT_ADD] = "INSERT OR IGNORE INTO link_constraints(kind, identifier_a, "
@@ -1118,6 +1122,13 @@ static int sq_review_clear_pending(struct store *st, struct err *e)
     return q ? step_done(s, q, e, "clear the review queue") : ERR_STORE;
 }
 
+static int sq_review_drop_stale(struct store *st, struct err *e)
+{
+    struct sqlite_store *s = impl(st);
+    sqlite3_stmt *q = stmt_get(s, ST_REVIEW_DROP_STALE, e);
+    return q ? step_done(s, q, e, "clear the review queue") : ERR_STORE;
+}
+
 static int sq_review_put(struct store *st, int64_t a, int64_t b, double score, double probability,
                          const char *fields, int64_t now, struct err *e)
 {
@@ -1338,6 +1349,7 @@ static const struct store_ops sqlite_ops = {
     .api_key_list = sq_api_key_list,
     .api_key_revoke = sq_api_key_revoke,
     .review_clear_pending = sq_review_clear_pending,
+    .review_drop_stale = sq_review_drop_stale,
     .review_put = sq_review_put,
     .review_scan = sq_review_scan,
     .review_decide = sq_review_decide,
