@@ -67,6 +67,9 @@ int cmd_resolve(int argc, char **argv)
         cJSON_AddNumberToObject(o, "must_links", (double)s.must_links);
         cJSON_AddNumberToObject(o, "must_links_refused", (double)s.must_refused);
         cJSON_AddNumberToObject(o, "cannot_links", (double)s.cannot_links);
+        cJSON *d = cJSON_AddObjectToObject(o, "detected_shared_values");
+        for (size_t i = 0; i < s.ndetected_types; i++)
+            cJSON_AddNumberToObject(d, s.detected_type[i], (double)s.detected_count[i]);
         cJSON *m = cJSON_AddObjectToObject(o, "matcher");
         cJSON_AddBoolToObject(m, "enabled", match.enabled);
         cJSON_AddBoolToObject(m, "fitted", s.match_fitted);
@@ -94,6 +97,10 @@ int cmd_resolve(int argc, char **argv)
     for (size_t i = 0; i < s.ninvalid; i++)
         printf("  %" PRIu64 " %s values could not be standardized (not linked)\n", s.invalid[i],
                s.invalid_type[i]);
+    for (size_t i = 0; i < s.ndetected_types; i++)
+        printf("  %" PRIu64 " %s values refused as links: each is carried by records naming %ld or "
+               "more different people (setting identity-detect-names)\n",
+               s.detected_count[i], s.detected_type[i], match.detect_names);
     if (match.enabled)
         printf("  matcher: %" PRIu64
                " profiles compared on name, birth date, city and gender, %" PRIu64

@@ -69,6 +69,14 @@ struct resolver {
     bool want_traits;
     struct rm_traits traits;
     const char *trait[RM_NFIELDS]; /* of the current member, borrowed from its JSON */
+    /* detection of shared values: (identifier node, hash of a name) of every member
+     * that carries a name, when detect_names > 0 */
+    long detect_names;
+    struct name_seen {
+        int64_t node;
+        uint64_t name;
+    } * seen;
+    size_t nseen, seen_cap;
 };
 
 static void count_invalid(struct resolve_stats *s, const char *type)
@@ -97,6 +105,32 @@ static void add_ident(struct resolver *r, const char *type, const char *value, s
     r->ids[r->nids++] = (struct ident){type, out};
 }
 
+/* Notes the current member's name against each of its identifiers. */
+static int note_names(struct resolver *r)
+{
+    char name[256];
+    const char *why;
+    const char *raw = r->trait[RM_NAME];
+    if (std_name(raw, strlen(raw), name, sizeof(name), &why))
+        return 0;
+    uint64_t h = text_hash128(name, strlen(name), 0x6e616d65).lo;
+    for (size_t i = 0; i < r->nids; i++) {
+        int64_t node = idgraph_find(r->g, r->ids[i].type, r->ids[i].value);
+        if (node < 0)
+            continue;
+        if (r->nseen == r->seen_cap) {
+            size_t cap = r->seen_cap ? r->seen_cap * 2 : 4096;
+            struct name_seen *v = realloc(r->seen, cap * sizeof(*v));
+            if (!v)
+                return ERR_NOMEM;
+            r->seen = v;
+            r->seen_cap = cap;
+        }
+        r->seen[r->nseen++] = (struct name_seen){node, h};
+    }
+    return 0;
+}
+
 static int add_member(struct resolver *r, uint8_t kind, int64_t row_id, int64_t source_id)
 {
     if (r->n == r->cap) {
@@ -116,6 +150,8 @@ static int add_member(struct resolver *r, uint8_t kind, int64_t row_id, int64_t 
     if (r->want_traits && node >= 0 &&
         rm_traits_add(&r->traits, node, r->trait[RM_NAME], r->trait[RM_BIRTHDAY], r->trait[RM_CITY],
                       r->trait[RM_GENDER]))
+        return ERR_NOMEM;
+    if (r->detect_names > 0 && node >= 0 && r->trait[RM_NAME] && note_names(r))
         return ERR_NOMEM;
     if (r->progress && r->n % RESOLVE_PROGRESS_EVERY == 0)
         fprintf(stderr, "\rresolve: %zu records and events, %zu identifiers, %.0f/s   ", r->n,
@@ -153,7 +189,8 @@ static int on_record(const struct import_row *row, void *ctx)
     for (cJSON *it = ids ? ids->child : NULL; it; it = it->next)
         if (cJSON_IsString(it))
             add_ident(r, it->string, it->valuestring, strlen(it->valuestring));
-    cJSON *traits = r->want_traits && row->traits ? cJSON_Parse(row->traits) : NULL;
+    cJSON *traits =
+        (r->want_traits || r->detect_names > 0) && row->traits ? cJSON_Parse(row->traits) : NULL;
     take_match_traits(r, traits);
     int rc = add_member(r, 1, row->id, row->source_id);
     cJSON_Delete(traits);
@@ -200,7 +237,8 @@ static int on_event(const struct event_row *ev, void *ctx)
         if (strcmp(ev->type, "alias") == 0)
             take_string(r, msg, "previousId", "anonymous_id");
     }
-    take_match_traits(r, r->want_traits && msg && strcmp(ev->type, "identify") == 0
+    take_match_traits(r, (r->want_traits || r->detect_names > 0) && msg &&
+                                 strcmp(ev->type, "identify") == 0
                              ? cJSON_GetObjectItemCaseSensitive(msg, "traits")
                              : NULL);
     int rc = add_member(r, 0, ev->id, ev->source_id);
@@ -409,11 +447,111 @@ static int resolve_links(struct store *st, struct resolver *r, const struct cons
     return 0;
 }
 
+/* Everything the scans built, freed so that they can run again. */
+static void reset_scan(struct resolver *r, struct constraints *c)
+{
+    idgraph_free(r->g);
+    r->g = NULL;
+    free(r->m);
+    r->m = NULL;
+    r->n = r->cap = 0;
+    rm_traits_release(&r->traits);
+    free(r->seen);
+    r->seen = NULL;
+    r->nseen = r->seen_cap = 0;
+    free(c->must);
+    c->must = NULL;
+    c->nmust = 0;
+}
+
+/* The graph of the stored data: numbering restored, must-not-link pairs in place,
+ * then every record and event in stored order. */
+static int build_graph(struct store *st, const struct idgraph_rules *rules, struct resolver *r,
+                       struct constraints *c, struct err *e)
+{
+    int rc = idgraph_new(rules, &r->g, e);
+    if (rc)
+        return rc;
+    /* Numbers first (profiles are named after them), then the data in stored order. */
+    struct err ie = {0};
+    if (st->ops->identifier_scan(st, on_stored_identifier, r, &ie) == ERR_INVALID) {
+        idgraph_free(r->g);
+        if ((rc = idgraph_new(rules, &r->g, e)))
+            return rc;
+    }
+    c->g = r->g;
+    rc = st->ops->constraint_scan(st, on_constraint, c, e);
+    if (!rc)
+        rc = st->ops->record_scan(st, on_record, r, e);
+    struct event_filter f = {0};
+    if (!rc)
+        rc = st->ops->event_scan(st, &f, on_event, r, e);
+    return rc;
+}
+
+static int cmp_seen(const void *a, const void *b)
+{
+    const struct name_seen *x = a, *y = b;
+    if (x->node != y->node)
+        return x->node < y->node ? -1 : 1;
+    return x->name < y->name ? -1 : x->name > y->name;
+}
+
+/* Values carried by members with at least detect_names distinct names: one phone or
+ * e-mail typed for many different people (a shop's own number, a clerk's). They are
+ * added to more's blocked list (a copy of rules' plus them) and counted by type. */
+static int detect_shared(struct resolver *r, const struct idgraph_rules *rules,
+                         struct idgraph_rules *more, struct err *e)
+{
+    if (r->detect_names <= 0 || !r->nseen)
+        return 0;
+    qsort(r->seen, r->nseen, sizeof(*r->seen), cmp_seen);
+    struct resolve_stats *s = r->stats;
+    for (size_t i = 0; i < r->nseen;) {
+        size_t j = i;
+        long distinct = 0;
+        for (; j < r->nseen && r->seen[j].node == r->seen[i].node; j++)
+            distinct += j == i || r->seen[j].name != r->seen[j - 1].name;
+        if (distinct >= r->detect_names) {
+            const char *type, *value;
+            idgraph_node(r->g, r->seen[i].node, &type, &value);
+            if (!more->blocked) {
+                more->blocked = calloc(rules->nblocked + 1, sizeof(*more->blocked));
+                if (!more->blocked)
+                    return err_set(e, ERR_NOMEM, "out of memory");
+                memcpy(more->blocked, rules->blocked, rules->nblocked * sizeof(char *));
+                more->nblocked = rules->nblocked;
+            }
+            char **v = realloc(more->blocked, (more->nblocked + 1) * sizeof(*v));
+            if (!v || !(v[more->nblocked] = strdup(value))) {
+                if (v)
+                    more->blocked = v;
+                return err_set(e, ERR_NOMEM, "out of memory");
+            }
+            more->blocked = v;
+            more->nblocked++;
+            s->detected++;
+            size_t k = 0;
+            while (k < s->ndetected_types && strcmp(s->detected_type[k], type) != 0)
+                k++;
+            if (k < RESOLVE_TYPES_MAX) {
+                if (k == s->ndetected_types)
+                    snprintf(s->detected_type[s->ndetected_types++], sizeof(s->detected_type[0]),
+                             "%s", type);
+                s->detected_count[k]++;
+            }
+        }
+        i = j;
+    }
+    return 0;
+}
+
 void resolve_match_from_config(struct resolve_match *m)
 {
     m->enabled = cfg.identity_match && strcmp(cfg.identity_match, "on") == 0;
     m->link_p = (double)cfg.identity_match_link / 1000.0;
     m->review_p = (double)cfg.identity_match_review / 1000.0;
+    m->detect_names = cfg.identity_detect_names;
     if (m->review_p > m->link_p)
         m->review_p = m->link_p;
 }
@@ -426,6 +564,7 @@ int resolve_full(struct store *st, const struct idgraph_rules *rules,
     struct resolver r = {.st = st, .stats = stats, .progress = progress};
     r.want_traits = match && match->enabled;
     r.start = time_mono_ns();
+    r.start = time_mono_ns();
     struct live_profiles before = {0};
     struct source_names *names = NULL;
     struct constraints c = {.stats = stats};
@@ -436,25 +575,26 @@ int resolve_full(struct store *st, const struct idgraph_rules *rules,
     int64_t *node_count = NULL, *member_count = NULL;
     int64_t now = time_now_ms();
     bool in_txn = false;
-    int rc = idgraph_new(rules, &r.g, e);
-    if (rc)
-        return rc;
-    /* Numbers first (profiles are named after them), then the data in stored order. */
-    struct err ie = {0};
-    if (st->ops->identifier_scan(st, on_stored_identifier, &r, &ie) == ERR_INVALID) {
-        idgraph_free(r.g);
-        if ((rc = idgraph_new(rules, &r.g, e)))
-            return rc;
+    struct idgraph_rules more = *rules; /* with the values detected as shared */
+    more.blocked = NULL;
+    r.detect_names = match ? match->detect_names : 0;
+    int rc = build_graph(st, rules, &r, &c, e);
+    if (!rc)
+        rc = detect_shared(&r, rules, &more, e);
+    if (!rc && stats->detected) {
+        /* Again without them: the graph links as if they had been configured. */
+        struct resolve_stats keep = *stats;
+        reset_scan(&r, &c);
+        memset(stats, 0, sizeof(*stats));
+        stats->detected = keep.detected;
+        memcpy(stats->detected_type, keep.detected_type, sizeof(stats->detected_type));
+        memcpy(stats->detected_count, keep.detected_count, sizeof(stats->detected_count));
+        stats->ndetected_types = keep.ndetected_types;
+        r.detect_names = 0;
+        rc = build_graph(st, &more, &r, &c, e);
     }
-    c.g = r.g;
-    rc = st->ops->constraint_scan(st, on_constraint, &c, e);
     if (!rc)
         rc = st->ops->profile_scan(st, on_profile, &before, e);
-    if (!rc)
-        rc = st->ops->record_scan(st, on_record, &r, e);
-    struct event_filter f = {0};
-    if (!rc)
-        rc = st->ops->event_scan(st, &f, on_event, &r, e);
     if (!rc)
         rc = source_names_load(st, &names, e);
     if (rc)
@@ -566,19 +706,19 @@ out:
     stats->seconds = (double)(time_mono_ns() - r.start) / 1e9;
     source_names_free(names);
     free(before.v);
-    free(r.m);
     free(det_root);
     free(node_count);
     free(member_count);
     free(merged.is);
-    free(c.must);
     for (size_t i = 0; i < rs.n; i++)
         free(rs.text[i]);
     free(rs.text);
     free(rs.of);
     rm_result_release(&mr);
-    rm_traits_release(&r.traits);
-    idgraph_free(r.g);
+    reset_scan(&r, &c);
+    for (size_t i = rules->nblocked; i < more.nblocked; i++)
+        free(more.blocked[i]);
+    free(more.blocked);
     return rc;
 }
 

@@ -19,8 +19,9 @@
  * posterior match probabilities. */
 struct resolve_match {
     bool enabled;
-    double link_p;   /* link a pair at this probability or more */
-    double review_p; /* queue it for review from here up to link_p */
+    double link_p;     /* link a pair at this probability or more */
+    double review_p;   /* queue it for review from here up to link_p */
+    long detect_names; /* a value carried with this many distinct names is refused; 0 off */
 };
 
 /* The settings identity-match, identity-match-link and identity-match-review. */
@@ -36,6 +37,11 @@ struct resolve_stats {
      * gender), candidate pairs, links made and refused, pairs queued for review */
     uint64_t match_records, match_candidates, match_links, match_refused, review_pairs;
     bool match_fitted;
+    /* values refused because records carrying them name many different people */
+    uint64_t detected;
+    char detected_type[RESOLVE_TYPES_MAX][32];
+    uint64_t detected_count[RESOLVE_TYPES_MAX];
+    size_t ndetected_types;
     uint64_t invalid[RESOLVE_TYPES_MAX]; /* per type, values standardization refused */
     char invalid_type[RESOLVE_TYPES_MAX][32];
     size_t ninvalid;

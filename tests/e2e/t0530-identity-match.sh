@@ -120,6 +120,13 @@ check "a family phone does not merge two people with their own ID numbers" \
 run "$CUSTOS" profile show "$(profile_of F2 "$M")" --json
 check_eq "the second family member keeps her ID number and not the phone" "True False" \
     "$(jget 'any(i["type"] == "id_number" for i in v["identifiers"]), any(i["type"] == "phone" for i in v["identifiers"])')"
+check_eq "five customers given a shop's own phone are five profiles" 5 \
+    "$(for k in 0 1 2 3 4; do profile_of D$k "$M"; done | sort -u | wc -l)"
+run "$CUSTOS" resolve --json
+check_eq "resolve reports the phone as a detected shared value" 1 "$(jget 'v["detected_shared_values"].get("phone", 0)')"
+run "$CUSTOS" resolve --identity-detect-names 0 --json --map-out "$WORK/nodetect.csv"
+check "without detection the shop's phone glues some of them (the test can fail)" \
+    test "$(for k in 0 1 2 3 4; do profile_of D$k "$WORK/nodetect.csv"; done | sort -u | wc -l)" -lt 5
 check_eq "a phone in full-width digits standardizes and links" "$(profile_of C3 "$M")" "$(profile_of W3 "$M")"
 PH=$(awk -F, '$1 == "C3" {print $4}' "$WORK/crm.csv")
 run "$CUSTOS" profile show --phone "+86 ${PH:0:3} ${PH:3:4} ${PH:7:4}" --json

@@ -55,6 +55,10 @@ row("J1", 2001, "李娜", "null", "13800000000", "北京", "1990-01-01", "F", ""
 row("J2", 2002, "张伟", "test@test.com", "13800000000", "广州", "1985-05-05", "M", "", "null")
 row("F1", 2003, "赵敏", "", "13590871234", "杭州", "1970-03-03", "F", id_number("33010619700303002"), "")
 row("F2", 2004, "赵强", "", "13590871234", "杭州", "1968-08-08", "M", id_number("33010619680808003"), "")
+# A shop's own phone typed for five different customers (no other identifier): not in
+# the configured junk list, so only detection keeps them apart.
+for k, nm in enumerate(["孙立", "郭静怡", "林涛", "罗敏", "高翔"]):
+    row("D%d" % k, 3000 + k, nm, "", "021-6288 1234", "上海", "", "", "", "")
 fw = "".join(chr(ord(c) + 0xFEE0) for c in people[3]["phone"])
 y, m, d = people[3]["bd"]
 row("W3", 3, people[3]["name"], "", fw, people[3]["city"], "", "", "", "")
