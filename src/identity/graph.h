@@ -89,6 +89,11 @@ int idgraph_cannot_link(struct idgraph *g, int64_t a, int64_t b);
  * they are one group already), IDGRAPH_OVER_LIMIT or IDGRAPH_CANNOT_LINK. */
 enum idgraph_refusal idgraph_link(struct idgraph *g, int64_t a, int64_t b);
 
+/* For a node that named a group (its smallest node) until that group went under
+ * another: the identifier of its group (*mine) and of the other (*theirs) whose link
+ * joined them, for the merge journal. false when it never went under. */
+bool idgraph_joined_by(const struct idgraph *g, int64_t node, int64_t *mine, int64_t *theirs);
+
 /* The node of an identifier, or -1. */
 int64_t idgraph_find(struct idgraph *g, const char *type, const char *value);
 

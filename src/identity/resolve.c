@@ -384,10 +384,24 @@ static int reason_note(struct reasons *rs, int64_t a, int64_t b, const char *fmt
     return 0;
 }
 
-static const char *reason_of(const struct reasons *rs, int64_t node)
+/* Why the group named by node joined another: the matcher's or a decision's reason,
+ * else the two identifiers a record linked (types and identifier ids, not values). */
+static const char *reason_of(const struct reasons *rs, struct idgraph *g, int64_t node, char *buf,
+                             size_t cap)
 {
-    return rs->of && rs->of[node] >= 0 ? rs->text[rs->of[node]]
-                                       : "resolve: a record links identifiers of both";
+    if (rs->of && rs->of[node] >= 0)
+        return rs->text[rs->of[node]];
+    int64_t mine, theirs;
+    if (!idgraph_joined_by(g, node, &mine, &theirs))
+        return "resolve: a record links identifiers of both";
+    const char *t1, *t2, *v;
+    idgraph_node(g, mine, &t1, &v);
+    idgraph_node(g, theirs, &t2, &v);
+    snprintf(buf, cap,
+             "resolve: a record carries %s (identifier %" PRId64 ") of this profile and %s "
+             "(identifier %" PRId64 ") of the one it joined",
+             t1, mine, t2, theirs);
+    return buf;
 }
 
 /* Profiles merged away and not undone: a journaled merge is not written twice. */
@@ -652,6 +666,7 @@ int resolve_full(struct store *st, const struct idgraph_rules *rules,
     }
     /* A profile of the last run that is no longer a group's name joined another. */
     bool *was_live = merged.is; /* reused below: marks journaled now or before */
+    char why[256];
     for (size_t i = 0; i < before.n && !rc; i++) {
         int64_t old = before.v[i] - 1;
         if (old < 0 || (size_t)old >= nnodes)
@@ -661,7 +676,8 @@ int resolve_full(struct store *st, const struct idgraph_rules *rules,
             continue;
         stats->merges++;
         was_live[old] = true;
-        rc = st->ops->profile_merge(st, old + 1, into + 1, reason_of(&rs, old), now, e);
+        rc = st->ops->profile_merge(st, old + 1, into + 1,
+                                    reason_of(&rs, r.g, old, why, sizeof(why)), now, e);
     }
     /* A group the deterministic graph named that a must-link or the matcher joined to
      * another: journaled once, so that its id redirects and the merge can be undone. */
@@ -672,8 +688,8 @@ int resolve_full(struct store *st, const struct idgraph_rules *rules,
         stats->merges++;
         rc = st->ops->profile_put(st, (int64_t)i + 1, 0, 0, now, e);
         if (!rc)
-            rc = st->ops->profile_merge(st, (int64_t)i + 1, into + 1, reason_of(&rs, (int64_t)i),
-                                        now, e);
+            rc = st->ops->profile_merge(st, (int64_t)i + 1, into + 1,
+                                        reason_of(&rs, r.g, (int64_t)i, why, sizeof(why)), now, e);
     }
     /* The review queue: pairs between the thresholds still apart after the links. */
     if (!rc && match && match->enabled)
