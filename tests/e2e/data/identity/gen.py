@@ -6,7 +6,7 @@ with another phone, no card and no e-mail (their name perhaps one character off,
 their birthday in another format, "市" after the city): only the matcher can link
 those. Namesakes (same name and city, another birth date and phone) must stay apart.
 Deterministic: random.Random(7)."""
-import random, sys
+import datetime, random, sys
 r = random.Random(7)
 SUR = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 GIV = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红鹏辉晨欣怡婷雪琳"
@@ -41,6 +41,12 @@ for k, i in enumerate(range(0, 400, 5)):  # 80 second contacts
     city = p["city"] + ("市" if k % 3 == 0 else "")
     g = {"M": "男", "F": "女"}[p["g"]]
     row("S%d" % i, i, name, "", "15%09d" % r.randint(0, 999999999), city, bd, g, "", "")
+for k, i in enumerate(range(1, 400, 40)):  # 10 weaker second contacts (name one character
+    # off, birth date months apart): for review
+    p = people[i]
+    row("R%d" % i, i, p["name"][:2] + r.choice([c for c in GIV if c != p["name"][2]]), "",
+        "18%09d" % r.randint(0, 999999999), p["city"],
+        (datetime.date(*p["bd"]) + datetime.timedelta(days=137)).isoformat(), p["g"], "", "")
 for k, i in enumerate(range(2, 400, 40)):  # 10 namesakes
     p = people[i]
     y, m, d = p["bd"]
