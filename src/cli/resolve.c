@@ -101,7 +101,7 @@ int cmd_resolve(int argc, char **argv)
         printf("  %" PRIu64 " %s values refused as links: each is carried by records naming %ld or "
                "more different people (setting identity-detect-names)\n",
                s.detected_count[i], s.detected_type[i], match.detect_names);
-    if (match.enabled)
+    if (match.enabled && !exact)
         printf("  matcher: %" PRIu64
                " profiles compared on name, birth date, city and gender, %" PRIu64
                " candidate pairs; %" PRIu64 " linked, %" PRIu64 " refused by the rules, %" PRIu64
