@@ -189,8 +189,15 @@ static int on_record(const struct import_row *row, void *ctx)
     for (cJSON *it = ids ? ids->child : NULL; it; it = it->next)
         if (cJSON_IsString(it))
             add_ident(r, it->string, it->valuestring, strlen(it->valuestring));
-    cJSON *traits =
-        (r->want_traits || r->detect_names > 0) && row->traits ? cJSON_Parse(row->traits) : NULL;
+    /* Traits are parsed only when they may hold what the matcher or detection reads
+     * (most records, receipts and orders, carry none of it). */
+    bool wanted =
+        row->traits &&
+        ((r->want_traits && (strstr(row->traits, "name") || strstr(row->traits, "birth") ||
+                             strstr(row->traits, "dob") || strstr(row->traits, "city") ||
+                             strstr(row->traits, "gender") || strstr(row->traits, "sex"))) ||
+         (r->detect_names > 0 && strstr(row->traits, "name")));
+    cJSON *traits = wanted ? cJSON_Parse(row->traits) : NULL;
     take_match_traits(r, traits);
     int rc = add_member(r, 1, row->id, row->source_id);
     cJSON_Delete(traits);
