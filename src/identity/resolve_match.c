@@ -135,6 +135,122 @@ int rm_traits_add(struct rm_traits *t, int64_t node, const char *name, const cha
     return 0;
 }
 
+/* Characters of given names and surnames read alike (the same pinyin, tones aside),
+ * one group a string: a name typed through a pinyin input method often gets another
+ * character of its group (王晓明 / 王小明). Characters with two common readings are left
+ * out. Public fact, written here. */
+static const char *const homophones[] = {
+    "小晓筱肖萧啸",
+    "伟玮炜薇维卫蔚巍威微韦",
+    "静婧晶京菁敬靖景境竞",
+    "丽莉俐力立利理李黎礼",
+    "婷亭庭霆廷",
+    "艳燕妍岩彦雁焱颜言严",
+    "慧惠辉晖蕙徽",
+    "红宏洪鸿虹弘",
+    "明铭鸣名",
+    "敏民闽珉旻",
+    "芳方舫",
+    "娜纳",
+    "倩谦千钱",
+    "欣新鑫心馨昕芯",
+    "玉宇雨语羽钰瑜于余俞渝煜昱",
+    "华花桦",
+    "林琳霖麟临淋",
+    "玲凌灵铃翎",
+    "军俊君骏峻珺",
+    "杰洁婕捷",
+    "娟涓鹃",
+    "涛韬桃陶",
+    "霞夏侠",
+    "平萍苹屏",
+    "刚钢纲",
+    "英颖莹盈瑛鹰",
+    "兰岚蓝澜",
+    "鹏朋彭蓬",
+    "晨辰陈臣宸琛",
+    "怡仪宜奕艺逸毅依",
+    "浩昊豪皓郝",
+    "子紫梓姿",
+    "涵晗寒韩翰菡含",
+    "轩萱宣璇炫",
+    "博波柏伯",
+    "文雯闻汶",
+    "琪琦淇祺齐奇棋",
+    "佳嘉家加",
+    "东冬栋",
+    "志智芝致",
+    "强蔷",
+    "国郭",
+    "建健剑坚",
+    "春纯淳",
+    "梅美玫媚",
+    "秋邱丘",
+    "天田甜添",
+    "佑友右优",
+    "梦萌孟蒙",
+    "瑶遥耀尧姚",
+    "婉晚万宛",
+    "清青晴庆卿",
+    "曦希熙溪西",
+    "张章彰",
+    "王汪旺望",
+    "刘柳留",
+    "杨阳洋扬",
+    "黄皇凰",
+    "赵昭照钊",
+    "吴武伍舞",
+    "周舟州洲",
+    "徐许旭序",
+    "马玛",
+    "朱竹珠祝",
+    "胡湖虎",
+    "何贺荷禾",
+    "罗洛",
+    "郑正峥政",
+    "梁良亮",
+    "宋松嵩",
+    "唐堂棠",
+    "雪薛",
+    "凤峰锋枫丰",
+    "磊蕾",
+};
+
+static bool same_sound(uint32_t a, uint32_t b)
+{
+    uint32_t cp[16];
+    size_t n;
+    for (size_t g = 0; g < ARRAY_SIZE(homophones); g++) {
+        if (match_utf8_decode(homophones[g], strlen(homophones[g]), cp, ARRAY_SIZE(cp), &n))
+            continue;
+        bool ha = false, hb = false;
+        for (size_t i = 0; i < n; i++) {
+            ha |= cp[i] == a;
+            hb |= cp[i] == b;
+        }
+        if (ha && hb)
+            return true;
+    }
+    return false;
+}
+
+bool rm_names_sound_alike(const char *a, const char *b)
+{
+    uint32_t x[RM_VALUE_MAX], y[RM_VALUE_MAX];
+    size_t n, m, differ = 0;
+    if (match_utf8_decode(a, strlen(a), x, RM_VALUE_MAX, &n) ||
+        match_utf8_decode(b, strlen(b), y, RM_VALUE_MAX, &m) || n != m || n < 2)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (x[i] == y[i])
+            continue;
+        if (!same_sound(x[i], y[i]))
+            return false;
+        differ++;
+    }
+    return differ > 0;
+}
+
 void rm_traits_release(struct rm_traits *t)
 {
     free(t->v);
@@ -389,8 +505,17 @@ int rm_run(struct idgraph *g, const struct rm_traits *t, const struct rm_opts *o
     if (!pairs.n)
         goto out;
     struct match_model model;
-    if ((rc = match_compare(tab, NULL, &pairs, &vec, e)) ||
-        (rc = match_model_init(&model, &schema)) ||
+    if ((rc = match_compare(tab, NULL, &pairs, &vec, e)))
+        goto out;
+    /* Names that differ only by characters read alike are "nearly equal". */
+    for (size_t i = 0; i < pairs.n; i++) {
+        uint8_t *lv = &vec.level[i * vec.nfields + RM_NAME];
+        if (*lv >= 2 && *lv != MATCH_MISSING &&
+            rm_names_sound_alike(val[pairs.pair[i].a * RM_NFIELDS + RM_NAME],
+                                 val[pairs.pair[i].b * RM_NFIELDS + RM_NAME]))
+            *lv = 1;
+    }
+    if ((rc = match_model_init(&model, &schema)) ||
         (rc = match_model_u_from_sample(&model, tab, NULL, RM_U_SAMPLE, RM_U_SEED, e)))
         goto out;
     /* u: random pairs. m: EM on the candidates, one field at a time on the pairs that

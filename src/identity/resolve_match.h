@@ -5,10 +5,13 @@
  *
  * One comparison record per deterministic group (the first value of each field met
  * in stored order: records by id, then events by id). Pairs are blocked on the whole
- * name, on the birth date, and on the first character of the name with the birth
- * year. A pair whose posterior match probability is at least the link threshold is
- * joined in the graph (idgraph_link: limits and must-not-link pairs still hold); a
- * pair between the review and link thresholds is handed back for the review queue.
+ * name, on the birth date, on the first character of the name with the birth year,
+ * and on the first two characters of the name with the city. Names whose characters
+ * differ only by homophones compare as nearly equal. A pair whose posterior match
+ * probability is at least the link threshold, and whose birth dates agree, is joined
+ * in the graph (idgraph_link: limits and must-not-link pairs still hold); a pair
+ * between the review and link thresholds, or over the link one with no birth date to
+ * confirm it, is handed back for the review queue.
  * Internal to the identity module (resolve.c). */
 #ifndef CUSTOS_RESOLVE_MATCH_H
 #define CUSTOS_RESOLVE_MATCH_H
@@ -35,6 +38,11 @@ struct rm_traits {
 int rm_traits_add(struct rm_traits *t, int64_t node, const char *name, const char *birthday,
                   const char *city, const char *gender);
 void rm_traits_release(struct rm_traits *t);
+
+/* Whether two names of the same length differ only by characters read alike (the
+ * same pinyin, tones aside: 王晓明 and 王小明), from a table of common name characters;
+ * false for equal names. Pairs of such names compare as "nearly equal". */
+bool rm_names_sound_alike(const char *a, const char *b);
 
 struct rm_opts {
     double link_p, review_p; /* posterior probability thresholds, 0 < review <= link < 1 */

@@ -152,7 +152,7 @@ static void test_defaults(void **state)
         settings++;
         assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(s, "origin")), "default");
     }
-    assert_int_equal(settings, 13); /* 8 of the collector, 2 of identity resolution, 3 of
+    assert_int_equal(settings, 17); /* 8 of the collector, 6 of identity resolution, 3 of
                                        data quality */
     assert_non_null(strstr(cfg.identity_types, "phone:"));
     cJSON_Delete(o);
@@ -456,6 +456,10 @@ static void test_show_json(void **state)
         {"quality-min-completeness", "default", "50"},
         {"quality-min-validity", "default", "90"},
         {"quality-max-age-hours", "default", "48"},
+        {"identity-match", "default", "on"},
+        {"identity-match-link", "default", "990"},
+        {"identity-match-review", "default", "500"},
+        {"identity-detect-names", "default", "4"},
     };
     assert_int_equal(cJSON_GetArraySize(o), ARRAY_SIZE(want) + 2); /* + identity-types, -blocked */
     for (size_t k = 0; k < ARRAY_SIZE(want); k++) {
