@@ -1,29 +1,39 @@
 #!/usr/bin/env python3
 """Pairwise precision, recall and F1 of a resolution map against ground truth.
 
-usage: pairwise_eval.py TRUTH.csv MAP.csv [MAP.csv ...]
+usage: pairwise_eval.py [--restrict-to MAP0.csv] TRUTH.csv MAP.csv [MAP.csv ...]
 TRUTH: source,record_key,person_id   MAP: source,record_key,profile_id (custos resolve
 --map-out). A pair of records is predicted linked when both have the same non-empty
 profile id, truly linked when they have the same person. Counted without listing
 pairs: sum over groups of n*(n-1)/2. Records missing from a map count as singletons.
-Prints one JSON line per map."""
+Prints one JSON line per map. --restrict-to keeps only the records MAP0 gives a profile
+(those that carry something to link by): a restricted figure, to print beside the full
+one, never instead of it."""
 import csv, json, sys
 from collections import Counter
 
 def pairs(counter):
     return sum(n * (n - 1) // 2 for n in counter.values())
 
+args = sys.argv[1:]
+only = None
+if args and args[0] == "--restrict-to":
+    with open(args[1], newline="", encoding="utf-8") as f:
+        only = {(r["source"], r["record_key"]) for r in csv.DictReader(f) if r["profile_id"]}
+    args = args[2:]
+sys.argv[1:] = args
 truth = {}
 with open(sys.argv[1], newline="", encoding="utf-8") as f:
     for row in csv.DictReader(f):
-        truth[(row["source"], row["record_key"])] = row["person_id"]
+        if only is None or (row["source"], row["record_key"]) in only:
+            truth[(row["source"], row["record_key"])] = row["person_id"]
 true_pairs = pairs(Counter(truth.values()))
 
 for path in sys.argv[2:]:
     pred = {}
     with open(path, newline="", encoding="utf-8") as f:
         for row in csv.DictReader(f):
-            if row["profile_id"]:
+            if row["profile_id"] and (only is None or (row["source"], row["record_key"]) in only):
                 pred[(row["source"], row["record_key"])] = row["profile_id"]
     pred_groups = Counter(pred.values())
     both = Counter((pred[k], truth[k]) for k in pred if k in truth)

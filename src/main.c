@@ -142,7 +142,32 @@ static const struct command commands[] = {
      "                  (events: their messageId)\n"
      "  --exact-baseline  write the map of a plain exact-match resolution instead (values as\n"
      "                  written, no limits, no blocked values; nothing stored): the baseline\n"
-     "                  bench/identity compares with\n"},
+     "                  bench/identity compares with\n"
+     "  --json          the summary as one JSON object (with \"matcher\": records compared,\n"
+     "                  candidate pairs, links, links refused, pairs queued for review)\n"
+     "\n"
+     "After the identifiers, the matcher (setting identity-match, on by default) compares\n"
+     "profiles that share no identifier on name, birth date, city and gender: weights are\n"
+     "fitted by EM on this store's candidate pairs; a pair whose posterior match\n"
+     "probability reaches identity-match-link (per mille, default 990) is linked and\n"
+     "journaled as \"probabilistic: score S, fields ...\"; one from identity-match-review\n"
+     "(default 500) waits in the review queue (custos review list). A link never breaks\n"
+     "the identity-types limits nor a rejected pair or undone merge.\n"
+     "Example: custos resolve --identity-match-link 999 --json\n"},
+    {"review", cmd_review, "the matcher's review queue: pairs of profiles that may be one person",
+     "usage: custos review list [--status pending|accepted|rejected | --all] [--json | --csv]\n"
+     "       custos review show ID [--json]\n"
+     "       custos review accept ID [--by NAME]\n"
+     "       custos review reject ID [--by NAME]\n"
+     "\n"
+     "custos resolve queues the pairs of profiles whose posterior match probability lies\n"
+     "between identity-match-review and identity-match-link. list shows the pending ones\n"
+     "(score: sum of log2(m/u); fields: how name, birth date, city and gender compare);\n"
+     "show one pair; accept links the two profiles (a must-link kept by every later\n"
+     "resolution, then resolves again: the merge is journaled and the larger id\n"
+     "redirects); reject records a must-not-link that later resolutions respect. --by\n"
+     "names who decided (default: $USER).\n"
+     "Example: custos review list; custos review show 3; custos review reject 3 --by ana\n"},
     {"quality", cmd_quality, "data quality per source and field, with alerts",
      "usage: custos quality [--json] [--fail-on-alert] [--metrics-out FILE]\n"
      "\n"
@@ -167,16 +192,23 @@ static const struct command commands[] = {
      "  --fail-on-alert    exit 1 when there is any alert (for cron and CI)\n"
      "  --metrics-out FILE write the measures and alerts in the Prometheus text format\n"
      "                     (for node_exporter's textfile collector)\n"},
-    {"profile", cmd_profile, "the 360-degree view of one profile",
+    {"profile", cmd_profile, "the 360-degree view of one profile; undo a merge",
      "usage: custos profile show ID | --email E | --phone P | --user-id U | --member-card C\n"
      "                           [--json]\n"
+     "       custos profile unmerge ID [--merge M] [--json]\n"
      "\n"
      "Identifiers, traits with every candidate value and its source (the golden value:\n"
      "the most recent), records by source, orders, recent events and merge history. A\n"
      "merged profile id answers with the profile it joined. Phones and e-mails are\n"
      "standardized before the lookup (138 0013 8000 finds +8613800138000).\n"
      "Values are shown as the cli-role setting's role sees them (default admin: clear,\n"
-     "and each such read is written to the audit log; docs/privacy.md).\n"},
+     "and each such read is written to the audit log; docs/privacy.md).\n"
+     "\n"
+     "custos profile unmerge ID [--merge M] [--json] undoes a merge from the profile's merge\n"
+     "history: the latest merge that took profile ID away (else the latest into it), or\n"
+     "merge M. It records a must-not-link between the two profiles, resolves again and\n"
+     "journals the unmerge; the split profile answers under its old id again, and later\n"
+     "resolutions keep the two apart.\n"},
     {"demo", cmd_demo, "write a demo retail world to import: CSV, JSON Lines, mappings, truth",
      "usage: custos demo [--customers N] [--seed S] [--out DIR] [--load]\n"
      "\n"

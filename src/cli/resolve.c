@@ -42,12 +42,14 @@ int cmd_resolve(int argc, char **argv)
         return rc;
     }
     struct resolve_stats s;
+    struct resolve_match match;
+    resolve_match_from_config(&match);
     if (exact && !map)
         rc = err_set(&e, ERR_USAGE, "--exact-baseline needs --map-out FILE");
     else if (exact)
         rc = resolve_exact_baseline(st, map, &s, &e);
     else
-        rc = resolve_full(st, &rules, map, !quiet && cli_progress_wanted(), &s, &e);
+        rc = resolve_full(st, &rules, &match, map, !quiet && cli_progress_wanted(), &s, &e);
     store_close(st);
     idgraph_rules_release(&rules);
     if (map && fclose(map) && !rc)
@@ -63,6 +65,20 @@ int cmd_resolve(int argc, char **argv)
         cJSON_AddNumberToObject(o, "profiles", (double)s.profiles);
         cJSON_AddNumberToObject(o, "refused_links", (double)s.refused_links);
         cJSON_AddNumberToObject(o, "merges", (double)s.merges);
+        cJSON_AddNumberToObject(o, "must_links", (double)s.must_links);
+        cJSON_AddNumberToObject(o, "must_links_refused", (double)s.must_refused);
+        cJSON_AddNumberToObject(o, "cannot_links", (double)s.cannot_links);
+        cJSON *d = cJSON_AddObjectToObject(o, "detected_shared_values");
+        for (size_t i = 0; i < s.ndetected_types; i++)
+            cJSON_AddNumberToObject(d, s.detected_type[i], (double)s.detected_count[i]);
+        cJSON *m = cJSON_AddObjectToObject(o, "matcher");
+        cJSON_AddBoolToObject(m, "enabled", match.enabled);
+        cJSON_AddBoolToObject(m, "fitted", s.match_fitted);
+        cJSON_AddNumberToObject(m, "records", (double)s.match_records);
+        cJSON_AddNumberToObject(m, "candidate_pairs", (double)s.match_candidates);
+        cJSON_AddNumberToObject(m, "links", (double)s.match_links);
+        cJSON_AddNumberToObject(m, "links_refused", (double)s.match_refused);
+        cJSON_AddNumberToObject(m, "review_pairs", (double)s.review_pairs);
         cJSON_AddNumberToObject(o, "seconds", s.seconds);
         cJSON *inv = cJSON_AddObjectToObject(o, "invalid_identifiers");
         for (size_t i = 0; i < s.ninvalid; i++)
@@ -82,6 +98,21 @@ int cmd_resolve(int argc, char **argv)
     for (size_t i = 0; i < s.ninvalid; i++)
         printf("  %" PRIu64 " %s values could not be standardized (not linked)\n", s.invalid[i],
                s.invalid_type[i]);
+    for (size_t i = 0; i < s.ndetected_types; i++)
+        printf("  %" PRIu64 " %s values refused as links: each is carried by records naming %ld or "
+               "more different people (setting identity-detect-names)\n",
+               s.detected_count[i], s.detected_type[i], match.detect_names);
+    if (match.enabled && !exact)
+        printf("  matcher: %" PRIu64
+               " profiles compared on name, birth date, city and gender, %" PRIu64
+               " candidate pairs; %" PRIu64 " linked, %" PRIu64 " refused by the rules, %" PRIu64
+               " waiting for review (custos review list)%s\n",
+               s.match_records, s.match_candidates, s.match_links, s.match_refused, s.review_pairs,
+               s.match_fitted ? "" : "; too few to fit a model, nothing linked");
+    if (s.must_links || s.must_refused || s.cannot_links)
+        printf("  decisions: %" PRIu64 " accepted pairs linked (%" PRIu64
+               " refused by the rules), %" PRIu64 " must-not-link pairs kept apart\n",
+               s.must_links, s.must_refused, s.cannot_links);
     return EXIT_OK;
 }
 
@@ -171,9 +202,12 @@ static void print_view(const cJSON *v)
 
 int cmd_profile(int argc, char **argv)
 {
+    if (argc >= 2 && strcmp(argv[1], "unmerge") == 0)
+        return cmd_profile_unmerge(argc - 1, argv + 1);
     if (argc < 2 || strcmp(argv[1], "show") != 0)
         return cli_usage("profile", "say: custos profile show ID | --email E | --phone P | "
-                                    "--user-id U | --member-card C [--json]");
+                                    "--user-id U | --member-card C [--json], or custos "
+                                    "profile unmerge ID [--merge M]");
     const char *email = NULL, *phone = NULL, *user_id = NULL, *card = NULL, *pos[1];
     bool json = false;
     size_t npos;

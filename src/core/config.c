@@ -55,6 +55,19 @@ static const struct setting settings[] = {
      "on: custos serve resolves new events into profiles as they are committed (within a "
      "second), and custos import the rows it loads; off: profiles change only when custos "
      "resolve runs"},
+    {"identity-match", SET_ENUM, S(identity_match), "on", 0, 0, "on|off", false,
+     "custos resolve: after the identifiers, compare profiles that share none on name, "
+     "birth date, city and gender (Fellegi-Sunter, weights fitted by EM on the store)"},
+    {"identity-match-link", SET_INT, S(identity_match_link), "990", 1, 999, NULL, false,
+     "custos resolve: per mille posterior match probability at which two profiles are "
+     "linked (journaled as a probabilistic merge)"},
+    {"identity-match-review", SET_INT, S(identity_match_review), "500", 1, 999, NULL, false,
+     "custos resolve: per mille posterior from which a pair below the link threshold waits "
+     "in the review queue (custos review list)"},
+    {"identity-detect-names", SET_INT, S(identity_detect_names), "4", 0, 1000000, NULL, false,
+     "custos resolve: an identifier value carried by records with this many different "
+     "names (a shop's own phone, a clerk's e-mail) is refused as a link and reported; 0: "
+     "no detection"},
     {"quality-min-completeness", SET_INT, S(quality_min_completeness), "50", 0, 100, NULL, false,
      "custos quality: percent of rows a field must be filled in, else an alert"},
     {"quality-min-validity", SET_INT, S(quality_min_validity), "90", 0, 100, NULL, false,

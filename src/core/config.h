@@ -23,6 +23,10 @@ struct config {
     char *identity_types;          /* identifier types in priority order, with per-profile limits */
     char *identity_blocked;        /* values that never link profiles */
     char *resolve_incremental;     /* on | off: serve and import resolve new rows as they come */
+    char *identity_match;          /* on | off: the probabilistic stage of resolve */
+    long identity_match_link;      /* per mille: posterior at which a pair links */
+    long identity_match_review;    /* per mille: posterior from which it is reviewed */
+    long identity_detect_names;    /* distinct names that make a value a shared one; 0 off */
     long quality_min_completeness; /* percent: a field filled in less often is an alert */
     long quality_min_validity;     /* percent: a field whose values pass less often is one */
     long quality_max_age_hours;    /* a source whose newest row is older is one */

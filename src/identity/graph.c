@@ -30,6 +30,9 @@ struct idgraph {
     size_t pool_len, pool_cap;
     struct slot *slots;
     size_t slots_cap;
+    int64_t (*cannot)[2]; /* must-not-link node pairs */
+    int64_t (*via)[2];    /* per node: the identifiers whose link put its group under another */
+    size_t ncannot;
 };
 
 static int type_index(struct idgraph *g, const char *name)
@@ -129,6 +132,8 @@ void idgraph_free(struct idgraph *g)
     free(g->value_off);
     free(g->pool);
     free(g->slots);
+    free(g->cannot);
+    free(g->via);
     free(g);
 }
 
@@ -156,7 +161,10 @@ static int grow_nodes(struct idgraph *g)
     uint32_t *v = realloc(g->value_off, cap * sizeof(*v));
     if (v)
         g->value_off = v;
-    if (!p || !m || !c || !t || !v)
+    int64_t(*w)[2] = realloc(g->via, cap * sizeof(*w));
+    if (w)
+        g->via = w;
+    if (!p || !m || !c || !t || !v || !w)
         return ERR_NOMEM;
     g->cap = cap;
     return 0;
@@ -222,6 +230,7 @@ static int64_t intern(struct idgraph *g, int type, const char *value, bool creat
     g->pool_len += len + 1;
     g->parent[nd] = nd;
     g->minnode[nd] = nd;
+    g->via[nd][0] = g->via[nd][1] = -1;
     g->type_of[nd] = (uint8_t)type;
     uint16_t *c = &g->counts[(size_t)nd * g->ncounters];
     for (size_t k = 0; k < g->ncounters; k++)
@@ -244,19 +253,30 @@ static int64_t find(struct idgraph *g, int64_t x)
     return x;
 }
 
-static bool within_limits(struct idgraph *g, int64_t a, int64_t b)
+static int64_t find(struct idgraph *g, int64_t x);
+
+/* Whether roots a and b may be joined: every limit kept, no must-not-link pair split
+ * between them. */
+static enum idgraph_refusal may_join(struct idgraph *g, int64_t a, int64_t b)
 {
+    for (size_t i = 0; i < g->ncannot; i++) {
+        int64_t x = find(g, g->cannot[i][0]), y = find(g, g->cannot[i][1]);
+        if ((x == a && y == b) || (x == b && y == a))
+            return IDGRAPH_CANNOT_LINK;
+    }
     const uint16_t *ca = &g->counts[(size_t)a * g->ncounters];
     const uint16_t *cb = &g->counts[(size_t)b * g->ncounters];
     for (size_t t = 0; t < g->ntypes; t++) {
         int k = g->types[t].counter;
         if (k >= 0 && ca[k] + cb[k] > g->types[t].limit)
-            return false;
+            return IDGRAPH_OVER_LIMIT;
     }
-    return true;
+    return IDGRAPH_LINKED;
 }
 
-static int64_t unite(struct idgraph *g, int64_t a, int64_t b)
+/* Joins roots a and b; na (in a's group) and nb (in b's) are the identifiers whose
+ * link it is, kept at the root that goes under. */
+static int64_t unite(struct idgraph *g, int64_t a, int64_t b, int64_t na, int64_t nb)
 {
     /* The smaller group goes under the larger (sizes are not kept: the node with more
      * identifiers counted, approximated by its minimum node, is fine for path halving). */
@@ -264,8 +284,13 @@ static int64_t unite(struct idgraph *g, int64_t a, int64_t b)
         int64_t t = a;
         a = b;
         b = t;
+        t = na;
+        na = nb;
+        nb = t;
     }
     g->parent[b] = a;
+    g->via[g->minnode[b]][0] = nb;
+    g->via[g->minnode[b]][1] = na;
     uint16_t *ca = &g->counts[(size_t)a * g->ncounters];
     const uint16_t *cb = &g->counts[(size_t)b * g->ncounters];
     for (size_t k = 0; k < g->ncounters; k++)
@@ -313,12 +338,12 @@ int64_t idgraph_add(struct idgraph *g, const struct ident *ids, size_t n, size_t
         int64_t r = find(g, nodes[i]);
         if (r == root)
             continue;
-        if (!within_limits(g, root, r)) {
+        if (may_join(g, root, r) != IDGRAPH_LINKED) {
             if (refused)
                 (*refused)++;
             continue;
         }
-        root = unite(g, root, r);
+        root = unite(g, root, r, nodes[0], nodes[i]);
     }
     return root;
 }
@@ -354,4 +379,38 @@ int64_t idgraph_find(struct idgraph *g, const char *type, const char *value)
         if (strcmp(g->types[t].name, type) == 0)
             return intern(g, (int)t, value, false);
     return -1;
+}
+
+int idgraph_cannot_link(struct idgraph *g, int64_t a, int64_t b)
+{
+    if (a < 0 || b < 0 || (size_t)a >= g->n || (size_t)b >= g->n)
+        return ERR_INVALID;
+    int64_t(*v)[2] = realloc(g->cannot, (g->ncannot + 1) * sizeof(*v));
+    if (!v)
+        return ERR_NOMEM;
+    g->cannot = v;
+    g->cannot[g->ncannot][0] = a;
+    g->cannot[g->ncannot][1] = b;
+    g->ncannot++;
+    return 0;
+}
+
+enum idgraph_refusal idgraph_link(struct idgraph *g, int64_t a, int64_t b)
+{
+    int64_t ra = find(g, a), rb = find(g, b);
+    if (ra == rb)
+        return IDGRAPH_LINKED;
+    enum idgraph_refusal why = may_join(g, ra, rb);
+    if (why == IDGRAPH_LINKED)
+        unite(g, ra, rb, a, b);
+    return why;
+}
+
+bool idgraph_joined_by(const struct idgraph *g, int64_t node, int64_t *mine, int64_t *theirs)
+{
+    if (node < 0 || (size_t)node >= g->n || g->via[node][0] < 0)
+        return false;
+    *mine = g->via[node][0];
+    *theirs = g->via[node][1];
+    return true;
 }

@@ -48,7 +48,12 @@ struct ident {
 };
 
 /* Why a link was refused, for the merge journal and the tests. */
-enum idgraph_refusal { IDGRAPH_LINKED = 0, IDGRAPH_BLOCKED_VALUE, IDGRAPH_OVER_LIMIT };
+enum idgraph_refusal {
+    IDGRAPH_LINKED = 0,
+    IDGRAPH_BLOCKED_VALUE,
+    IDGRAPH_OVER_LIMIT,
+    IDGRAPH_CANNOT_LINK, /* a stored must-not-link (rejected pair, undone merge) */
+};
 
 int idgraph_new(const struct idgraph_rules *rules, struct idgraph **out, struct err *e);
 void idgraph_free(struct idgraph *g);
@@ -71,6 +76,23 @@ void idgraph_node(const struct idgraph *g, int64_t node, const char **type, cons
  * a stored numbering can be restored node by node. Returns its node, -1 when the
  * type cannot be recorded, or ERR_NOMEM. */
 int64_t idgraph_intern(struct idgraph *g, const char *type, const char *value);
+
+/* Records that nodes a and b must never be in one group (a rejected review pair, an
+ * undone merge): every later link that would join their groups is refused like one
+ * over a limit. Checked by a scan of all such pairs at each union: meant for the
+ * handful people decide, not for millions. 0, ERR_INVALID (a node out of range),
+ * ERR_NOMEM. */
+int idgraph_cannot_link(struct idgraph *g, int64_t a, int64_t b);
+
+/* Joins the groups of nodes a and b (a probabilistic match, an accepted pair) unless
+ * the rules refuse: a limit, or a must-not-link. Returns IDGRAPH_LINKED (also when
+ * they are one group already), IDGRAPH_OVER_LIMIT or IDGRAPH_CANNOT_LINK. */
+enum idgraph_refusal idgraph_link(struct idgraph *g, int64_t a, int64_t b);
+
+/* For a node that named a group (its smallest node) until that group went under
+ * another: the identifier of its group (*mine) and of the other (*theirs) whose link
+ * joined them, for the merge journal. false when it never went under. */
+bool idgraph_joined_by(const struct idgraph *g, int64_t node, int64_t *mine, int64_t *theirs);
 
 /* The node of an identifier, or -1. */
 int64_t idgraph_find(struct idgraph *g, const char *type, const char *value);

@@ -195,6 +195,17 @@ static int on_counts(int64_t id, int64_t identifiers, int64_t members, void *ctx
     return 0;
 }
 
+/* A stored must-not-link (a rejected review pair, an undone merge): the groups it names
+ * stay apart here as in a full resolution. Must-links are in the stored groups already. */
+static int on_constraint(const char *kind, int64_t a, int64_t b, void *ctx)
+{
+    struct idgraph *g = ctx;
+    size_t n = idgraph_count(g);
+    if (strcmp(kind, "cannot") != 0 || a < 0 || b < 0 || (size_t)a >= n || (size_t)b >= n)
+        return 0;
+    return idgraph_cannot_link(g, a, b);
+}
+
 static int load(struct incremental *inc, struct err *e)
 {
     idgraph_free(inc->g);
@@ -222,6 +233,8 @@ static int load(struct incremental *inc, struct err *e)
         rc = err_set(e, ERR_NOMEM, "out of memory loading the identity graph");
     else if (rc)
         *e = le;
+    if (!rc)
+        rc = st->ops->constraint_scan(st, on_constraint, inc->g, e);
     if (!rc)
         rc = counts_reserve(inc, idgraph_count(inc->g) + 1)
                  ? err_set(e, ERR_NOMEM, "out of memory")

@@ -15,9 +15,33 @@
 
 #define RESOLVE_TYPES_MAX 32
 
+/* The probabilistic stage (resolve_match.h): on unless disabled; thresholds are
+ * posterior match probabilities. */
+struct resolve_match {
+    bool enabled;
+    double link_p;     /* link a pair at this probability or more */
+    double review_p;   /* queue it for review from here up to link_p */
+    long detect_names; /* a value carried with this many distinct names is refused; 0 off */
+};
+
+/* The settings identity-match, identity-match-link and identity-match-review. */
+void resolve_match_from_config(struct resolve_match *m);
+
 struct resolve_stats {
     uint64_t events, records, unresolved; /* unresolved: no usable identifier */
     uint64_t identifiers, profiles, refused_links, merges;
+    /* links people decided (accepted pairs), and those the rules refused; must-not-link
+     * pairs in force */
+    uint64_t must_links, must_refused, cannot_links;
+    /* the matcher: comparison records (profiles with a name, birth date, city or
+     * gender), candidate pairs, links made and refused, pairs queued for review */
+    uint64_t match_records, match_candidates, match_links, match_refused, review_pairs;
+    bool match_fitted;
+    /* values refused because records carrying them name many different people */
+    uint64_t detected;
+    char detected_type[RESOLVE_TYPES_MAX][32];
+    uint64_t detected_count[RESOLVE_TYPES_MAX];
+    size_t ndetected_types;
     uint64_t invalid[RESOLVE_TYPES_MAX]; /* per type, values standardization refused */
     char invalid_type[RESOLVE_TYPES_MAX][32];
     size_t ninvalid;
@@ -26,8 +50,16 @@ struct resolve_stats {
 
 /* Resolves everything in st with the rules; writes the map CSV
  * (source,record_key,profile_id: events have their messageId as record key) to map
- * when it is not NULL. progress: a progress line on stderr. */
-int resolve_full(struct store *st, const struct idgraph_rules *rules, FILE *map, bool progress,
+ * when it is not NULL. progress: a progress line on stderr.
+ *
+ * Stored link constraints hold throughout: a must-not-link pair (a rejected review
+ * pair, an undone merge) is never joined, by a record or by the matcher; a must-link
+ * (an accepted pair) is joined after the deterministic graph when the limits allow.
+ * With match enabled, the probabilistic stage then links profiles that share no
+ * identifier (journaled in merges as "probabilistic: ...") and refills the review
+ * queue with the pairs between the thresholds. */
+int resolve_full(struct store *st, const struct idgraph_rules *rules,
+                 const struct resolve_match *match, FILE *map, bool progress,
                  struct resolve_stats *stats, struct err *e);
 
 /* The plain exact-match baseline for the benchmark: identifiers are linked as

@@ -126,6 +126,28 @@ struct identity_cursor {
     int64_t last_event;  /* highest events.id resolved */
 };
 
+/* A pair of profiles the matcher scored between its thresholds (migration 0006). */
+struct review_pair {
+    int64_t id, profile_a, profile_b; /* profile_a < profile_b, as numbered when scored */
+    double score, probability;        /* match weight (sum of log2(m/u)); posterior */
+    const char *fields;               /* JSON object: field -> agreement level */
+    const char *status;               /* pending, accepted, rejected */
+    int64_t created_at, decided_at;   /* decided_at: STORE_NULL_TIME while pending */
+    const char *decided_by;           /* NULL while pending */
+};
+
+/* A journaled merge: from_profile joined into_profile. */
+struct merge_row {
+    int64_t id, time, from_profile, into_profile;
+    int64_t undone_at; /* STORE_NULL_TIME unless custos profile unmerge undid it */
+    const char *reason;
+};
+
+typedef int (*store_review_cb)(const struct review_pair *p, void *ctx);
+typedef int (*store_merge_cb)(const struct merge_row *m, void *ctx);
+/* kind: "cannot" or "must"; a and b: identifier ids (graph nodes). */
+typedef int (*store_constraint_cb)(const char *kind, int64_t a, int64_t b, void *ctx);
+
 /* Receives every imported record key of a source with its row id and content hash. */
 typedef int (*store_record_key_cb)(const char *key, size_t len, int64_t id, uint64_t hash,
                                    void *ctx);
@@ -268,6 +290,31 @@ struct store_ops {
      * A merged-away id is followed to the profile it joined. ERR_NOTFOUND if none. */
     int (*profile_view)(struct store *st, int64_t profile_id, int recent_events, void **json,
                         struct err *e);
+
+    /* OneID review queue, link constraints and unmerges (migration 0006).
+     * A resolution scores the queue again: review_clear_pending marks the pending pairs
+     * stale, review_put adds a pending pair or makes a stale one pending again (same id;
+     * a decided pair is left alone), review_drop_stale deletes those not found again.
+     * review_scan: one pair (id > 0) or all with a status (NULL: any), by id.
+     * review_decide sets a pending pair's status: ERR_NOTFOUND for no such pair,
+     * ERR_EXISTS when it was decided already. constraint_add keeps one row per (kind,
+     * a, b); constraint_scan gives them all. merge_scan: the merges of a profile (either
+     * side; 0: all), by id. merge_undo marks a merge undone and journals the unmerge. */
+    int (*review_clear_pending)(struct store *st, struct err *e);
+    int (*review_drop_stale)(struct store *st, struct err *e);
+    int (*review_put)(struct store *st, int64_t a, int64_t b, double score, double probability,
+                      const char *fields, int64_t now, struct err *e);
+    int (*review_scan)(struct store *st, int64_t id, const char *status, store_review_cb cb,
+                       void *ctx, struct err *e);
+    int (*review_decide)(struct store *st, int64_t id, const char *status, const char *by,
+                         int64_t now, struct err *e);
+    int (*constraint_add)(struct store *st, const char *kind, int64_t a, int64_t b,
+                          const char *reason, int64_t now, struct err *e);
+    int (*constraint_scan)(struct store *st, store_constraint_cb cb, void *ctx, struct err *e);
+    int (*merge_scan)(struct store *st, int64_t profile, store_merge_cb cb, void *ctx,
+                      struct err *e);
+    int (*merge_undo)(struct store *st, int64_t merge_id, int64_t profile, int64_t from_profile,
+                      bool restored, int64_t now, struct err *e);
 
     /* API keys (migration 0005). api_key_add stores a key's hash (expires_at may be
      * STORE_NULL_TIME); ERR_EXISTS if the hash is taken. api_key_by_hash calls cb for

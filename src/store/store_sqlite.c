@@ -66,6 +66,14 @@ enum stmt_id {
     ST_API_KEY_BY_HASH,
     ST_API_KEY_LIST,
     ST_API_KEY_REVOKE,
+    ST_REVIEW_CLEAR,
+    ST_REVIEW_PUT,
+    ST_REVIEW_DROP_STALE,
+    ST_REVIEW_DECIDE,
+    ST_CONSTRAINT_ADD,
+    ST_CONSTRAINT_SCAN,
+    ST_MERGE_UNDO,
+    ST_UNMERGE_LOG,
     ST_COUNT
 };
 
@@ -179,6 +187,22 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_API_KEY_LIST] = "SELECT id, name, role, key_hint, created_at, expires_at, revoked_at, "
                         "key_hash FROM api_keys ORDER BY id",
     [ST_API_KEY_REVOKE] = "UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?2) WHERE id = ?1",
+    [ST_REVIEW_CLEAR] = "UPDATE review_pairs SET status = 'stale' WHERE status = 'pending'",
+    [ST_REVIEW_PUT] = "INSERT INTO review_pairs(profile_a, profile_b, score, probability, fields, "
+                      "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(profile_a, "
+                      "profile_b) DO UPDATE SET status = 'pending', score = excluded.score, "
+                      "probability = excluded.probability, fields = excluded.fields WHERE "
+                      "status = 'stale'",
+    [ST_REVIEW_DROP_STALE] = "DELETE FROM review_pairs WHERE status = 'stale'",
+    [ST_REVIEW_DECIDE] = "UPDATE review_pairs SET status = ?2, decided_by = ?3, decided_at = ?4 "
+                         "WHERE id = ?1 AND status = 'pending'",
+    [ST_CONSTRAINT_ADD] = "INSERT OR IGNORE INTO link_constraints(kind, identifier_a, "
+                          "identifier_b, reason, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    [ST_CONSTRAINT_SCAN] = "SELECT kind, identifier_a, identifier_b FROM link_constraints "
+                           "ORDER BY id",
+    [ST_MERGE_UNDO] = "UPDATE merges SET undone_at = ?2 WHERE id = ?1 AND undone_at IS NULL",
+    [ST_UNMERGE_LOG] = "INSERT INTO unmerges(time, merge_id, profile, from_profile, restored) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5)",
 };
 
 /* WAL pages after which the background checkpointer copies them into the database
@@ -355,6 +379,9 @@ union row_cb {
     store_profile_counts_cb profile_counts;
     store_quality_source_cb quality_source;
     store_quality_value_cb quality_value;
+    store_review_cb review;
+    store_merge_cb merge;
+    store_constraint_cb constraint;
 };
 
 /* Steps q, handing each row to a row reader; resets q at the end. */
@@ -1197,6 +1224,186 @@ static int sq_api_key_revoke(struct store *st, int64_t id, int64_t now, struct e
     return rc;
 }
 
+/* ---- OneID review queue, link constraints, unmerges (migration 0006) ---- */
+
+static int sq_review_clear_pending(struct store *st, struct err *e)
+{
+    struct sqlite_store *s = impl(st);
+    sqlite3_stmt *q = stmt_get(s, ST_REVIEW_CLEAR, e);
+    return q ? step_done(s, q, e, "clear the review queue") : ERR_STORE;
+}
+
+static int sq_review_drop_stale(struct store *st, struct err *e)
+{
+    struct sqlite_store *s = impl(st);
+    sqlite3_stmt *q = stmt_get(s, ST_REVIEW_DROP_STALE, e);
+    return q ? step_done(s, q, e, "clear the review queue") : ERR_STORE;
+}
+
+static int sq_review_put(struct store *st, int64_t a, int64_t b, double score, double probability,
+                         const char *fields, int64_t now, struct err *e)
+{
+    struct sqlite_store *s = impl(st);
+    sqlite3_stmt *q = stmt_get(s, ST_REVIEW_PUT, e);
+    if (!q)
+        return ERR_STORE;
+    sqlite3_bind_int64(q, 1, a < b ? a : b);
+    sqlite3_bind_int64(q, 2, a < b ? b : a);
+    sqlite3_bind_double(q, 3, score);
+    sqlite3_bind_double(q, 4, probability);
+    bind_text(q, 5, fields);
+    sqlite3_bind_int64(q, 6, now);
+    return step_done(s, q, e, "store review pair");
+}
+
+static int review_row(sqlite3_stmt *q, const union row_cb *cb, void *ctx)
+{
+    struct review_pair p = {
+        .id = sqlite3_column_int64(q, 0),
+        .profile_a = sqlite3_column_int64(q, 1),
+        .profile_b = sqlite3_column_int64(q, 2),
+        .score = sqlite3_column_double(q, 3),
+        .probability = sqlite3_column_double(q, 4),
+        .fields = col_text(q, 5),
+        .status = col_text(q, 6),
+        .created_at = sqlite3_column_int64(q, 7),
+        .decided_at = col_time(q, 8),
+        .decided_by = col_text(q, 9),
+    };
+    if (!p.fields || !p.status)
+        return ERR_STORE;
+    return cb->review(&p, ctx);
+}
+
+static int sq_review_scan(struct store *st, int64_t id, const char *status, store_review_cb cb,
+                          void *ctx, struct err *e)
+{
+    struct sqlite_store *s = impl(st);
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT id, profile_a, profile_b, score, probability, fields, status, "
+                           "created_at, decided_at, decided_by FROM review_pairs WHERE (?1 = 0 "
+                           "OR id = ?1) AND (?2 IS NULL OR status = ?2) ORDER BY id",
+                           -1, &q, NULL) != SQLITE_OK)
+        return db_err(s, e, "prepare");
+    sqlite3_bind_int64(q, 1, id);
+    bind_text(q, 2, status);
+    int rc = scan_rows(s, q, review_row, &(union row_cb){.review = cb}, ctx, e);
+    sqlite3_finalize(q);
+    return rc;
+}
+
+static int count_review_cb(const struct review_pair *p, void *ctx)
+{
+    (void)p;
+    (*(int *)ctx)++;
+    return 0;
+}
+
+static int sq_review_decide(struct store *st, int64_t id, const char *status, const char *by,
+                            int64_t now, struct err *e)
+{
+    struct sqlite_store *s = impl(st);
+    sqlite3_stmt *q = stmt_get(s, ST_REVIEW_DECIDE, e);
+    if (!q)
+        return ERR_STORE;
+    sqlite3_bind_int64(q, 1, id);
+    bind_text(q, 2, status);
+    bind_text(q, 3, by);
+    sqlite3_bind_int64(q, 4, now);
+    int rc = step_done(s, q, e, "decide review pair");
+    if (rc || sqlite3_changes(s->db) > 0)
+        return rc;
+    int n = 0;
+    if ((rc = sq_review_scan(st, id, NULL, count_review_cb, &n, e)))
+        return rc;
+    return n ? err_set(e, ERR_EXISTS, "review pair %" PRId64 " was decided already", id)
+             : err_set(e, ERR_NOTFOUND, "no review pair %" PRId64, id);
+}
+
+static int sq_constraint_add(struct store *st, const char *kind, int64_t a, int64_t b,
+                             const char *reason, int64_t now, struct err *e)
+{
+    struct sqlite_store *s = impl(st);
+    sqlite3_stmt *q = stmt_get(s, ST_CONSTRAINT_ADD, e);
+    if (!q)
+        return ERR_STORE;
+    bind_text(q, 1, kind);
+    sqlite3_bind_int64(q, 2, a < b ? a : b);
+    sqlite3_bind_int64(q, 3, a < b ? b : a);
+    bind_text(q, 4, reason);
+    sqlite3_bind_int64(q, 5, now);
+    return step_done(s, q, e, "store link constraint");
+}
+
+static int constraint_row(sqlite3_stmt *q, const union row_cb *cb, void *ctx)
+{
+    const char *kind = col_text(q, 0);
+    if (!kind)
+        return ERR_STORE;
+    return cb->constraint(kind, sqlite3_column_int64(q, 1), sqlite3_column_int64(q, 2), ctx);
+}
+
+static int sq_constraint_scan(struct store *st, store_constraint_cb cb, void *ctx, struct err *e)
+{
+    struct sqlite_store *s = impl(st);
+    sqlite3_stmt *q = stmt_get(s, ST_CONSTRAINT_SCAN, e);
+    return q ? scan_rows(s, q, constraint_row, &(union row_cb){.constraint = cb}, ctx, e)
+             : ERR_STORE;
+}
+
+static int merge_row_read(sqlite3_stmt *q, const union row_cb *cb, void *ctx)
+{
+    struct merge_row m = {
+        .id = sqlite3_column_int64(q, 0),
+        .time = sqlite3_column_int64(q, 1),
+        .from_profile = sqlite3_column_int64(q, 2),
+        .into_profile = sqlite3_column_int64(q, 3),
+        .reason = col_text(q, 4),
+        .undone_at = col_time(q, 5),
+    };
+    return cb->merge(&m, ctx);
+}
+
+static int sq_merge_scan(struct store *st, int64_t profile, store_merge_cb cb, void *ctx,
+                         struct err *e)
+{
+    struct sqlite_store *s = impl(st);
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT id, time, from_profile, into_profile, reason, undone_at FROM "
+                           "merges WHERE ?1 = 0 OR from_profile = ?1 OR into_profile = ?1 "
+                           "ORDER BY id",
+                           -1, &q, NULL) != SQLITE_OK)
+        return db_err(s, e, "prepare");
+    sqlite3_bind_int64(q, 1, profile);
+    int rc = scan_rows(s, q, merge_row_read, &(union row_cb){.merge = cb}, ctx, e);
+    sqlite3_finalize(q);
+    return rc;
+}
+
+static int sq_merge_undo(struct store *st, int64_t merge_id, int64_t profile, int64_t from_profile,
+                         bool restored, int64_t now, struct err *e)
+{
+    struct sqlite_store *s = impl(st);
+    sqlite3_stmt *q = stmt_get(s, ST_MERGE_UNDO, e);
+    if (!q)
+        return ERR_STORE;
+    sqlite3_bind_int64(q, 1, merge_id);
+    sqlite3_bind_int64(q, 2, now);
+    int rc = step_done(s, q, e, "mark merge undone");
+    if (rc)
+        return rc;
+    if (!(q = stmt_get(s, ST_UNMERGE_LOG, e)))
+        return ERR_STORE;
+    sqlite3_bind_int64(q, 1, now);
+    sqlite3_bind_int64(q, 2, merge_id);
+    sqlite3_bind_int64(q, 3, profile);
+    sqlite3_bind_int64(q, 4, from_profile);
+    sqlite3_bind_int(q, 5, restored);
+    return step_done(s, q, e, "journal unmerge");
+}
+
 static void sq_close(struct store *st)
 {
     struct sqlite_store *s = impl(st);
@@ -1274,6 +1481,15 @@ static const struct store_ops sqlite_ops = {
     .in_transaction = sq_in_transaction,
     .location = sq_location,
     .dp_spend = sq_dp_spend,
+    .review_clear_pending = sq_review_clear_pending,
+    .review_drop_stale = sq_review_drop_stale,
+    .review_put = sq_review_put,
+    .review_scan = sq_review_scan,
+    .review_decide = sq_review_decide,
+    .constraint_add = sq_constraint_add,
+    .constraint_scan = sq_constraint_scan,
+    .merge_scan = sq_merge_scan,
+    .merge_undo = sq_merge_undo,
 };
 
 static int exec_sql(struct sqlite_store *s, const char *sql, struct err *e)

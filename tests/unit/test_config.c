@@ -152,7 +152,7 @@ static void test_defaults(void **state)
         settings++;
         assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(s, "origin")), "default");
     }
-    assert_int_equal(settings, 20); /* 8 of the collector, 3 of identity resolution, 3 of
+    assert_int_equal(settings, 24); /* 8 of the collector, 7 of identity resolution, 3 of
                                        data quality, 6 of privacy (classification, tls-cert,
                                        tls-key, cli-role, role-policy, dp-budget) */
     assert_non_null(strstr(cfg.identity_types, "phone:"));
@@ -464,6 +464,10 @@ static void test_show_json(void **state)
         {"cli-role", "default", "admin"},
         {"role-policy", "default", ""},
         {"dp-budget", "default", "10"},
+        {"identity-match", "default", "on"},
+        {"identity-match-link", "default", "990"},
+        {"identity-match-review", "default", "500"},
+        {"identity-detect-names", "default", "4"},
     };
     assert_int_equal(cJSON_GetArraySize(o), ARRAY_SIZE(want) + 2); /* + identity-types, -blocked */
     for (size_t k = 0; k < ARRAY_SIZE(want); k++) {

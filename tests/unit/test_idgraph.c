@@ -116,6 +116,39 @@ static void test_merge_keeps_the_smaller_name(void **state)
     idgraph_rules_release(&r);
 }
 
+/* A must-not-link pair (a rejected review pair, an undone merge) holds against a record
+ * that carries identifiers of both groups, and against idgraph_link; idgraph_link keeps
+ * the limits too. */
+static void test_cannot_link_and_link(void **state)
+{
+    (void)state;
+    struct idgraph_rules r;
+    struct idgraph *g = new_graph(&r);
+    size_t refused = 0;
+    int64_t a = ADD(g, {"email", "a@x.cn"});
+    int64_t b = ADD(g, {"email", "b@x.cn"});
+    assert_int_equal(idgraph_cannot_link(g, a, b), 0);
+    assert_int_equal(idgraph_cannot_link(g, a, 99), ERR_INVALID);
+    int64_t c = ADD(g, {"email", "a@x.cn"}, {"email", "b@x.cn"});
+    assert_int_equal(refused, 1);
+    assert_int_not_equal(idgraph_group(g, a), idgraph_group(g, b));
+    assert_int_equal(idgraph_group(g, c), idgraph_group(g, a));
+    assert_int_equal(idgraph_link(g, b, a), IDGRAPH_CANNOT_LINK);
+    /* through a third group: b joins d, then d's group may still not take a */
+    int64_t d = ADD(g, {"phone", "+8613912345678"});
+    assert_int_equal(idgraph_link(g, d, b), IDGRAPH_LINKED);
+    assert_int_equal(idgraph_group(g, d), idgraph_group(g, b));
+    assert_int_equal(idgraph_link(g, a, d), IDGRAPH_CANNOT_LINK);
+    /* limits: two ID numbers never share a profile */
+    int64_t p = ADD(g, {"id_number", "110101199003077777"});
+    int64_t q = ADD(g, {"id_number", "110101199003078888"});
+    assert_int_equal(idgraph_link(g, p, q), IDGRAPH_OVER_LIMIT);
+    assert_int_equal(idgraph_link(g, p, p), IDGRAPH_LINKED);
+    assert_int_not_equal(idgraph_group(g, p), idgraph_group(g, q));
+    idgraph_free(g);
+    idgraph_rules_release(&r);
+}
+
 static void test_rules_parse_errors(void **state)
 {
     (void)state;
@@ -160,6 +193,7 @@ int main(void)
         cmocka_unit_test(test_shared_family_phone_does_not_merge_two_people),
         cmocka_unit_test(test_limits_per_type),
         cmocka_unit_test(test_merge_keeps_the_smaller_name),
+        cmocka_unit_test(test_cannot_link_and_link),
         cmocka_unit_test(test_rules_parse_errors),
         cmocka_unit_test(test_many_records_scale),
     };

@@ -174,7 +174,7 @@ static void full(struct db *d, struct resolve_stats *s)
 {
     struct err e = {0};
     struct resolve_stats mine;
-    if (resolve_full(d->st, &rules, NULL, false, s ? s : &mine, &e))
+    if (resolve_full(d->st, &rules, NULL, NULL, false, s ? s : &mine, &e))
         fail_msg("resolve_full: %s", e.msg);
 }
 
@@ -377,7 +377,7 @@ static void test_full_meanwhile_reloads(void **state)
     stream(&d, 40, 80);
     stream(&f, 40, 80);
     struct resolve_stats fs;
-    assert_int_equal(resolve_full(other, &rules, NULL, false, &fs, &e), 0);
+    assert_int_equal(resolve_full(other, &rules, NULL, NULL, false, &fs, &e), 0);
     assert_int_equal(fs.events, 80);
     stream(&d, 80, 100);
     stream(&f, 80, 100);
