@@ -55,6 +55,24 @@ static const struct setting settings[] = {
     {"quality-max-age-hours", SET_INT, S(quality_max_age_hours), "48", 1, 87600, NULL, false,
      "custos quality: hours since a source's newest event or record, past which it is an "
      "alert"},
+    {"quality-max-duplicate-before", SET_INT, S(quality_max_duplicate_before), "100", 0, 100, NULL,
+     false,
+     "custos quality: percent of an identifier field's values shared with another row (as "
+     "written, before resolution), past which it is an alert (100: never)"},
+    {"quality-max-duplicate-after", SET_INT, S(quality_max_duplicate_after), "100", 0, 100, NULL,
+     false,
+     "custos quality: percent of a source's resolved rows that share a profile with another "
+     "of its rows (1 - profiles / rows), past which it is an alert (100: never)"},
+    {"quality-interval", SET_INT, S(quality_interval), "300", 0, 86400, NULL, false,
+     "custos serve: seconds between two quality measurements published on /metrics (0: "
+     "never; a measurement reads the whole store)"},
+    {"survivorship", SET_STRING, S(survivorship), "*:most_recent", 0, 0, NULL, false,
+     "rules choosing each trait's golden value, TRAIT:RULE separated by commas; RULE is "
+     "most_recent, most_frequent or source_priority(SOURCE,...); * is every other trait, e.g. "
+     "name:source_priority(crm,pos,web),city:most_frequent,*:most_recent"},
+    {"profile-cache", SET_ENUM, S(profile_cache), "on", 0, 0, "on|off", false,
+     "custos serve: answer profile reads from an in-memory index refreshed when the store "
+     "changes (on), or with queries on one shared connection per request (off, the old way)"},
 };
 #undef S
 

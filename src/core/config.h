@@ -24,6 +24,11 @@ struct config {
     long quality_min_completeness; /* percent: a field filled in less often is an alert */
     long quality_min_validity;     /* percent: a field whose values pass less often is one */
     long quality_max_age_hours;    /* a source whose newest row is older is one */
+    long quality_max_duplicate_before; /* percent: identifier values shared, as written */
+    long quality_max_duplicate_after;  /* percent: resolved rows sharing a profile */
+    long quality_interval;             /* serve: seconds between quality measurements */
+    char *survivorship;                /* per-trait rules choosing golden values */
+    char *profile_cache;               /* serve: on | off */
 };
 
 /* The settings in force; valid after config_load(). */

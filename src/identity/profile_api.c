@@ -2,10 +2,12 @@
 #include <cJSON.h>
 #include <pthread.h>
 
+#include "core/config.h"
 #include "core/log.h"
 #include "http/api_key.h"
 #include "identity/profile_api.h"
 #include "identity/resolve.h"
+#include "identity/survivorship.h"
 
 #define PROFILE_PATH   "/api/v1/profiles"
 #define PROFILE_ID_MAX 18 /* digits of a profile id: anything longer is not one */
@@ -13,6 +15,7 @@
 struct profile_api {
     pthread_mutex_t lock; /* guards st */
     struct store *st;
+    struct survivorship surv;
 };
 
 int profile_api_new(const char *db, struct profile_api **out, struct err *e)
@@ -20,6 +23,10 @@ int profile_api_new(const char *db, struct profile_api **out, struct err *e)
     struct profile_api *a = calloc(1, sizeof(*a));
     if (!a)
         return err_set(e, ERR_NOMEM, "out of memory");
+    if (survivorship_parse(cfg.survivorship, &a->surv, e)) {
+        free(a);
+        return ERR_INVALID;
+    }
     struct store_options opt = {.synchronous_full = true};
     int rc = store_open(db, &opt, &a->st, e);
     if (rc) {
@@ -68,11 +75,14 @@ static void answer_view(struct profile_api *a, int64_t id, struct http_response 
     void *view = NULL;
     struct err e = {0};
     int rc = a->st->ops->profile_view(a->st, id, PROFILE_API_RECENT_EVENTS, &view, &e);
+    if (!rc && survivorship_apply(&a->surv, view))
+        rc = err_set(&e, ERR_NOMEM, "out of memory");
     if (rc == ERR_NOTFOUND) {
         http_error(res, 404, "not_found", "no profile %" PRId64, id);
     } else if (rc) {
         log_error("profile api: cannot read profile %" PRId64 ": %s", id, e.msg);
         http_error(res, 500, "store_error", "cannot read the profile");
+        cJSON_Delete(view);
     } else {
         http_json(res, 200, view);
     }

@@ -96,7 +96,7 @@ check_eq "a threshold from the environment: 71.4% is under 72, 75% is not" \
 run "$CUSTOS" quality --quality-min-validity 101
 check_eq "a threshold out of range is a usage error" 2 "$RC"
 "$CUSTOS" config show --markdown | grep '^| `quality-' >"$WORK/settings.md"
-check_eq "docs/configuration.md lists the three quality settings as config show prints them" 3 \
+check_eq "docs/configuration.md lists every quality setting as config show prints them" "$(wc -l <"$WORK/settings.md")" \
     "$(grep -cxFf "$WORK/settings.md" "$ROOT/docs/configuration.md")"
 run "$CUSTOS" quality extra
 check_eq "an unexpected argument is a usage error" 2 "$RC"
