@@ -17,10 +17,10 @@ static struct collect collector;
 static void handle_metrics(const struct http_request *req, struct http_response *res, void *arg)
 {
     (void)req;
-    (void)arg;
     struct textbuf b = {0};
     collect_metrics(&collector, &b);
     http_server_metrics(&b);
+    profile_api_metrics(arg, &b);
     if (b.failed || !b.p) {
         textbuf_release(&b);
         http_error(res, 500, "out_of_memory", "out of memory");
@@ -91,7 +91,7 @@ int cmd_serve(int argc, char **argv)
     struct http_route routes[SERVE_MAX_ROUTES];
     size_t n = collect_routes(&collector, routes, SERVE_MAX_ROUTES - 1);
     n += profile_api_routes(profiles, routes + n, SERVE_MAX_ROUTES - 1 - n);
-    routes[n++] = (struct http_route){"GET", "/metrics", handle_metrics, 0, NULL};
+    routes[n++] = (struct http_route){"GET", "/metrics", handle_metrics, 0, profiles};
     struct http_server_options hopt = {
         .listen = cfg.listen,
         .max_connections = (unsigned)cfg.max_connections,

@@ -81,8 +81,21 @@ static int found_one(const struct api_key *k, void *arg)
     return 0;
 }
 
+static int store_lookup(void *ctx, const unsigned char key_hash[32], store_api_key_cb cb,
+                        void *cb_ctx, struct err *e)
+{
+    struct store *st = ctx;
+    return st->ops->api_key_by_hash(st, key_hash, cb, cb_ctx, e);
+}
+
 int api_key_authenticate(struct store *st, const char *authorization, char role[API_KEY_ROLE_MAX],
                          struct err *e)
+{
+    return api_key_check(authorization, store_lookup, st, role, e);
+}
+
+int api_key_check(const char *authorization, api_key_lookup_fn lookup, void *ctx,
+                  char role[API_KEY_ROLE_MAX], struct err *e)
 {
     if (!authorization)
         return err_set(e, ERR_NOTFOUND, "no Authorization header");
@@ -101,7 +114,7 @@ int api_key_authenticate(struct store *st, const char *authorization, char role[
         return err_set(e, ERR_AUTH, "a Bearer credential longer than %d bytes", API_KEY_MAX_HEADER);
     struct found f = {0};
     api_key_hash(key, n, f.want);
-    int rc = st->ops->api_key_by_hash(st, f.want, found_one, &f, e);
+    int rc = lookup(ctx, f.want, found_one, &f, e);
     if (rc)
         return rc;
     if (!f.found)

@@ -42,4 +42,14 @@ int api_key_create(struct store *st, const char *name, const char *role, int64_t
 int api_key_authenticate(struct store *st, const char *authorization, char role[API_KEY_ROLE_MAX],
                          struct err *e);
 
+/* Where api_key_check finds a key by its hash: calls cb for the key with that hash,
+ * if any (expired and revoked ones too); returns 0 or an error with the reason in e. */
+typedef int (*api_key_lookup_fn)(void *ctx, const unsigned char key_hash[32], store_api_key_cb cb,
+                                 void *cb_ctx, struct err *e);
+
+/* api_key_authenticate with the keys found by lookup(ctx, ...) instead of a store (the
+ * profile cache keeps them in memory). Same answers. */
+int api_key_check(const char *authorization, api_key_lookup_fn lookup, void *ctx,
+                  char role[API_KEY_ROLE_MAX], struct err *e);
+
 #endif

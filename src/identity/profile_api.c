@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "http/api_key.h"
 #include "identity/profile_api.h"
+#include "identity/profile_cache.h"
 #include "identity/resolve.h"
 #include "identity/survivorship.h"
 
@@ -13,7 +14,8 @@
 #define PROFILE_ID_MAX 18 /* digits of a profile id: anything longer is not one */
 
 struct profile_api {
-    pthread_mutex_t lock; /* guards st */
+    struct profile_cache *cache; /* NULL with profile-cache = off */
+    pthread_mutex_t lock;        /* guards st (the old way, without the cache) */
     struct store *st;
     struct survivorship surv;
 };
@@ -34,26 +36,41 @@ int profile_api_new(const char *db, struct profile_api **out, struct err *e)
         return rc;
     }
     pthread_mutex_init(&a->lock, NULL);
+    if (strcmp(cfg.profile_cache, "on") == 0 &&
+        (rc = profile_cache_new(db, &a->surv, PROFILE_API_RECENT_EVENTS, &a->cache, e))) {
+        profile_api_free(a);
+        return rc;
+    }
     *out = a;
     return 0;
+}
+
+void profile_api_metrics(struct profile_api *a, struct textbuf *b)
+{
+    if (a && a->cache)
+        profile_cache_metrics(a->cache, b);
 }
 
 void profile_api_free(struct profile_api *a)
 {
     if (!a)
         return;
+    profile_cache_free(a->cache);
     store_close(a->st);
     pthread_mutex_destroy(&a->lock);
     free(a);
 }
 
-/* Authenticates the request; on failure fills res and returns nonzero. Call locked. */
+/* Authenticates the request; on failure fills res and returns nonzero. Call locked
+ * when there is no cache. */
 static int authenticate(struct profile_api *a, const struct http_request *req,
                         struct http_response *res)
 {
     char role[API_KEY_ROLE_MAX];
     struct err e = {0};
-    int rc = api_key_authenticate(a->st, http_header(req, "Authorization"), role, &e);
+    const char *auth = http_header(req, "Authorization");
+    int rc = a->cache ? profile_cache_authenticate(a->cache, auth, role, &e)
+                      : api_key_authenticate(a->st, auth, role, &e);
     if (rc == ERR_NOTFOUND) {
         http_error(res, 401, "missing_api_key",
                    "send an API key as \"Authorization: Bearer KEY\" (custos keys add)");
@@ -69,11 +86,30 @@ static int authenticate(struct profile_api *a, const struct http_request *req,
     return rc;
 }
 
-/* Answers the view of profile id (which may redirect). Call locked. */
+/* Answers the view of profile id (which may redirect). Call locked when there is no
+ * cache. */
 static void answer_view(struct profile_api *a, int64_t id, struct http_response *res)
 {
     void *view = NULL;
     struct err e = {0};
+    if (a->cache) {
+        char *body;
+        size_t len;
+        int rc = profile_cache_view(a->cache, id, &body, &len, &e);
+        if (rc == ERR_NOTFOUND) {
+            http_error(res, 404, "not_found", "no profile %" PRId64, id);
+        } else if (rc) {
+            log_error("profile api: cannot read profile %" PRId64 ": %s", id, e.msg);
+            http_error(res, 500, "store_error", "cannot read the profile");
+        } else {
+            free(res->body);
+            res->status = 200;
+            res->content_type = "application/json";
+            res->body = body;
+            res->body_len = len;
+        }
+        return;
+    }
     int rc = a->st->ops->profile_view(a->st, id, PROFILE_API_RECENT_EVENTS, &view, &e);
     if (!rc && survivorship_apply(&a->surv, view))
         rc = err_set(&e, ERR_NOMEM, "out of memory");
@@ -86,6 +122,19 @@ static void answer_view(struct profile_api *a, int64_t id, struct http_response 
     } else {
         http_json(res, 200, view);
     }
+}
+
+/* Without the cache, one connection serves every request, one at a time. */
+static void lock(struct profile_api *a)
+{
+    if (!a->cache)
+        pthread_mutex_lock(&a->lock);
+}
+
+static void unlock(struct profile_api *a)
+{
+    if (!a->cache)
+        pthread_mutex_unlock(&a->lock);
 }
 
 static bool parse_id(const char *s, int64_t *id)
@@ -106,7 +155,7 @@ static bool parse_id(const char *s, int64_t *id)
 static void handle_by_id(const struct http_request *req, struct http_response *res, void *arg)
 {
     struct profile_api *a = arg;
-    pthread_mutex_lock(&a->lock);
+    lock(a);
     if (authenticate(a, req, res))
         goto out;
     int64_t id = 0;
@@ -116,7 +165,7 @@ static void handle_by_id(const struct http_request *req, struct http_response *r
     }
     answer_view(a, id, res);
 out:
-    pthread_mutex_unlock(&a->lock);
+    unlock(a);
 }
 
 /* The lookup parameters and the identifier type each names. */
@@ -132,7 +181,7 @@ static const struct {
 static void handle_lookup(const struct http_request *req, struct http_response *res, void *arg)
 {
     struct profile_api *a = arg;
-    pthread_mutex_lock(&a->lock);
+    lock(a);
     if (authenticate(a, req, res))
         goto out;
     size_t which = ARRAY_SIZE(lookups), given = 0;
@@ -159,7 +208,11 @@ static void handle_lookup(const struct http_request *req, struct http_response *
     }
     int64_t id = 0;
     struct err e = {0};
-    int rc = a->st->ops->profile_by_identifier(a->st, lookups[which].type, norm, &id, &e);
+    int rc = 0;
+    if (a->cache)
+        profile_cache_find(a->cache, lookups[which].type, norm, &id); /* id stays 0 if none */
+    else
+        rc = a->st->ops->profile_by_identifier(a->st, lookups[which].type, norm, &id, &e);
     if (rc) {
         log_error("profile api: cannot look up a profile: %s", e.msg);
         http_error(res, 500, "store_error", "cannot look up the profile");
@@ -169,7 +222,7 @@ static void handle_lookup(const struct http_request *req, struct http_response *
         answer_view(a, id, res);
     }
 out:
-    pthread_mutex_unlock(&a->lock);
+    unlock(a);
 }
 
 size_t profile_api_routes(struct profile_api *a, struct http_route *routes, size_t cap)

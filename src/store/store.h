@@ -103,6 +103,14 @@ typedef int (*store_api_key_cb)(const struct api_key *k, void *ctx);
 typedef int (*store_import_row_cb)(const struct import_row *r, void *ctx);
 typedef int (*store_identifier_cb)(int64_t id, const char *type, const char *value, void *ctx);
 typedef int (*store_id_cb)(int64_t id, void *ctx);
+/* Profile reads from memory: an identifier and its profile; a profile and where it
+ * went (0 while it exists). */
+typedef int (*store_profile_ident_cb)(const char *type, const char *value, int64_t profile_id,
+                                      void *ctx);
+typedef int (*store_redirect_cb)(int64_t id, int64_t merged_into, void *ctx);
+
+/* What identity_stamp returns: numbers that change when resolution writes. */
+#define STORE_STAMP_N 4
 
 /* Receives every imported record key of a source with its row id and content hash. */
 typedef int (*store_record_key_cb)(const char *key, size_t len, int64_t id, uint64_t hash,
@@ -230,6 +238,19 @@ struct store_ops {
      * A merged-away id is followed to the profile it joined. ERR_NOTFOUND if none. */
     int (*profile_view)(struct store *st, int64_t profile_id, int recent_events, void **json,
                         struct err *e);
+
+    /* Profile reads from memory (identity/profile_cache.h; migration 0007).
+     * data_version is SQLite's PRAGMA data_version: it changes when another connection
+     * commits. identity_stamp gives numbers that change when a resolution (or a merge,
+     * or an import of new records) commits: the newest profiles.resolved_at, the
+     * largest profile, merge and record ids; cheap (indexed maxima). identity_index_scan
+     * gives every identifier with its profile; profile_redirect_scan every profile id
+     * with merged_into (0 while it exists). */
+    int (*data_version)(struct store *st, int64_t *version, struct err *e);
+    int (*identity_stamp)(struct store *st, int64_t stamp[STORE_STAMP_N], struct err *e);
+    int (*identity_index_scan)(struct store *st, store_profile_ident_cb cb, void *ctx,
+                               struct err *e);
+    int (*profile_redirect_scan)(struct store *st, store_redirect_cb cb, void *ctx, struct err *e);
 
     /* API keys (migration 0005). api_key_add stores a key's hash (expires_at may be
      * STORE_NULL_TIME); ERR_EXISTS if the hash is taken. api_key_by_hash calls cb for

@@ -193,6 +193,12 @@ static int sq_profile_by_identifier(struct store *st, const char *type, const ch
                                     int64_t *profile_id, struct err *e);
 static int sq_profile_view(struct store *st, int64_t profile_id, int recent_events, void **json,
                            struct err *e);
+static int sq_data_version(struct store *st, int64_t *version, struct err *e);
+static int sq_identity_stamp(struct store *st, int64_t stamp[STORE_STAMP_N], struct err *e);
+static int sq_identity_index_scan(struct store *st, store_profile_ident_cb cb, void *ctx,
+                                  struct err *e);
+static int sq_profile_redirect_scan(struct store *st, store_redirect_cb cb, void *ctx,
+                                    struct err *e);
 static int sq_quality_sources(struct store *st, store_quality_source_cb cb, void *ctx,
                               struct err *e);
 static int sq_quality_values(struct store *st, store_quality_value_cb cb, void *ctx, struct err *e);
@@ -336,6 +342,8 @@ union row_cb {
     store_api_key_cb api_key;
     store_quality_source_cb quality_source;
     store_quality_value_cb quality_value;
+    store_profile_ident_cb profile_ident;
+    store_redirect_cb redirect;
 };
 
 /* Steps q, handing each row to a row reader; resets q at the end. */
@@ -1136,6 +1144,10 @@ static const struct store_ops sqlite_ops = {
     .profile_merge = sq_profile_merge,
     .profile_by_identifier = sq_profile_by_identifier,
     .profile_view = sq_profile_view,
+    .data_version = sq_data_version,
+    .identity_stamp = sq_identity_stamp,
+    .identity_index_scan = sq_identity_index_scan,
+    .profile_redirect_scan = sq_profile_redirect_scan,
     .table_count = sq_table_count,
     .api_key_add = sq_api_key_add,
     .api_key_by_hash = sq_api_key_by_hash,
@@ -1376,6 +1388,57 @@ static int sq_profile_view(struct store *st, int64_t profile_id, int recent_even
     }
     *json = v;
     return 0;
+}
+
+/* ---- Profile reads from memory (identity/profile_cache.c builds its index) ---- */
+
+static int sq_data_version(struct store *st, int64_t *version, struct err *e)
+{
+    return scan_sql(impl(st), "PRAGMA data_version", int_row, NULL, version, e);
+}
+
+static int stamp_row(sqlite3_stmt *q, const union row_cb *cb, void *ctx)
+{
+    (void)cb;
+    int64_t *stamp = ctx;
+    for (int i = 0; i < STORE_STAMP_N; i++)
+        stamp[i] = sqlite3_column_int64(q, i);
+    return 0;
+}
+
+static int sq_identity_stamp(struct store *st, int64_t stamp[STORE_STAMP_N], struct err *e)
+{
+    /* Each is one probe of an index (profiles_resolved_at from 0007) or of a rowid. */
+    static const char sql[] = "SELECT (SELECT coalesce(max(resolved_at), 0) FROM profiles), "
+                              "(SELECT coalesce(max(id), 0) FROM profiles), "
+                              "(SELECT coalesce(max(id), 0) FROM merges), "
+                              "(SELECT coalesce(max(id), 0) FROM records)";
+    memset(stamp, 0, STORE_STAMP_N * sizeof(*stamp));
+    return scan_sql(impl(st), sql, stamp_row, NULL, stamp, e);
+}
+
+static int profile_ident_row(sqlite3_stmt *q, const union row_cb *cb, void *ctx)
+{
+    return cb->profile_ident(col_text(q, 0), col_text(q, 1), sqlite3_column_int64(q, 2), ctx);
+}
+
+static int sq_identity_index_scan(struct store *st, store_profile_ident_cb cb, void *ctx,
+                                  struct err *e)
+{
+    return scan_sql(impl(st), "SELECT type, value, profile_id FROM identifiers", profile_ident_row,
+                    &(union row_cb){.profile_ident = cb}, ctx, e);
+}
+
+static int redirect_row(sqlite3_stmt *q, const union row_cb *cb, void *ctx)
+{
+    return cb->redirect(sqlite3_column_int64(q, 0), sqlite3_column_int64(q, 1), ctx);
+}
+
+static int sq_profile_redirect_scan(struct store *st, store_redirect_cb cb, void *ctx,
+                                    struct err *e)
+{
+    return scan_sql(impl(st), "SELECT id, coalesce(merged_into, 0) FROM profiles ORDER BY id",
+                    redirect_row, &(union row_cb){.redirect = cb}, ctx, e);
 }
 
 /* ---- Data quality reads (govern/quality.c does the arithmetic) ---- */
