@@ -5,6 +5,7 @@
 #include "cli/cli.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "govern/quality.h"
 #include "http/metrics.h"
 #include "http/server.h"
 #include "identity/profile_api.h"
@@ -13,6 +14,7 @@
 #define SERVE_MAX_ROUTES 16
 
 static struct collect collector;
+static struct quality_monitor *quality; /* NULL with quality-interval = 0 */
 
 static void handle_metrics(const struct http_request *req, struct http_response *res, void *arg)
 {
@@ -21,6 +23,7 @@ static void handle_metrics(const struct http_request *req, struct http_response 
     collect_metrics(&collector, &b);
     http_server_metrics(&b);
     profile_api_metrics(arg, &b);
+    quality_monitor_metrics(quality, &b);
     if (b.failed || !b.p) {
         textbuf_release(&b);
         http_error(res, 500, "out_of_memory", "out of memory");
@@ -87,6 +90,15 @@ int cmd_serve(int argc, char **argv)
     }
     struct writer_stats ws;
     writer_get_stats(collector.writer, &ws);
+    struct quality_thresholds qth = {
+        .min_completeness = (double)cfg.quality_min_completeness,
+        .min_validity = (double)cfg.quality_min_validity,
+        .max_age_hours = (double)cfg.quality_max_age_hours,
+        .max_duplicate_before = (double)cfg.quality_max_duplicate_before,
+        .max_duplicate_after = (double)cfg.quality_max_duplicate_after};
+    if (cfg.quality_interval > 0 &&
+        quality_monitor_start(cfg.db, &qth, cfg.quality_interval, &quality, &e))
+        log_warn("serve: quality measurements are off: %s", e.msg);
 
     struct http_route routes[SERVE_MAX_ROUTES];
     size_t n = collect_routes(&collector, routes, SERVE_MAX_ROUTES - 1);
@@ -118,6 +130,8 @@ out:
     http_server_stop(srv, (int)cfg.shutdown_timeout * 1000);
     writer_get_stats(collector.writer, &ws);
     writer_stop(collector.writer);
+    quality_monitor_stop(quality);
+    quality = NULL;
     source_cache_free(collector.sources);
     profile_api_free(profiles);
     log_info("serve: stopped after %" PRIu64 " commits", ws.commits);
