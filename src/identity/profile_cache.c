@@ -441,29 +441,19 @@ static bool stopping(struct profile_cache *c)
     return s;
 }
 
-/* Renders every live profile's view of x that no reader has rendered yet; stops when
- * x is no longer current or the cache is stopping. */
-static void prewarm(struct profile_cache *c, struct index *x)
+/* Renders the view of profile id of x unless it is merged away or already there. */
+static void prewarm_one(struct profile_cache *c, struct index *x, int64_t id)
 {
-    for (int64_t id = 1; id <= x->max_id; id++) {
-        if (x->into[id] != 0 || atomic_load(&x->views[id]))
-            continue;
-        if ((id & 255) == 0) {
-            pthread_rwlock_rdlock(&c->lock);
-            bool stale = c->current != x;
-            pthread_rwlock_unlock(&c->lock);
-            if (stale || stopping(c))
-                return;
-        }
-        struct view *v;
-        struct err e = {0};
-        if (view_render(c, c->st, id, &v, &e)) {
-            log_warn("profile cache: cannot render profile %" PRId64 ": %s", id, e.msg);
-            continue;
-        }
-        view_keep(x, id, v);
-        atomic_fetch_add(&c->prewarmed, 1);
+    if (x->into[id] != 0 || atomic_load(&x->views[id]))
+        return;
+    struct view *v;
+    struct err e = {0};
+    if (view_render(c, c->st, id, &v, &e)) {
+        log_warn("profile cache: cannot render profile %" PRId64 ": %s", id, e.msg);
+        return;
     }
+    view_keep(x, id, v);
+    atomic_fetch_add(&c->prewarmed, 1);
 }
 
 /* Builds a new index if the identity stamp moved; returns the new one (with a
@@ -511,31 +501,54 @@ static struct index *refresh(struct profile_cache *c)
     return x;
 }
 
+/* Waits PROFILE_CACHE_POLL_MS or until stopped; returns whether stopping. */
+static bool nap(struct profile_cache *c)
+{
+    pthread_mutex_lock(&c->stop_lock);
+    if (!c->stopping) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += PROFILE_CACHE_POLL_MS * 1000000L;
+        until.tv_sec += until.tv_nsec / 1000000000L;
+        until.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&c->stop_cond, &c->stop_lock, &until);
+    }
+    bool stop = c->stopping;
+    pthread_mutex_unlock(&c->stop_lock);
+    return stop;
+}
+
+/* Prewarms the current index one view at a time, polling the store between views
+ * every PROFILE_CACHE_POLL_MS (so a resolution is seen while a long prewarm runs: it
+ * is abandoned for the new index), and only polls once every view is there. */
 static void *refresh_main(void *arg)
 {
     struct profile_cache *c = arg;
-    struct index *x = index_get(c);
-    prewarm(c, x);
-    index_release(x);
+    struct index *x = index_get(c); /* being prewarmed; NULL when done */
+    int64_t id = 1, polled = time_now_ms();
     for (;;) {
-        pthread_mutex_lock(&c->stop_lock);
-        if (!c->stopping) {
-            struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_nsec += PROFILE_CACHE_POLL_MS * 1000000L;
-            until.tv_sec += until.tv_nsec / 1000000000L;
-            until.tv_nsec %= 1000000000L;
-            pthread_cond_timedwait(&c->stop_cond, &c->stop_lock, &until);
-        }
-        bool stop = c->stopping;
-        pthread_mutex_unlock(&c->stop_lock);
-        if (stop)
-            return NULL;
-        if ((x = refresh(c))) {
-            prewarm(c, x);
+        if (x && id <= x->max_id) {
+            prewarm_one(c, x, id++);
+            if ((id & 63) == 0 && stopping(c))
+                break;
+            if (time_now_ms() - polled < PROFILE_CACHE_POLL_MS)
+                continue;
+        } else {
             index_release(x);
+            x = NULL;
+            if (nap(c))
+                break;
+        }
+        polled = time_now_ms();
+        struct index *y = refresh(c);
+        if (y) {
+            index_release(x);
+            x = y;
+            id = 1;
         }
     }
+    index_release(x);
+    return NULL;
 }
 
 /* ---- life cycle ---- */
