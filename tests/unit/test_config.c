@@ -152,8 +152,8 @@ static void test_defaults(void **state)
         settings++;
         assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(s, "origin")), "default");
     }
-    assert_int_equal(settings, 13); /* 8 of the collector, 2 of identity resolution, 3 of
-                                       data quality */
+    assert_int_equal(settings, 18); /* 8 of the collector, 2 of identity resolution, 6 of
+                                       data quality, survivorship, profile-cache */
     assert_non_null(strstr(cfg.identity_types, "phone:"));
     cJSON_Delete(o);
 }
@@ -456,6 +456,11 @@ static void test_show_json(void **state)
         {"quality-min-completeness", "default", "50"},
         {"quality-min-validity", "default", "90"},
         {"quality-max-age-hours", "default", "48"},
+        {"quality-max-duplicate-before", "default", "100"},
+        {"quality-max-duplicate-after", "default", "100"},
+        {"quality-interval", "default", "300"},
+        {"survivorship", "default", "*:most_recent"},
+        {"profile-cache", "default", "on"},
     };
     assert_int_equal(cJSON_GetArraySize(o), ARRAY_SIZE(want) + 2); /* + identity-types, -blocked */
     for (size_t k = 0; k < ARRAY_SIZE(want); k++) {
