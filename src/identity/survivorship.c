@@ -266,9 +266,52 @@ static int candidate_add(cJSON *byname, const cJSON *rec, const cJSON *t)
     return 0;
 }
 
+/* A candidate's time for the rules: the record's or event's own, else when it came. */
+static int64_t candidate_time(const cJSON *c)
+{
+    int64_t t = number_or(c, "time", INT64_MIN);
+    return t != INT64_MIN ? t : number_or(c, "imported_at", INT64_MIN);
+}
+
+struct ordered {
+    cJSON *c;
+    int64_t time;
+    size_t pos; /* order of collection: records, then events, each newest first */
+};
+
+static int newest_first(const void *a, const void *b)
+{
+    const struct ordered *x = a, *y = b;
+    if (x->time != y->time)
+        return x->time > y->time ? -1 : 1;
+    return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+/* Orders an entry's candidates newest first (records and events interleaved). */
+static int candidates_sort(cJSON *entry)
+{
+    cJSON *list = cJSON_GetObjectItem(entry, "candidates");
+    size_t n = (size_t)cJSON_GetArraySize(list), i = 0;
+    struct ordered *o = calloc(n ? n : 1, sizeof(*o));
+    if (!o)
+        return ERR_NOMEM;
+    while (list->child) {
+        cJSON *c = cJSON_DetachItemViaPointer(list, list->child);
+        o[i] = (struct ordered){c, candidate_time(c), i};
+        i++;
+    }
+    qsort(o, n, sizeof(*o), newest_first);
+    for (i = 0; i < n; i++)
+        cJSON_AddItemToArray(list, o[i].c);
+    free(o);
+    return 0;
+}
+
 /* Chooses the golden value of one trait entry. */
 static int entry_choose(const struct survivorship *s, cJSON *entry)
 {
+    if (candidates_sort(entry))
+        return ERR_NOMEM;
     const struct surv_rule *r =
         survivorship_rule(s, cJSON_GetStringValue(cJSON_GetObjectItem(entry, "name")));
     const cJSON *cands = cJSON_GetObjectItem(entry, "candidates"), *c;
@@ -278,11 +321,10 @@ static int entry_choose(const struct survivorship *s, cJSON *entry)
         return ERR_NOMEM;
     cJSON_ArrayForEach(c, cands)
     {
-        int64_t t = number_or(c, "time", INT64_MIN);
         cv[i] = (struct surv_candidate){
             .value = cJSON_GetStringValue(cJSON_GetObjectItem(c, "value")),
             .source = cJSON_GetStringValue(cJSON_GetObjectItem(c, "source")),
-            .time = t != INT64_MIN ? t : number_or(c, "imported_at", INT64_MIN),
+            .time = candidate_time(c),
             /* candidates come newest first: a larger seq is an earlier index */
             .seq = (int64_t)(n - i),
         };
@@ -313,13 +355,16 @@ int survivorship_apply(const struct survivorship *s, void *view)
     if (!byname)
         return ERR_NOMEM;
     int rc = 0;
+    static const char *const origins[] = {"trait_records", "trait_events"};
     const cJSON *rec, *t;
-    cJSON_ArrayForEach(rec, cJSON_GetObjectItem(v, "trait_records"))
-    {
-        cJSON_ArrayForEach(t, cJSON_GetObjectItem(rec, "traits"))
+    for (size_t k = 0; k < ARRAY_SIZE(origins); k++) {
+        cJSON_ArrayForEach(rec, cJSON_GetObjectItem(v, origins[k]))
         {
-            if (cJSON_IsString(t) && (rc = candidate_add(byname, rec, t)))
-                goto out;
+            cJSON_ArrayForEach(t, cJSON_GetObjectItem(rec, "traits"))
+            {
+                if (cJSON_IsString(t) && (rc = candidate_add(byname, rec, t)))
+                    goto out;
+            }
         }
     }
     size_t n = (size_t)cJSON_GetArraySize(byname), i = 0;

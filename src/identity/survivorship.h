@@ -64,12 +64,14 @@ struct surv_candidate {
 ptrdiff_t survivorship_choose(const struct surv_rule *r, const struct surv_candidate *c, size_t n);
 
 /* Adds "traits" to a profile view (the JSON object of the store's profile_view) from
- * its "trait_records": an array, sorted by trait name, of {name, value (the golden
- * value, null when none), rule, chosen (index of the golden candidate or -1),
- * candidates: [{value, source, kind, record_key, file, line, time (ms, null when the
- * record had none), imported_at (ms)}]}, candidates in the order of trait_records
- * (newest first). A candidate's time for the rules is the record's time, else when it
- * was imported. view is a cJSON *. Returns 0 or ERR_NOMEM. */
+ * its "trait_records" and "trait_events" (identify calls): an array, sorted by trait
+ * name, of {name, value (the golden value, null when none), rule, chosen (index of the
+ * golden candidate or -1), candidates: [{value, source, kind ("identify" for an
+ * event), record_key (an event's messageId), file, line (null for events), time (ms,
+ * null when the record had none), imported_at (ms; an event's receivedAt)}]}. A
+ * candidate's time for the rules is its own time, else when it was imported;
+ * candidates are sorted newest first by it. view is a cJSON *. Returns 0 or
+ * ERR_NOMEM. */
 int survivorship_apply(const struct survivorship *s, void *view);
 
 #endif

@@ -109,6 +109,10 @@ typedef int (*store_profile_ident_cb)(const char *type, const char *value, int64
                                       void *ctx);
 typedef int (*store_redirect_cb)(int64_t id, int64_t merged_into, void *ctx);
 
+/* identify calls whose traits a profile view carries (the most recent ones): a view
+ * stays a few KB however chatty a client is. */
+#define STORE_VIEW_TRAIT_EVENTS 50
+
 /* What identity_stamp returns: numbers that change when resolution writes. */
 #define STORE_STAMP_N 4
 
@@ -233,8 +237,10 @@ struct store_ops {
     int (*profile_by_identifier)(struct store *st, const char *type, const char *value,
                                  int64_t *profile_id, struct err *e);
     /* The 360-degree view of a profile as a JSON object (caller frees with cJSON_Delete):
-     * id, redirected_from, identifiers, traits with every candidate value and its
-     * lineage, orders summary, the recent_events most recent events, merge history.
+     * id, redirected_from, identifiers, trait_records (records with traits, newest
+     * first), trait_events (the STORE_VIEW_TRAIT_EVENTS most recent identify calls
+     * with their traits), orders summary, the recent_events most recent events, merge
+     * history.
      * A merged-away id is followed to the profile it joined. ERR_NOTFOUND if none. */
     int (*profile_view)(struct store *st, int64_t profile_id, int recent_events, void **json,
                         struct err *e);

@@ -1261,6 +1261,9 @@ int store_open(const char *location, const struct store_options *opt, struct sto
 
 /* ---- OneID reads (profile_view builds a JSON document from several queries) ---- */
 
+#define STR_(x) #x
+#define STR(x)  STR_(x)
+
 static int sq_profile_by_identifier(struct store *st, const char *type, const char *value,
                                     int64_t *profile_id, struct err *e)
 {
@@ -1362,6 +1365,15 @@ static int sq_profile_view(struct store *st, int64_t profile_id, int recent_even
          "r.traits FROM profile_members m JOIN records r ON r.id = m.row_id JOIN sources s ON "
          "s.id = r.source_id WHERE m.profile_id = ?1 AND m.kind = 1 AND r.traits IS NOT NULL "
          "ORDER BY coalesce(r.time, r.imported_at) DESC, r.id DESC"},
+        /* identify calls' traits, the other source of trait candidates; the most
+         * recent STORE_VIEW_TRAIT_EVENTS only (a profile may have many) */
+        {"trait_events",
+         "SELECT s.name AS source, e.type AS kind, e.message_id AS record_key, e.timestamp AS "
+         "time, e.received_at AS imported_at, coalesce(json_extract(e.raw, '$.traits'), "
+         "json_extract(e.raw, '$.context.traits')) AS traits FROM profile_members m JOIN events "
+         "e ON e.id = m.row_id JOIN sources s ON s.id = e.source_id WHERE m.profile_id = ?1 AND "
+         "m.kind = 0 AND e.type = 'identify' AND json_valid(e.raw) ORDER BY e.timestamp DESC, "
+         "e.id DESC LIMIT " STR(STORE_VIEW_TRAIT_EVENTS)},
         {"orders", "SELECT count(*) AS orders, sum(o.amount_minor) AS amount_minor, "
                    "min(o.currency) AS currency, min(o.time) AS first_order, max(o.time) AS "
                    "last_order FROM orders o WHERE o.record_id IN (SELECT row_id FROM "

@@ -79,6 +79,22 @@ import json,sys; v=json.load(sys.stdin); print(len([t for t in v["traits"] if t[
 run "$CUSTOS" profile show "$HI"
 check_match "the table says it was merged" "profile $LO +\(profile $HI was merged into it\)" "$OUT"
 check_match "and the merge history shows it" "profile $HI into $LO" "$OUT"
+# identify calls are candidates too: an app user tells us a new nickname today.
+AKEY=$("$CUSTOS" sources add app)
+start_server
+post "$AKEY" /v1/identify '{"userId":"U-wang","traits":{"email":"wang.xm@example.cn","nickname":"xm-app","name":"Wang"}}' >/dev/null
+stop_server
+"$CUSTOS" resolve >/dev/null
+run "$CUSTOS" profile show --email wang.xm@example.cn --json --survivorship "$RULES"
+check_eq "an identify call's trait is a candidate, and the most recent nickname" \
+    "xm-app|most_recent|app|4" "$(golden nickname)"
+check_eq "it is listed as the identify call, with its messageId as the record" "identify True None" \
+    "$(printf '%s' "$OUT" | "$PY" -c '
+import json,sys
+v=json.load(sys.stdin); c=[t for t in v["traits"] if t["name"]=="nickname"][0]["candidates"][0]
+print(c["kind"], bool(c["record_key"]), c["file"])')"
+check_eq "the crm name still wins by source priority over the newer app name" \
+    "王小明|source_priority(crm,pos,web)|crm|4" "$(golden name)"
 "$CUSTOS" config show --markdown | grep -E '^\| `(survivorship|profile-cache)`' >"$WORK/settings.md"
 check_eq "docs/configuration.md lists survivorship and profile-cache as config show prints them" 2 \
     "$(grep -cxFf "$WORK/settings.md" "$ROOT/docs/configuration.md")"
