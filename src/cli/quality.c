@@ -84,74 +84,20 @@ static void print_tables(const cJSON *report)
     cli_table_free(ta);
 }
 
-/* Prometheus label value: backslash, quote and newline escaped. */
-static void label(FILE *out, const char *v)
-{
-    for (; v && *v; v++) {
-        if (*v == '\\' || *v == '"')
-            fputc('\\', out);
-        if (*v == '\n')
-            fputs("\\n", out);
-        else
-            fputc(*v, out);
-    }
-}
-
-static void metric(FILE *out, const char *name, const cJSON *s, const char *field,
-                   const char *measure, double v)
-{
-    fprintf(out, "%s{source=\"", name);
-    label(out, cJSON_GetStringValue(cJSON_GetObjectItem(s, "source")));
-    fprintf(out, "\",origin=\"");
-    label(out, cJSON_GetStringValue(cJSON_GetObjectItem(s, "origin")));
-    if (field) {
-        fprintf(out, "\",field=\"");
-        label(out, field);
-    }
-    if (measure) {
-        fprintf(out, "\",measure=\"");
-        label(out, measure);
-    }
-    fprintf(out, "\"} %.1f\n", v);
-}
-
 /* The report in the Prometheus text format, for node_exporter's textfile collector. */
 static int write_metrics(const char *path, const cJSON *report)
 {
-    FILE *out = fopen(path, "w");
-    if (!out)
-        return cli_fail("cannot write %s: %s", path, strerror(errno));
-    static const char *const field_metrics[][2] = {
-        {"completeness", "custos_quality_completeness_percent"},
-        {"validity", "custos_quality_validity_percent"},
-        {"duplicate_rate", "custos_quality_duplicate_percent"}};
-    for (size_t i = 0; i < ARRAY_SIZE(field_metrics); i++) {
-        fprintf(out, "# TYPE %s gauge\n", field_metrics[i][1]);
-        const cJSON *s, *f;
-        cJSON_ArrayForEach(s, cJSON_GetObjectItem(report, "sources"))
-            cJSON_ArrayForEach(f, cJSON_GetObjectItem(s, "fields"))
-        {
-            const cJSON *v = cJSON_GetObjectItem(f, field_metrics[i][0]);
-            if (cJSON_IsNumber(v))
-                metric(out, field_metrics[i][1], s,
-                       cJSON_GetStringValue(cJSON_GetObjectItem(f, "field")), NULL, v->valuedouble);
-        }
+    struct textbuf b = {0};
+    quality_metrics(report, &b);
+    FILE *out = b.failed ? NULL : fopen(path, "w");
+    if (!out) {
+        textbuf_release(&b);
+        return cli_fail("cannot write %s: %s", path, b.failed ? "out of memory" : strerror(errno));
     }
-    fprintf(out, "# TYPE custos_quality_age_hours gauge\n");
-    const cJSON *s, *a;
-    cJSON_ArrayForEach(s, cJSON_GetObjectItem(report, "sources"))
-    {
-        const cJSON *v = cJSON_GetObjectItem(s, "age_hours");
-        if (cJSON_IsNumber(v))
-            metric(out, "custos_quality_age_hours", s, NULL, NULL, v->valuedouble);
-    }
-    fprintf(out, "# TYPE custos_quality_alert gauge\n");
-    cJSON_ArrayForEach(a, cJSON_GetObjectItem(report, "alerts")) metric(
-        out, "custos_quality_alert", a, cJSON_GetStringValue(cJSON_GetObjectItem(a, "field")),
-        cJSON_GetStringValue(cJSON_GetObjectItem(a, "measure")), 1);
-    fprintf(out, "# TYPE custos_quality_alerts gauge\ncustos_quality_alerts %d\n",
-            cJSON_GetArraySize(cJSON_GetObjectItem(report, "alerts")));
-    if (fclose(out))
+    size_t n = fwrite(b.p, 1, b.len, out);
+    bool short_write = n != b.len;
+    textbuf_release(&b);
+    if (fclose(out) || short_write)
         return cli_fail("cannot write %s", path);
     return EXIT_OK;
 }
@@ -172,7 +118,10 @@ int cmd_quality(int argc, char **argv)
         return rc;
     struct quality_thresholds th = {.min_completeness = (double)cfg.quality_min_completeness,
                                     .min_validity = (double)cfg.quality_min_validity,
-                                    .max_age_hours = (double)cfg.quality_max_age_hours};
+                                    .max_age_hours = (double)cfg.quality_max_age_hours,
+                                    .max_duplicate_before =
+                                        (double)cfg.quality_max_duplicate_before,
+                                    .max_duplicate_after = (double)cfg.quality_max_duplicate_after};
     struct err e = {0};
     void *report = NULL;
     rc = quality_report(st, &th, time_now_ms(), &report, &e);

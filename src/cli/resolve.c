@@ -7,6 +7,7 @@
 #include "core/config.h"
 #include "core/timeutil.h"
 #include "identity/resolve.h"
+#include "identity/survivorship.h"
 
 #define PROFILE_RECENT_EVENTS 10 /* events shown by profile show */
 
@@ -128,40 +129,33 @@ static void print_view(const cJSON *v)
     cJSON_ArrayForEach(it, cJSON_GetObjectItem(v, "identifiers"))
         printf("  %-18s %s\n", cJSON_GetStringValue(cJSON_GetObjectItem(it, "type")),
                cJSON_GetStringValue(cJSON_GetObjectItem(it, "value")));
-    /* Golden traits: the most recent value of each trait; every candidate below it. */
-    printf("\ntraits (golden value first: the most recent; then every candidate and where it "
-           "came from):\n");
-    cJSON *seen = cJSON_CreateObject();
-    cJSON_ArrayForEach(it, cJSON_GetObjectItem(v, "trait_records"))
+    /* Golden traits: the value the trait's survivorship rule chose, and every candidate
+     * with where it came from. */
+    printf("\ntraits (* the golden value, chosen by the rule in brackets; then every candidate "
+           "and where it came from):\n");
+    cJSON_ArrayForEach(it, cJSON_GetObjectItem(v, "traits"))
     {
-        const cJSON *traits = cJSON_GetObjectItem(it, "traits"), *t;
-        cJSON_ArrayForEach(t, traits)
+        const char *golden = cJSON_GetStringValue(cJSON_GetObjectItem(it, "value"));
+        printf("  %s: %s  [%s]\n", cJSON_GetStringValue(cJSON_GetObjectItem(it, "name")),
+               golden ? golden : "(none)", cJSON_GetStringValue(cJSON_GetObjectItem(it, "rule")));
+        int chosen = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(it, "chosen")), k = 0;
+        const cJSON *c;
+        cJSON_ArrayForEach(c, cJSON_GetObjectItem(it, "candidates"))
         {
-            if (!cJSON_IsString(t))
-                continue;
-            cJSON *list = cJSON_GetObjectItem(seen, t->string);
-            if (!list)
-                list = cJSON_AddArrayToObject(seen, t->string);
-            char line[512];
-            double when = cJSON_GetNumberValue(cJSON_GetObjectItem(it, "time"));
-            if (when != when)
-                when = cJSON_GetNumberValue(cJSON_GetObjectItem(it, "imported_at"));
-            time_format_iso8601((int64_t)when, ts);
-            snprintf(line, sizeof(line), "%s  (%s %s line %.0f, %.10s)", t->valuestring,
-                     cJSON_GetStringValue(cJSON_GetObjectItem(it, "source")),
-                     cJSON_GetStringValue(cJSON_GetObjectItem(it, "file")),
-                     cJSON_GetNumberValue(cJSON_GetObjectItem(it, "line")), ts);
-            cJSON_AddItemToArray(list, cJSON_CreateString(line));
+            const cJSON *when = cJSON_GetObjectItem(c, "time");
+            bool imported = !cJSON_IsNumber(when);
+            if (imported)
+                when = cJSON_GetObjectItem(c, "imported_at");
+            time_format_iso8601((int64_t)cJSON_GetNumberValue(when), ts);
+            printf("    %s %s  (%s record %s, %s line %.0f, %.10s%s)\n", k++ == chosen ? "*" : " ",
+                   cJSON_GetStringValue(cJSON_GetObjectItem(c, "value")),
+                   cJSON_GetStringValue(cJSON_GetObjectItem(c, "source")),
+                   cJSON_GetStringValue(cJSON_GetObjectItem(c, "record_key")),
+                   cJSON_GetStringValue(cJSON_GetObjectItem(c, "file")),
+                   cJSON_GetNumberValue(cJSON_GetObjectItem(c, "line")), ts,
+                   imported ? " imported" : "");
         }
     }
-    cJSON_ArrayForEach(it, seen)
-    {
-        printf("  %s:\n", it->string);
-        const cJSON *c;
-        int k = 0;
-        cJSON_ArrayForEach(c, it) printf("    %s %s\n", k++ ? " " : "*", c->valuestring);
-    }
-    cJSON_Delete(seen);
     printf("\nrecords:\n");
     cJSON_ArrayForEach(it, cJSON_GetObjectItem(v, "records_by_source"))
         printf("  %-12s %-10s %.0f\n", cJSON_GetStringValue(cJSON_GetObjectItem(it, "source")),
@@ -227,10 +221,13 @@ int cmd_profile(int argc, char **argv)
     int64_t id = 0;
     if (npos == 1 && (rc = cli_parse_count("profile", "ID", pos[0], &id)))
         return rc;
+    struct survivorship surv;
+    struct err e = {0};
+    if (survivorship_parse(cfg.survivorship, &surv, &e))
+        return cli_fail("%s", e.msg);
     struct store *st;
     if ((rc = cli_open_store(&st)))
         return rc;
-    struct err e = {0};
     if (value) {
         char norm[IDGRAPH_VALUE_MAX + 1];
         if (resolve_standardize(type, value, strlen(value), norm, sizeof(norm))) {
@@ -255,8 +252,12 @@ int cmd_profile(int argc, char **argv)
         }
     }
     store_close(st);
-    if (rc)
+    if (!rc && survivorship_apply(&surv, view))
+        rc = err_set(&e, ERR_NOMEM, "out of memory");
+    if (rc) {
+        cJSON_Delete(view);
         return cli_fail("%s", e.msg);
+    }
     if (json) {
         char *t = cJSON_PrintUnformatted(view);
         if (t)

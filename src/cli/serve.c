@@ -7,6 +7,7 @@
 #include "cli/cli.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "govern/quality.h"
 #include "http/metrics.h"
 #include "http/server.h"
 #include "identity/profile_api.h"
@@ -18,16 +19,18 @@
 
 static struct collect collector;
 static struct resolve_worker *resolver; /* NULL with resolve-incremental = off */
+static struct quality_monitor *quality; /* NULL with quality-interval = 0 */
 
 static void handle_metrics(const struct http_request *req, struct http_response *res, void *arg)
 {
     (void)req;
-    (void)arg;
     struct textbuf b = {0};
     collect_metrics(&collector, &b);
     if (resolver)
         resolve_worker_metrics(resolver, &b);
     http_server_metrics(&b);
+    profile_api_metrics(arg, &b);
+    quality_monitor_metrics(quality, &b);
     if (b.failed || !b.p) {
         textbuf_release(&b);
         http_error(res, 500, "out_of_memory", "out of memory");
@@ -190,11 +193,20 @@ int cmd_serve(int argc, char **argv)
         writer_on_commit(collector.writer, resolve_worker_wake, resolver);
     struct writer_stats ws;
     writer_get_stats(collector.writer, &ws);
+    struct quality_thresholds qth = {
+        .min_completeness = (double)cfg.quality_min_completeness,
+        .min_validity = (double)cfg.quality_min_validity,
+        .max_age_hours = (double)cfg.quality_max_age_hours,
+        .max_duplicate_before = (double)cfg.quality_max_duplicate_before,
+        .max_duplicate_after = (double)cfg.quality_max_duplicate_after};
+    if (cfg.quality_interval > 0 &&
+        quality_monitor_start(cfg.db, &qth, cfg.quality_interval, &quality, &e))
+        log_warn("serve: quality measurements are off: %s", e.msg);
 
     struct http_route routes[SERVE_MAX_ROUTES];
     size_t n = collect_routes(&collector, routes, SERVE_MAX_ROUTES - 1);
     n += profile_api_routes(profiles, routes + n, SERVE_MAX_ROUTES - 1 - n);
-    routes[n++] = (struct http_route){"GET", "/metrics", handle_metrics, 0, NULL};
+    routes[n++] = (struct http_route){"GET", "/metrics", handle_metrics, 0, profiles};
     struct http_server_options hopt = {
         .listen = cfg.listen,
         .max_connections = (unsigned)cfg.max_connections,
@@ -230,6 +242,8 @@ out:
     writer_get_stats(collector.writer, &ws);
     writer_stop(collector.writer);
     idgraph_rules_release(&rules);
+    quality_monitor_stop(quality);
+    quality = NULL;
     source_cache_free(collector.sources);
     profile_api_free(profiles);
     if (tls_key)

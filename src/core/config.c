@@ -64,7 +64,7 @@ static const struct setting settings[] = {
     {"identity-match-review", SET_INT, S(identity_match_review), "500", 1, 999, NULL, false,
      "custos resolve: per mille posterior from which a pair below the link threshold waits "
      "in the review queue (custos review list)"},
-    {"identity-detect-names", SET_INT, S(identity_detect_names), "4", 0, 1000000, NULL, false,
+    {"identity-detect-names", SET_INT, S(identity_detect_names), "5", 0, 1000000, NULL, false,
      "custos resolve: an identifier value carried by records with this many different "
      "names (a shop's own phone, a clerk's e-mail) is refused as a link and reported; 0: "
      "no detection"},
@@ -90,6 +90,24 @@ static const struct setting settings[] = {
     {"dp-budget", SET_STRING, S(dp_budget), "10", 0, 0, NULL, false,
      "differentially private aggregates: the total epsilon an API key may spend (a "
      "positive number; docs/privacy.md)"},
+    {"quality-max-duplicate-before", SET_INT, S(quality_max_duplicate_before), "100", 0, 100, NULL,
+     false,
+     "custos quality: percent of an identifier field's values shared with another row (as "
+     "written, before resolution), past which it is an alert (100: never)"},
+    {"quality-max-duplicate-after", SET_INT, S(quality_max_duplicate_after), "100", 0, 100, NULL,
+     false,
+     "custos quality: percent of a source's resolved rows that share a profile with another "
+     "of its rows (1 - profiles / rows), past which it is an alert (100: never)"},
+    {"quality-interval", SET_INT, S(quality_interval), "300", 0, 86400, NULL, false,
+     "custos serve: seconds between two quality measurements published on /metrics (0: "
+     "never; a measurement reads the whole store)"},
+    {"survivorship", SET_STRING, S(survivorship), "*:most_recent", 0, 0, NULL, false,
+     "rules choosing each trait's golden value, TRAIT:RULE separated by commas; RULE is "
+     "most_recent, most_frequent or source_priority(SOURCE,...); * is every other trait, e.g. "
+     "name:source_priority(crm,pos,web),city:most_frequent,*:most_recent"},
+    {"profile-cache", SET_ENUM, S(profile_cache), "on", 0, 0, "on|off", false,
+     "custos serve: answer profile reads from an in-memory index refreshed when the store "
+     "changes (on), or with queries on one shared connection per request (off, the old way)"},
 };
 #undef S
 

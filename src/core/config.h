@@ -34,6 +34,11 @@ struct config {
     char *cli_role;                /* the role CLI reads act with */
     char *role_policy;             /* role:class:action entries over the built-in table */
     char *dp_budget;               /* epsilon each API key may spend in all */
+    long quality_max_duplicate_before; /* percent: identifier values shared, as written */
+    long quality_max_duplicate_after;  /* percent: resolved rows sharing a profile */
+    long quality_interval;             /* serve: seconds between quality measurements */
+    char *survivorship;                /* per-trait rules choosing golden values */
+    char *profile_cache;               /* serve: on | off */
 };
 
 /* The settings in force; valid after config_load(). */

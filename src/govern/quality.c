@@ -6,6 +6,7 @@
  * runs longer than one. */
 #include <cJSON.h>
 #include <math.h>
+#include <pthread.h>
 
 #include "core/log.h"
 #include "core/timeutil.h"
@@ -208,6 +209,7 @@ static int source_row(const struct quality_source_row *r, void *ctx)
 static void alert(cJSON *alerts, const cJSON *s, const char *field, const char *measure,
                   double value, double threshold)
 {
+    bool above = strncmp(measure, "duplicate", 9) == 0; /* the others alert below */
     const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(s, "source"));
     const char *origin = cJSON_GetStringValue(cJSON_GetObjectItem(s, "origin"));
     cJSON *a = cJSON_CreateObject();
@@ -223,8 +225,10 @@ static void alert(cJSON *alerts, const cJSON *s, const char *field, const char *
     cJSON_AddItemToArray(alerts, a);
     /* Names and the threshold only: never a value of the data. */
     if (field)
-        log_warn("quality alert: source %s %s field %s: %s below %.0f%%", name, origin, field,
-                 measure, threshold);
+        log_warn("quality alert: source %s %s field %s: %s %s %.0f%%", name, origin, field, measure,
+                 above ? "above" : "below", threshold);
+    else if (above)
+        log_warn("quality alert: source %s %s: %s above %.0f%%", name, origin, measure, threshold);
     else
         log_warn("quality alert: source %s %s: newest row older than %.0f hours", name, origin,
                  threshold);
@@ -239,6 +243,10 @@ static void alerts_find(cJSON *report, const struct quality_thresholds *th)
         const cJSON *age = cJSON_GetObjectItem(s, "age_hours");
         if (cJSON_IsNumber(age) && age->valuedouble > th->max_age_hours)
             alert(alerts, s, NULL, "freshness", age->valuedouble, th->max_age_hours);
+        const cJSON *after = cJSON_GetObjectItem(s, "duplicate_rate_after");
+        if (cJSON_IsNumber(after) && after->valuedouble > th->max_duplicate_after)
+            alert(alerts, s, NULL, "duplicate_rate_after", after->valuedouble,
+                  th->max_duplicate_after);
         cJSON_ArrayForEach(f, cJSON_GetObjectItem(s, "fields"))
         {
             const char *field = cJSON_GetStringValue(cJSON_GetObjectItem(f, "field"));
@@ -248,6 +256,9 @@ static void alerts_find(cJSON *report, const struct quality_thresholds *th)
                 alert(alerts, s, field, "completeness", c->valuedouble, th->min_completeness);
             if (cJSON_IsNumber(v) && v->valuedouble < th->min_validity)
                 alert(alerts, s, field, "validity", v->valuedouble, th->min_validity);
+            const cJSON *d = cJSON_GetObjectItem(f, "duplicate_rate");
+            if (cJSON_IsNumber(d) && d->valuedouble > th->max_duplicate_before)
+                alert(alerts, s, field, "duplicate_rate", d->valuedouble, th->max_duplicate_before);
         }
     }
 }
@@ -262,6 +273,8 @@ int quality_report(struct store *st, const struct quality_thresholds *th, int64_
     cJSON_AddNumberToObject(limits, "min_completeness", th->min_completeness);
     cJSON_AddNumberToObject(limits, "min_validity", th->min_validity);
     cJSON_AddNumberToObject(limits, "max_age_hours", th->max_age_hours);
+    cJSON_AddNumberToObject(limits, "max_duplicate_before", th->max_duplicate_before);
+    cJSON_AddNumberToObject(limits, "max_duplicate_after", th->max_duplicate_after);
     struct tally t = {.sources = cJSON_AddArrayToObject(o, "sources"), .now = now};
     int rc = st->ops->quality_sources(st, source_row, &t, e);
     if (!rc)
@@ -278,4 +291,183 @@ int quality_report(struct store *st, const struct quality_thresholds *th, int64_
     alerts_find(o, th);
     *report = o;
     return 0;
+}
+
+/* ---- Prometheus text ---- */
+
+/* A label value: backslash, quote and newline escaped. */
+static void label(struct textbuf *b, const char *v)
+{
+    for (; v && *v; v++) {
+        if (*v == '\\' || *v == '"')
+            textbuf_put(b, "\\", 1);
+        if (*v == '\n')
+            textbuf_put(b, "\\n", 2);
+        else
+            textbuf_put(b, v, 1);
+    }
+}
+
+static void metric(struct textbuf *b, const char *name, const cJSON *s, const char *field,
+                   const char *measure, double v)
+{
+    textbuf_printf(b, "%s{source=\"", name);
+    label(b, cJSON_GetStringValue(cJSON_GetObjectItem(s, "source")));
+    textbuf_printf(b, "\",origin=\"");
+    label(b, cJSON_GetStringValue(cJSON_GetObjectItem(s, "origin")));
+    if (field) {
+        textbuf_printf(b, "\",field=\"");
+        label(b, field);
+    }
+    if (measure) {
+        textbuf_printf(b, "\",measure=\"");
+        label(b, measure);
+    }
+    textbuf_printf(b, "\"} %.1f\n", v);
+}
+
+void quality_metrics(const void *report, struct textbuf *b)
+{
+    static const char *const field_metrics[][2] = {
+        {"completeness", "custos_quality_completeness_percent"},
+        {"validity", "custos_quality_validity_percent"},
+        {"duplicate_rate", "custos_quality_duplicate_percent"}};
+    static const char *const source_metrics[][2] = {
+        {"age_hours", "custos_quality_age_hours"},
+        {"duplicate_rate_after", "custos_quality_duplicate_after_percent"}};
+    const cJSON *s, *f, *a;
+    for (size_t i = 0; i < ARRAY_SIZE(field_metrics); i++) {
+        textbuf_printf(b, "# TYPE %s gauge\n", field_metrics[i][1]);
+        cJSON_ArrayForEach(s, cJSON_GetObjectItem(report, "sources"))
+            cJSON_ArrayForEach(f, cJSON_GetObjectItem(s, "fields"))
+        {
+            const cJSON *v = cJSON_GetObjectItem(f, field_metrics[i][0]);
+            if (cJSON_IsNumber(v))
+                metric(b, field_metrics[i][1], s,
+                       cJSON_GetStringValue(cJSON_GetObjectItem(f, "field")), NULL, v->valuedouble);
+        }
+    }
+    for (size_t i = 0; i < ARRAY_SIZE(source_metrics); i++) {
+        textbuf_printf(b, "# TYPE %s gauge\n", source_metrics[i][1]);
+        cJSON_ArrayForEach(s, cJSON_GetObjectItem(report, "sources"))
+        {
+            const cJSON *v = cJSON_GetObjectItem(s, source_metrics[i][0]);
+            if (cJSON_IsNumber(v))
+                metric(b, source_metrics[i][1], s, NULL, NULL, v->valuedouble);
+        }
+    }
+    textbuf_printf(b, "# TYPE custos_quality_alert gauge\n");
+    cJSON_ArrayForEach(a, cJSON_GetObjectItem(report, "alerts"))
+        metric(b, "custos_quality_alert", a, cJSON_GetStringValue(cJSON_GetObjectItem(a, "field")),
+               cJSON_GetStringValue(cJSON_GetObjectItem(a, "measure")), 1);
+    textbuf_printf(b, "# TYPE custos_quality_alerts gauge\ncustos_quality_alerts %d\n",
+                   cJSON_GetArraySize(cJSON_GetObjectItem(report, "alerts")));
+}
+
+/* ---- custos serve's monitor ---- */
+
+struct quality_monitor {
+    struct store *st;
+    struct quality_thresholds th;
+    long interval_s;
+    pthread_t thread;
+    pthread_mutex_t lock; /* guards text, measured_at and stopping */
+    pthread_cond_t wake;
+    bool stopping;
+    struct textbuf text; /* the last report's metrics */
+    int64_t measured_at;
+    double seconds;
+};
+
+static void *monitor_main(void *arg)
+{
+    struct quality_monitor *m = arg;
+    pthread_mutex_lock(&m->lock);
+    while (!m->stopping) {
+        pthread_mutex_unlock(&m->lock);
+        struct err e = {0};
+        void *report = NULL;
+        int64_t t0 = time_now_ms();
+        int rc = quality_report(m->st, &m->th, t0, &report, &e);
+        struct textbuf b = {0};
+        if (rc)
+            log_warn("quality: cannot measure: %s", e.msg);
+        else
+            quality_metrics(report, &b);
+        cJSON_Delete(report);
+        pthread_mutex_lock(&m->lock);
+        if (!rc && !b.failed) {
+            textbuf_release(&m->text);
+            m->text = b;
+            m->measured_at = t0;
+            m->seconds = (double)(time_now_ms() - t0) / 1000.0;
+        } else {
+            textbuf_release(&b);
+        }
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += m->interval_s;
+        while (!m->stopping && pthread_cond_timedwait(&m->wake, &m->lock, &until) != ETIMEDOUT)
+            ;
+    }
+    pthread_mutex_unlock(&m->lock);
+    return NULL;
+}
+
+int quality_monitor_start(const char *db, const struct quality_thresholds *th, long interval_s,
+                          struct quality_monitor **out, struct err *e)
+{
+    struct quality_monitor *m = calloc(1, sizeof(*m));
+    if (!m)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    struct store_options opt = {.read_only = true};
+    int rc = store_open(db, &opt, &m->st, e);
+    if (rc) {
+        free(m);
+        return rc;
+    }
+    m->th = *th;
+    m->interval_s = interval_s > 0 ? interval_s : 1;
+    pthread_mutex_init(&m->lock, NULL);
+    pthread_cond_init(&m->wake, NULL);
+    if (pthread_create(&m->thread, NULL, monitor_main, m)) {
+        store_close(m->st);
+        free(m);
+        return err_set(e, ERR_NOMEM, "cannot start the quality monitor");
+    }
+    *out = m;
+    return 0;
+}
+
+void quality_monitor_metrics(struct quality_monitor *m, struct textbuf *b)
+{
+    if (!m)
+        return;
+    pthread_mutex_lock(&m->lock);
+    if (m->measured_at) {
+        textbuf_put(b, m->text.p, m->text.len);
+        textbuf_printf(b,
+                       "# TYPE custos_quality_measured_at_seconds gauge\n"
+                       "custos_quality_measured_at_seconds %" PRId64 "\n"
+                       "# TYPE custos_quality_measure_seconds gauge\n"
+                       "custos_quality_measure_seconds %.3f\n",
+                       m->measured_at / 1000, m->seconds);
+    }
+    pthread_mutex_unlock(&m->lock);
+}
+
+void quality_monitor_stop(struct quality_monitor *m)
+{
+    if (!m)
+        return;
+    pthread_mutex_lock(&m->lock);
+    m->stopping = true;
+    pthread_cond_signal(&m->wake);
+    pthread_mutex_unlock(&m->lock);
+    pthread_join(m->thread, NULL);
+    store_close(m->st);
+    textbuf_release(&m->text);
+    pthread_mutex_destroy(&m->lock);
+    pthread_cond_destroy(&m->wake);
+    free(m);
 }

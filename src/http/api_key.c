@@ -83,18 +83,31 @@ static int found_one(const struct api_key *k, void *arg)
     return 0;
 }
 
+static int store_lookup(void *ctx, const unsigned char key_hash[32], store_api_key_cb cb,
+                        void *cb_ctx, struct err *e)
+{
+    struct store *st = ctx;
+    return st->ops->api_key_by_hash(st, key_hash, cb, cb_ctx, e);
+}
+
 int api_key_authenticate(struct store *st, const char *authorization, char role[API_KEY_ROLE_MAX],
                          struct err *e)
 {
     struct api_key_identity who;
-    int rc = api_key_check(st, authorization, &who, e);
+    int rc = api_key_check(authorization, store_lookup, st, &who, e);
     if (!rc)
         memcpy(role, who.role, sizeof(who.role));
     return rc;
 }
 
-int api_key_check(struct store *st, const char *authorization, struct api_key_identity *who,
-                  struct err *e)
+int api_key_identify(struct store *st, const char *authorization, struct api_key_identity *who,
+                     struct err *e)
+{
+    return api_key_check(authorization, store_lookup, st, who, e);
+}
+
+int api_key_check(const char *authorization, api_key_lookup_fn lookup, void *ctx,
+                  struct api_key_identity *who, struct err *e)
 {
     if (!authorization)
         return err_set(e, ERR_NOTFOUND, "no Authorization header");
@@ -113,7 +126,7 @@ int api_key_check(struct store *st, const char *authorization, struct api_key_id
         return err_set(e, ERR_AUTH, "a Bearer credential longer than %d bytes", API_KEY_MAX_HEADER);
     struct found f = {0};
     api_key_hash(key, n, f.want);
-    int rc = st->ops->api_key_by_hash(st, f.want, found_one, &f, e);
+    int rc = lookup(ctx, f.want, found_one, &f, e);
     if (rc)
         return rc;
     if (!f.found)

@@ -43,9 +43,9 @@ struct api_key_identity {
     char hint[16];
 };
 
-/* api_key_authenticate, giving the whole identity. */
-int api_key_check(struct store *st, const char *authorization, struct api_key_identity *who,
-                  struct err *e);
+/* api_key_authenticate, giving the whole identity (id, role, hint: for the audit). */
+int api_key_identify(struct store *st, const char *authorization, struct api_key_identity *who,
+                     struct err *e);
 
 /* Checks an Authorization header value ("Bearer KEY"; NULL when absent) against st.
  * Returns 0 and the key's role in role; ERR_NOTFOUND when there is no Bearer
@@ -53,5 +53,15 @@ int api_key_check(struct store *st, const char *authorization, struct api_key_id
  * e, for the log, not for the client); or ERR_STORE. */
 int api_key_authenticate(struct store *st, const char *authorization, char role[API_KEY_ROLE_MAX],
                          struct err *e);
+
+/* Where api_key_check finds a key by its hash: calls cb for the key with that hash,
+ * if any (expired and revoked ones too); returns 0 or an error with the reason in e. */
+typedef int (*api_key_lookup_fn)(void *ctx, const unsigned char key_hash[32], store_api_key_cb cb,
+                                 void *cb_ctx, struct err *e);
+
+/* api_key_identify with the keys found by lookup(ctx, ...) instead of a store (the
+ * profile cache keeps them in memory). Same answers. */
+int api_key_check(const char *authorization, api_key_lookup_fn lookup, void *ctx,
+                  struct api_key_identity *who, struct err *e);
 
 #endif

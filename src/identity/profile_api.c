@@ -2,18 +2,23 @@
 #include <cJSON.h>
 #include <pthread.h>
 
+#include "core/config.h"
 #include "core/log.h"
 #include "http/api_key.h"
 #include "identity/profile_api.h"
+#include "identity/profile_cache.h"
 #include "identity/resolve.h"
+#include "identity/survivorship.h"
 #include "privacy/policy.h"
 
 #define PROFILE_PATH   "/api/v1/profiles"
 #define PROFILE_ID_MAX 18 /* digits of a profile id: anything longer is not one */
 
 struct profile_api {
-    pthread_mutex_t lock; /* guards st */
+    struct profile_cache *cache; /* NULL with profile-cache = off */
+    pthread_mutex_t lock;        /* guards st (the old way, without the cache) */
     struct store *st;
+    struct survivorship surv;
 };
 
 int profile_api_new(const char *db, struct profile_api **out, struct err *e)
@@ -21,6 +26,10 @@ int profile_api_new(const char *db, struct profile_api **out, struct err *e)
     struct profile_api *a = calloc(1, sizeof(*a));
     if (!a)
         return err_set(e, ERR_NOMEM, "out of memory");
+    if (survivorship_parse(cfg.survivorship, &a->surv, e)) {
+        free(a);
+        return ERR_INVALID;
+    }
     struct store_options opt = {.synchronous_full = true};
     int rc = store_open(db, &opt, &a->st, e);
     if (rc) {
@@ -28,25 +37,40 @@ int profile_api_new(const char *db, struct profile_api **out, struct err *e)
         return rc;
     }
     pthread_mutex_init(&a->lock, NULL);
+    if (strcmp(cfg.profile_cache, "on") == 0 &&
+        (rc = profile_cache_new(db, &a->surv, PROFILE_API_RECENT_EVENTS, &a->cache, e))) {
+        profile_api_free(a);
+        return rc;
+    }
     *out = a;
     return 0;
+}
+
+void profile_api_metrics(struct profile_api *a, struct textbuf *b)
+{
+    if (a && a->cache)
+        profile_cache_metrics(a->cache, b);
 }
 
 void profile_api_free(struct profile_api *a)
 {
     if (!a)
         return;
+    profile_cache_free(a->cache);
     store_close(a->st);
     pthread_mutex_destroy(&a->lock);
     free(a);
 }
 
-/* Authenticates the request; on failure fills res and returns nonzero. Call locked. */
+/* Authenticates the request (who: the key's id, role and hint); on failure fills res
+ * and returns nonzero. Call locked when there is no cache. */
 static int authenticate(struct profile_api *a, const struct http_request *req,
                         struct http_response *res, struct api_key_identity *who)
 {
     struct err e = {0};
-    int rc = api_key_check(a->st, http_header(req, "Authorization"), who, &e);
+    const char *auth = http_header(req, "Authorization");
+    int rc = a->cache ? profile_cache_authenticate(a->cache, auth, who, &e)
+                      : api_key_identify(a->st, auth, who, &e);
     if (rc == ERR_NOTFOUND) {
         http_error(res, 401, "missing_api_key",
                    "send an API key as \"Authorization: Bearer KEY\" (custos keys add)");
@@ -62,40 +86,94 @@ static int authenticate(struct profile_api *a, const struct http_request *req,
     return rc;
 }
 
-/* Applies the key's role to the view (privacy/policy.h: masking, and the audit of
- * clear reads); on failure answers 500, frees view and returns nonzero. */
-static int guard(struct profile_api *a, const struct api_key_identity *who, void *view,
-                 struct http_response *res)
+/* Whether role may see a sensitive class clear: then an answer may need an audit entry,
+ * written through st. */
+static bool may_audit(const char *role)
+{
+    return policy_for(role, CLASS_SENSITIVE) == POLICY_CLEAR ||
+           policy_for(role, CLASS_CORE_SENSITIVE) == POLICY_CLEAR;
+}
+
+/* Applies the key's role to a rendered answer (privacy/policy.h: masking, and the audit
+ * of clear reads through a->st, which the caller holds when there is no cache). On
+ * failure answers 500 and returns nonzero; *body is then still the caller's. */
+static int guard(struct profile_api *a, const struct api_key_identity *who, int64_t id, char **body,
+                 size_t *len, struct http_response *res)
 {
     char actor[32], subject[32];
     snprintf(actor, sizeof(actor), "key:%s", who->hint);
-    snprintf(subject, sizeof(subject), "profile:%.0f",
-             cJSON_GetNumberValue(cJSON_GetObjectItem(view, "id")));
+    snprintf(subject, sizeof(subject), "profile:%" PRId64, id);
     struct err e = {0};
-    int rc = policy_answer(a->st, view, who->role, actor, subject, &e);
+    bool locked = a->cache && may_audit(who->role);
+    if (locked)
+        pthread_mutex_lock(&a->lock);
+    int rc = policy_answer_text(a->st, body, len, who->role, actor, subject, &e);
+    if (locked)
+        pthread_mutex_unlock(&a->lock);
     if (rc) {
         log_error("profile api: not answered, cannot apply the role: %s", e.msg);
         http_error(res, 500, "audit_error", "cannot record the read in the audit log");
-        cJSON_Delete(view);
     }
     return rc;
 }
 
-/* Answers the view of profile id (which may redirect). Call locked. */
+/* Answers the view of profile id (which may redirect), as the key's role may see it.
+ * Call locked when there is no cache. */
 static void answer_view(struct profile_api *a, const struct api_key_identity *who, int64_t id,
                         struct http_response *res)
 {
-    void *view = NULL;
+    char *body = NULL;
+    size_t len = 0;
     struct err e = {0};
-    int rc = a->st->ops->profile_view(a->st, id, PROFILE_API_RECENT_EVENTS, &view, &e);
+    int rc;
+    if (a->cache) {
+        rc = profile_cache_view(a->cache, id, &body, &len, &e);
+    } else {
+        void *view = NULL;
+        rc = a->st->ops->profile_view(a->st, id, PROFILE_API_RECENT_EVENTS, &view, &e);
+        if (!rc && survivorship_apply(&a->surv, view))
+            rc = err_set(&e, ERR_NOMEM, "out of memory");
+        char *text = rc ? NULL : cJSON_PrintUnformatted(view);
+        cJSON_Delete(view);
+        if (!rc && !text)
+            rc = err_set(&e, ERR_NOMEM, "out of memory");
+        if (text) {
+            len = strlen(text);
+            body = malloc(len + 1);
+            if (body)
+                memcpy(body, text, len + 1);
+            else
+                rc = err_set(&e, ERR_NOMEM, "out of memory");
+            cJSON_free(text);
+        }
+    }
     if (rc == ERR_NOTFOUND) {
         http_error(res, 404, "not_found", "no profile %" PRId64, id);
     } else if (rc) {
         log_error("profile api: cannot read profile %" PRId64 ": %s", id, e.msg);
         http_error(res, 500, "store_error", "cannot read the profile");
-    } else if (guard(a, who, view, res) == 0) {
-        http_json(res, 200, view);
+    } else if (guard(a, who, id, &body, &len, res) == 0) {
+        free(res->body);
+        res->status = 200;
+        res->content_type = "application/json";
+        res->body = body;
+        res->body_len = len;
+        body = NULL;
     }
+    free(body);
+}
+
+/* Without the cache, one connection serves every request, one at a time. */
+static void lock(struct profile_api *a)
+{
+    if (!a->cache)
+        pthread_mutex_lock(&a->lock);
+}
+
+static void unlock(struct profile_api *a)
+{
+    if (!a->cache)
+        pthread_mutex_unlock(&a->lock);
 }
 
 static bool parse_id(const char *s, int64_t *id)
@@ -116,8 +194,8 @@ static bool parse_id(const char *s, int64_t *id)
 static void handle_by_id(const struct http_request *req, struct http_response *res, void *arg)
 {
     struct profile_api *a = arg;
-    pthread_mutex_lock(&a->lock);
     struct api_key_identity who;
+    lock(a);
     if (authenticate(a, req, res, &who))
         goto out;
     int64_t id = 0;
@@ -127,7 +205,7 @@ static void handle_by_id(const struct http_request *req, struct http_response *r
     }
     answer_view(a, &who, id, res);
 out:
-    pthread_mutex_unlock(&a->lock);
+    unlock(a);
 }
 
 /* The lookup parameters and the identifier type each names. */
@@ -143,8 +221,8 @@ static const struct {
 static void handle_lookup(const struct http_request *req, struct http_response *res, void *arg)
 {
     struct profile_api *a = arg;
-    pthread_mutex_lock(&a->lock);
     struct api_key_identity who;
+    lock(a);
     if (authenticate(a, req, res, &who))
         goto out;
     size_t which = ARRAY_SIZE(lookups), given = 0;
@@ -171,7 +249,11 @@ static void handle_lookup(const struct http_request *req, struct http_response *
     }
     int64_t id = 0;
     struct err e = {0};
-    int rc = a->st->ops->profile_by_identifier(a->st, lookups[which].type, norm, &id, &e);
+    int rc = 0;
+    if (a->cache)
+        profile_cache_find(a->cache, lookups[which].type, norm, &id); /* id stays 0 if none */
+    else
+        rc = a->st->ops->profile_by_identifier(a->st, lookups[which].type, norm, &id, &e);
     if (rc) {
         log_error("profile api: cannot look up a profile: %s", e.msg);
         http_error(res, 500, "store_error", "cannot look up the profile");
@@ -181,7 +263,7 @@ static void handle_lookup(const struct http_request *req, struct http_response *
         answer_view(a, &who, id, res);
     }
 out:
-    pthread_mutex_unlock(&a->lock);
+    unlock(a);
 }
 
 size_t profile_api_routes(struct profile_api *a, struct http_route *routes, size_t cap)

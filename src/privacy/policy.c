@@ -257,6 +257,29 @@ static bool names_a_thing(const char *container)
     return false;
 }
 
+/* A survivorship trait: its golden value and every candidate's value are the trait's
+ * field; hidden, the whole trait goes (its name says nothing without them). */
+static bool apply_trait(struct pass *p, cJSON *trait, const char *name, cJSON *value, cJSON *cands,
+                        enum data_class inherited)
+{
+    enum data_class c = class_of(p, name);
+    if (inherited > c)
+        c = inherited;
+    if (c >= CLASS_SENSITIVE && lookup(p->t, p->role, c) == POLICY_HIDDEN) {
+        p->stats->hidden++;
+        return true;
+    }
+    (void)trait;
+    if (!cJSON_IsNull(value) && apply_scalar(p, value, name, c))
+        return true;
+    for (cJSON *cd = cands->child; cd && !p->rc; cd = cd->next) {
+        cJSON *v = cJSON_IsObject(cd) ? cJSON_GetObjectItemCaseSensitive(cd, "value") : NULL;
+        if (v && !cJSON_IsObject(v) && !cJSON_IsArray(v) && !cJSON_IsNull(v))
+            apply_scalar(p, v, name, c);
+    }
+    return false;
+}
+
 /* Applies the policy to node, the value of field (class c); true when it must go. */
 static bool apply(struct pass *p, cJSON *node, const char *field, enum data_class c)
 {
@@ -281,10 +304,17 @@ static void walk(struct pass *p, cJSON *node, const char *field, enum data_class
             cJSON *type = cJSON_IsObject(it) ? cJSON_GetObjectItemCaseSensitive(it, "type") : NULL;
             cJSON *value =
                 cJSON_IsObject(it) ? cJSON_GetObjectItemCaseSensitive(it, "value") : NULL;
+            cJSON *tname = cJSON_IsObject(it) ? cJSON_GetObjectItemCaseSensitive(it, "name") : NULL;
+            cJSON *cands =
+                cJSON_IsObject(it) ? cJSON_GetObjectItemCaseSensitive(it, "candidates") : NULL;
             if (cJSON_IsString(type) && value && !cJSON_IsObject(value) && !cJSON_IsArray(value)) {
                 /* an identifier: {"type": T, "value": V} */
                 enum data_class c = class_of(p, type->valuestring);
                 drop = apply_scalar(p, value, type->valuestring, c > inherited ? c : inherited);
+            } else if (cJSON_IsString(tname) && value && cJSON_IsArray(cands)) {
+                /* a trait with its golden value and candidates (identity/survivorship.h):
+                 * {"name": TRAIT, "value": V, "candidates": [{"value": V, ...}]} */
+                drop = apply_trait(p, it, tname->valuestring, value, cands, inherited);
             } else {
                 drop = apply(p, it, field, inherited);
             }

@@ -147,6 +147,18 @@ typedef int (*store_review_cb)(const struct review_pair *p, void *ctx);
 typedef int (*store_merge_cb)(const struct merge_row *m, void *ctx);
 /* kind: "cannot" or "must"; a and b: identifier ids (graph nodes). */
 typedef int (*store_constraint_cb)(const char *kind, int64_t a, int64_t b, void *ctx);
+/* Profile reads from memory: an identifier and its profile; a profile and where it
+ * went (0 while it exists). */
+typedef int (*store_profile_ident_cb)(const char *type, const char *value, int64_t profile_id,
+                                      void *ctx);
+typedef int (*store_redirect_cb)(int64_t id, int64_t merged_into, void *ctx);
+
+/* identify calls whose traits a profile view carries (the most recent ones): a view
+ * stays a few KB however chatty a client is. */
+#define STORE_VIEW_TRAIT_EVENTS 50
+
+/* What identity_stamp returns: numbers that change when resolution writes. */
+#define STORE_STAMP_N 4
 
 /* Receives every imported record key of a source with its row id and content hash. */
 typedef int (*store_record_key_cb)(const char *key, size_t len, int64_t id, uint64_t hash,
@@ -285,8 +297,10 @@ struct store_ops {
     int (*profile_by_identifier)(struct store *st, const char *type, const char *value,
                                  int64_t *profile_id, struct err *e);
     /* The 360-degree view of a profile as a JSON object (caller frees with cJSON_Delete):
-     * id, redirected_from, identifiers, traits with every candidate value and its
-     * lineage, orders summary, the recent_events most recent events, merge history.
+     * id, redirected_from, identifiers, trait_records (records with traits, newest
+     * first), trait_events (the STORE_VIEW_TRAIT_EVENTS most recent identify calls
+     * with their traits), orders summary, the recent_events most recent events, merge
+     * history.
      * A merged-away id is followed to the profile it joined. ERR_NOTFOUND if none. */
     int (*profile_view)(struct store *st, int64_t profile_id, int recent_events, void **json,
                         struct err *e);
@@ -315,6 +329,18 @@ struct store_ops {
                       struct err *e);
     int (*merge_undo)(struct store *st, int64_t merge_id, int64_t profile, int64_t from_profile,
                       bool restored, int64_t now, struct err *e);
+    /* Profile reads from memory (identity/profile_cache.h; migration 0007).
+     * data_version is SQLite's PRAGMA data_version: it changes when another connection
+     * commits. identity_stamp gives numbers that change when a resolution (or a merge,
+     * or an import of new records) commits: the newest profiles.resolved_at, the
+     * largest profile, merge and record ids; cheap (indexed maxima). identity_index_scan
+     * gives every identifier with its profile; profile_redirect_scan every profile id
+     * with merged_into (0 while it exists). */
+    int (*data_version)(struct store *st, int64_t *version, struct err *e);
+    int (*identity_stamp)(struct store *st, int64_t stamp[STORE_STAMP_N], struct err *e);
+    int (*identity_index_scan)(struct store *st, store_profile_ident_cb cb, void *ctx,
+                               struct err *e);
+    int (*profile_redirect_scan)(struct store *st, store_redirect_cb cb, void *ctx, struct err *e);
 
     /* API keys (migration 0005). api_key_add stores a key's hash (expires_at may be
      * STORE_NULL_TIME); ERR_EXISTS if the hash is taken. api_key_by_hash calls cb for

@@ -234,6 +234,12 @@ static int sq_profile_by_identifier(struct store *st, const char *type, const ch
                                     int64_t *profile_id, struct err *e);
 static int sq_profile_view(struct store *st, int64_t profile_id, int recent_events, void **json,
                            struct err *e);
+static int sq_data_version(struct store *st, int64_t *version, struct err *e);
+static int sq_identity_stamp(struct store *st, int64_t stamp[STORE_STAMP_N], struct err *e);
+static int sq_identity_index_scan(struct store *st, store_profile_ident_cb cb, void *ctx,
+                                  struct err *e);
+static int sq_profile_redirect_scan(struct store *st, store_redirect_cb cb, void *ctx,
+                                    struct err *e);
 static int sq_quality_sources(struct store *st, store_quality_source_cb cb, void *ctx,
                               struct err *e);
 static int sq_quality_values(struct store *st, store_quality_value_cb cb, void *ctx, struct err *e);
@@ -382,6 +388,8 @@ union row_cb {
     store_review_cb review;
     store_merge_cb merge;
     store_constraint_cb constraint;
+    store_profile_ident_cb profile_ident;
+    store_redirect_cb redirect;
 };
 
 /* Steps q, handing each row to a row reader; resets q at the end. */
@@ -1470,6 +1478,10 @@ static const struct store_ops sqlite_ops = {
     .identity_cursor_put = sq_identity_cursor_put,
     .profile_by_identifier = sq_profile_by_identifier,
     .profile_view = sq_profile_view,
+    .data_version = sq_data_version,
+    .identity_stamp = sq_identity_stamp,
+    .identity_index_scan = sq_identity_index_scan,
+    .profile_redirect_scan = sq_profile_redirect_scan,
     .table_count = sq_table_count,
     .api_key_add = sq_api_key_add,
     .api_key_by_hash = sq_api_key_by_hash,
@@ -1609,6 +1621,9 @@ int store_open(const char *location, const struct store_options *opt, struct sto
 
 /* ---- OneID reads (profile_view builds a JSON document from several queries) ---- */
 
+#define STR_(x) #x
+#define STR(x)  STR_(x)
+
 static int sq_profile_by_identifier(struct store *st, const char *type, const char *value,
                                     int64_t *profile_id, struct err *e)
 {
@@ -1710,6 +1725,15 @@ static int sq_profile_view(struct store *st, int64_t profile_id, int recent_even
          "r.traits FROM profile_members m JOIN records r ON r.id = m.row_id JOIN sources s ON "
          "s.id = r.source_id WHERE m.profile_id = ?1 AND m.kind = 1 AND r.traits IS NOT NULL "
          "ORDER BY coalesce(r.time, r.imported_at) DESC, r.id DESC"},
+        /* identify calls' traits, the other source of trait candidates; the most
+         * recent STORE_VIEW_TRAIT_EVENTS only (a profile may have many) */
+        {"trait_events",
+         "SELECT s.name AS source, e.type AS kind, e.message_id AS record_key, e.timestamp AS "
+         "time, e.received_at AS imported_at, coalesce(json_extract(e.raw, '$.traits'), "
+         "json_extract(e.raw, '$.context.traits')) AS traits FROM profile_members m JOIN events "
+         "e ON e.id = m.row_id JOIN sources s ON s.id = e.source_id WHERE m.profile_id = ?1 AND "
+         "m.kind = 0 AND e.type = 'identify' AND json_valid(e.raw) ORDER BY e.timestamp DESC, "
+         "e.id DESC LIMIT " STR(STORE_VIEW_TRAIT_EVENTS)},
         {"orders", "SELECT count(*) AS orders, sum(o.amount_minor) AS amount_minor, "
                    "min(o.currency) AS currency, min(o.time) AS first_order, max(o.time) AS "
                    "last_order FROM orders o WHERE o.record_id IN (SELECT row_id FROM "
@@ -1736,6 +1760,57 @@ static int sq_profile_view(struct store *st, int64_t profile_id, int recent_even
     }
     *json = v;
     return 0;
+}
+
+/* ---- Profile reads from memory (identity/profile_cache.c builds its index) ---- */
+
+static int sq_data_version(struct store *st, int64_t *version, struct err *e)
+{
+    return scan_sql(impl(st), "PRAGMA data_version", int_row, NULL, version, e);
+}
+
+static int stamp_row(sqlite3_stmt *q, const union row_cb *cb, void *ctx)
+{
+    (void)cb;
+    int64_t *stamp = ctx;
+    for (int i = 0; i < STORE_STAMP_N; i++)
+        stamp[i] = sqlite3_column_int64(q, i);
+    return 0;
+}
+
+static int sq_identity_stamp(struct store *st, int64_t stamp[STORE_STAMP_N], struct err *e)
+{
+    /* Each is one probe of an index (profiles_resolved_at from 0007) or of a rowid. */
+    static const char sql[] = "SELECT (SELECT coalesce(max(resolved_at), 0) FROM profiles), "
+                              "(SELECT coalesce(max(id), 0) FROM profiles), "
+                              "(SELECT coalesce(max(id), 0) FROM merges), "
+                              "(SELECT coalesce(max(id), 0) FROM records)";
+    memset(stamp, 0, STORE_STAMP_N * sizeof(*stamp));
+    return scan_sql(impl(st), sql, stamp_row, NULL, stamp, e);
+}
+
+static int profile_ident_row(sqlite3_stmt *q, const union row_cb *cb, void *ctx)
+{
+    return cb->profile_ident(col_text(q, 0), col_text(q, 1), sqlite3_column_int64(q, 2), ctx);
+}
+
+static int sq_identity_index_scan(struct store *st, store_profile_ident_cb cb, void *ctx,
+                                  struct err *e)
+{
+    return scan_sql(impl(st), "SELECT type, value, profile_id FROM identifiers", profile_ident_row,
+                    &(union row_cb){.profile_ident = cb}, ctx, e);
+}
+
+static int redirect_row(sqlite3_stmt *q, const union row_cb *cb, void *ctx)
+{
+    return cb->redirect(sqlite3_column_int64(q, 0), sqlite3_column_int64(q, 1), ctx);
+}
+
+static int sq_profile_redirect_scan(struct store *st, store_redirect_cb cb, void *ctx,
+                                    struct err *e)
+{
+    return scan_sql(impl(st), "SELECT id, coalesce(merged_into, 0) FROM profiles ORDER BY id",
+                    redirect_row, &(union row_cb){.redirect = cb}, ctx, e);
 }
 
 /* ---- Data quality reads (govern/quality.c does the arithmetic) ---- */

@@ -98,8 +98,48 @@ check_eq "a threshold from the environment: 71.4% is under 72, 75% is not" \
 run "$CUSTOS" quality --quality-min-validity 101
 check_eq "a threshold out of range is a usage error" 2 "$RC"
 "$CUSTOS" config show --markdown | grep '^| `quality-' >"$WORK/settings.md"
-check_eq "docs/configuration.md lists the three quality settings as config show prints them" 3 \
+check_eq "docs/configuration.md lists every quality setting as config show prints them" "$(wc -l <"$WORK/settings.md")" \
     "$(grep -cxFf "$WORK/settings.md" "$ROOT/docs/configuration.md")"
 run "$CUSTOS" quality extra
 check_eq "an unexpected argument is a usage error" 2 "$RC"
+
+# Uniqueness thresholds: before resolution per field (values shared as written), after
+# resolution per source (rows sharing a profile). crm phone 50% and userId 66.7% are
+# past 40%; e-mail 28.6% is not; crm 12.5% and web 25% after resolution are past 10%.
+run "$CUSTOS" quality --json --quality-max-duplicate-before 40 --quality-max-duplicate-after 10 \
+    --quality-min-completeness 0 --quality-min-validity 0 --quality-max-age-hours 87600
+check_eq "duplicate rates past their thresholds are alerts, before and after resolution" \
+    "[('crm', 'records', '-', 'duplicate_rate_after'), ('crm', 'records', 'identifiers.phone', 'duplicate_rate'), ('web', 'events', '-', 'duplicate_rate_after'), ('web', 'events', 'userId', 'duplicate_rate')]" \
+    "$(q A)"
+check_match "logged without a value" "source crm records field identifiers.phone: duplicate_rate above 40%" "$ERR"
+check_match "after resolution too" "source crm records: duplicate_rate_after above 10%" "$ERR"
+run "$CUSTOS" quality --json --quality-max-duplicate-before 50 --quality-max-duplicate-after 25 \
+    --quality-min-completeness 0 --quality-min-validity 0 --quality-max-age-hours 87600
+check_eq "a rate equal to its threshold is not an alert" \
+    "[('web', 'events', 'userId', 'duplicate_rate')]" "$(q A)"
+check_match "the metrics file has the after-resolution gauge" \
+    'custos_quality_duplicate_after_percent\{source="crm",origin="records"\} 12.5' \
+    "$("$CUSTOS" quality --metrics-out "$WORK/q2.prom" >/dev/null 2>&1; cat "$WORK/q2.prom")"
+
+# custos serve measures on its own and publishes the same gauges on /metrics.
+start_server --quality-interval 1 --quality-max-duplicate-before 40
+M=""
+for _ in $(seq 1 100); do
+    M=$(curl -s "$BASE/metrics")
+    printf '%s' "$M" | grep -q '^custos_quality_alerts' && break
+    sleep 0.1
+done
+check_match "serve publishes the duplicate rate after resolution on /metrics" \
+    'custos_quality_duplicate_after_percent\{source="crm",origin="records"\} 12.5' "$M"
+check_match "and the alert past the configured threshold" \
+    'custos_quality_alert\{source="crm",origin="records",field="identifiers.phone",measure="duplicate_rate"\} 1' "$M"
+check_match "and when it measured" '^custos_quality_measured_at_seconds [0-9]+' "$M"
+check "the server stops cleanly" stop_server
+check_match "its log has the alert line, names only" "quality alert: source crm records field identifiers.phone: duplicate_rate above 40%" \
+    "$(cat "$WORK/serve.log")"
+LEAK=""
+for v in test@test.com 13800000000 li.hua@qq.com 13590871234; do
+    grep -qF -- "$v" "$WORK/serve.log" && LEAK="$LEAK $v"
+done
+check_eq "no personal value in the server log" "" "$LEAK"
 finish

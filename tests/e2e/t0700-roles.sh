@@ -93,8 +93,10 @@ check_eq "service's three (sensitive clear) too" 3 "$(count "key:$(hint "${KEY[s
 check_eq "risk's three (core-sensitive clear) too" 3 "$(count "key:$(hint "${KEY[risk]}")" profile:)"
 check_eq "analyst's reads showed nothing clear: none" 0 "$(count "key:$(hint "${KEY[analyst]}")" profile:)"
 check_eq "marketing's neither" 0 "$(count "key:$(hint "${KEY[marketing]}")" profile:)"
-check_match "an entry names the profile and the fields, never the values" \
-    "\"subject\":\"profile:$P\".*phone" "$(printf '%s\n' "$AUD" | grep "key:$(hint "${KEY[admin]}")" | head -1)"
+check_match "an entry names the profile and the fields shown clear, never the values" \
+    "\"subject\":\"profile:$P\".*phone" "$(printf '%s\n' "$AUD" | grep "key:$(hint "${KEY[service]}")" | head -1)"
+check_match "an admin's entry (every class clear: the answer is not parsed) names the profile and the role" \
+    "\"subject\":\"profile:$P\".*admin" "$(printf '%s\n' "$AUD" | grep "key:$(hint "${KEY[admin]}")" | head -1)"
 check "no audit entry holds a value" test "$(printf '%s' "$AUD" | grep -c '13800131111\|wang.xm\|王小明\|1101051949')" = 0
 check "CLI reads are audited too (actor cli)" test "$(count cli profile:)" -ge 4
 check "the events read by admin is audited" test "$(count cli events)" -ge 1

@@ -152,9 +152,9 @@ static void test_defaults(void **state)
         settings++;
         assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(s, "origin")), "default");
     }
-    assert_int_equal(settings, 24); /* 8 of the collector, 7 of identity resolution, 3 of
-                                       data quality, 6 of privacy (classification, tls-cert,
-                                       tls-key, cli-role, role-policy, dp-budget) */
+    assert_int_equal(settings, 29); /* 8 of the collector, 7 of identity resolution, 6 of
+                                       data quality, 2 of profiles, 6 of privacy (classification,
+                                       tls-cert, tls-key, cli-role, role-policy, dp-budget) */
     assert_non_null(strstr(cfg.identity_types, "phone:"));
     cJSON_Delete(o);
 }
@@ -467,7 +467,12 @@ static void test_show_json(void **state)
         {"identity-match", "default", "on"},
         {"identity-match-link", "default", "990"},
         {"identity-match-review", "default", "500"},
-        {"identity-detect-names", "default", "4"},
+        {"identity-detect-names", "default", "5"},
+        {"quality-max-duplicate-before", "default", "100"},
+        {"quality-max-duplicate-after", "default", "100"},
+        {"quality-interval", "default", "300"},
+        {"survivorship", "default", "*:most_recent"},
+        {"profile-cache", "default", "on"},
     };
     assert_int_equal(cJSON_GetArraySize(o), ARRAY_SIZE(want) + 2); /* + identity-types, -blocked */
     for (size_t k = 0; k < ARRAY_SIZE(want); k++) {

@@ -98,12 +98,44 @@ static void test_report(void **state)
         if (st->ops->record_put(st, &r, &e))
             fail_msg("record_put: %s", e.msg);
     }
-    struct quality_thresholds th = {
-        .min_completeness = 50, .min_validity = 90, .max_age_hours = 48};
+    struct quality_thresholds th = {.min_completeness = 50,
+                                    .min_validity = 90,
+                                    .max_age_hours = 48,
+                                    .max_duplicate_before = 100,
+                                    .max_duplicate_after = 100};
     void *rep = NULL;
     if (quality_report(st, &th, now, &rep, &e))
         fail_msg("quality_report: %s", e.msg);
+    /* Uniqueness thresholds: the e-mail shared by two of its two rows (100%) is past a
+     * 99% limit before resolution; nothing is resolved, so no "after" alert. */
+    struct quality_thresholds dup = {.min_completeness = 0,
+                                     .min_validity = 0,
+                                     .max_age_hours = 1000,
+                                     .max_duplicate_before = 99,
+                                     .max_duplicate_after = 0};
+    void *rep2 = NULL;
+    if (quality_report(st, &dup, now, &rep2, &e))
+        fail_msg("quality_report: %s", e.msg);
     store_close(st);
+    const cJSON *alerts2 = cJSON_GetObjectItem(rep2, "alerts");
+    assert_int_equal(cJSON_GetArraySize(alerts2), 1);
+    const cJSON *da = cJSON_GetArrayItem(alerts2, 0);
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(da, "measure")), "duplicate_rate");
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(da, "field")),
+                        "identifiers.email");
+    assert_true(num(da, "value") == 100.0 && num(da, "threshold") == 99.0);
+    struct textbuf b = {0};
+    quality_metrics(rep2, &b);
+    assert_false(b.failed);
+    assert_non_null(strstr(b.p,
+                           "custos_quality_duplicate_percent{source=\"crm\",origin=\"records\","
+                           "field=\"identifiers.email\"} 100.0\n"));
+    assert_non_null(strstr(b.p, "custos_quality_alert{source=\"crm\",origin=\"records\",field="
+                                "\"identifiers.email\",measure=\"duplicate_rate\"} 1.0\n"));
+    assert_non_null(strstr(b.p, "custos_quality_alerts 1\n"));
+    assert_null(strstr(b.p, "li.hua"));
+    textbuf_release(&b);
+    cJSON_Delete(rep2);
     const cJSON *s = find(cJSON_GetObjectItem(rep, "sources"), "origin", "records");
     assert_int_equal((int)num(s, "rows"), 4);
     assert_int_equal((int)num(s, "age_hours"), 72);
