@@ -7,6 +7,8 @@
 #include "core/arena.h"
 #include "core/config.h"
 #include "privacy/classify.h"
+#include "privacy/consent.h"
+#include "privacy/retention.h"
 #include "core/log.h"
 
 #define CUSTOS_VERSION "0.1.0"
@@ -175,6 +177,44 @@ static const struct command commands[] = {
      "                  marketplace, service, reviews, web, app, miniprogram (write keys in\n"
      "                  DIR/SOURCE.key) and imports every file with its mapping; loading\n"
      "                  again changes nothing\n"},
+    {"privacy", cmd_privacy, "data-subject export and erasure, consent, retention",
+     "usage: custos privacy export --profile ID [--out FILE]\n"
+     "       custos privacy erase --profile ID [--yes] [--no-vacuum] [--json]\n"
+     "       custos privacy consent set --profile ID --purpose P --status granted|denied\n"
+     "                              [--source S] [--policy-version V] [--evidence JSON]\n"
+     "       custos privacy consent show --profile ID [--history] [--json | --csv]\n"
+     "       custos privacy consent sync\n"
+     "       custos privacy sweep [--dry-run] [--json | --csv]\n"
+     "\n"
+     "export   writes everything held about the person behind profile ID, as readable\n"
+     "         JSON: profiles (merged ids followed), identifiers, records with their\n"
+     "         traits and provenance, orders, order lines, events as received, consents,\n"
+     "         merges, and quarantined or not yet resolved messages carrying their\n"
+     "         identifiers. To stdout, or to --out FILE.\n"
+     "erase    deletes all of that, everywhere, and keeps only keyed blind indexes of the\n"
+     "         person's identifiers in a suppression list: later messages carrying one are\n"
+     "         dropped (kept in the quarantine as an empty message, reason \"suppressed\"),\n"
+     "         import skips such rows, resolve links none. Then the bytes leave the file:\n"
+     "         secure_delete, WAL checkpoint (TRUNCATE) and VACUUM (which rewrites the whole\n"
+     "         database: seconds per GB; --no-vacuum skips it, leaving freed pages zeroed\n"
+     "         but in place). Cannot be undone: asks for the id on a terminal, else needs\n"
+     "         --yes.\n"
+     "consent  set: records a decision for one purpose (analytics, marketing,\n"
+     "         personalization, third_party) with its source, policy version and evidence.\n"
+     "         show: the decision in force per purpose (--history: every decision, from\n"
+     "         the CLI and from messages). sync: reads stored messages for consent\n"
+     "         (context.consent.categoryPreferences, \"Consent Updated\" events); show and\n"
+     "         custos serve (setting consent-sync-interval) do it too.\n"
+     "sweep    deletes what is older than the retention setting allows, per category,\n"
+     "         and prints the counts (--dry-run: counts only). custos serve sweeps every\n"
+     "         retention-interval seconds.\n"
+     "\n"
+     "examples:\n"
+     "  custos privacy export --profile 42 --out person-42.json\n"
+     "  custos privacy erase --profile 42 --yes\n"
+     "  custos privacy consent set --profile 42 --purpose marketing --status denied \\\n"
+     "      --source call-center --policy-version 2025-01\n"
+     "  custos privacy sweep --retention events:365d,quarantine:30d --dry-run\n"},
     {"config", cmd_config, "show the settings in force and where each came from",
      "usage: custos config show [--json | --markdown]\n"
      "\n"
@@ -258,6 +298,13 @@ int main(int argc, char **argv)
     int rc = config_load(&vargc, vargv, &e);
     if (rc == 0)
         rc = classify_check(cfg.classification, &e);
+    if (rc == 0)
+        rc = consent_check_setting(cfg.consent_categories, &e);
+    if (rc == 0) {
+        struct retention_rule rules[RETENTION_CATEGORIES];
+        size_t nrules;
+        rc = retention_parse(cfg.retention, rules, &nrules, &e);
+    }
     if (rc) {
         fprintf(stderr, "custos: %s\n", e.msg);
         config_release();

@@ -9,6 +9,8 @@
 #include "http/server.h"
 #include "identity/profile_api.h"
 #include "ingest/collect.h"
+#include "privacy/dsr.h"
+#include "privacy/retention.h"
 
 #define SERVE_MAX_ROUTES 16
 
@@ -79,7 +81,20 @@ int cmd_serve(int argc, char **argv)
         source_cache_free(collector.sources);
         return cli_fail("%s", e.msg);
     }
+    /* Privacy: erased people's identifiers, and the scheduled consent sync, retention
+     * sweep and suppression reload on a thread of their own. */
+    struct privacy_jobs *jobs = NULL;
+    if (suppression_load(st, &collector.suppress, &e) ||
+        privacy_jobs_start(cfg.db, collector.suppress, &jobs, &e)) {
+        suppression_free(collector.suppress);
+        store_close(st);
+        source_cache_free(collector.sources);
+        profile_api_free(profiles);
+        return cli_fail("%s", e.msg);
+    }
     if (writer_start(st, (size_t)cfg.max_queue, &collector.writer, &e)) {
+        privacy_jobs_stop(jobs);
+        suppression_free(collector.suppress);
         store_close(st);
         source_cache_free(collector.sources);
         profile_api_free(profiles);
@@ -118,6 +133,8 @@ out:
     http_server_stop(srv, (int)cfg.shutdown_timeout * 1000);
     writer_get_stats(collector.writer, &ws);
     writer_stop(collector.writer);
+    privacy_jobs_stop(jobs);
+    suppression_free(collector.suppress);
     source_cache_free(collector.sources);
     profile_api_free(profiles);
     log_info("serve: stopped after %" PRIu64 " commits", ws.commits);

@@ -25,6 +25,11 @@ struct config {
     long quality_min_validity;     /* percent: a field whose values pass less often is one */
     long quality_max_age_hours;    /* a source whose newest row is older is one */
     char *classification;          /* field:class entries over the built-in table */
+    char *consent_categories;      /* category:purpose entries over the built-in table */
+    char *consent_default;         /* denied | granted: a purpose never decided */
+    long consent_sync_interval;    /* serve: seconds between consent reads of messages */
+    char *retention;               /* category:age entries; empty keeps everything */
+    long retention_interval;       /* serve: seconds between retention sweeps */
 };
 
 /* The settings in force; valid after config_load(). */

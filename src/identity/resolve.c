@@ -7,6 +7,7 @@
 #include "core/timeutil.h"
 #include "govern/standardize.h"
 #include "identity/resolve.h"
+#include "privacy/dsr.h"
 
 #define RESOLVE_PROGRESS_EVERY 100000 /* members between progress lines */
 
@@ -62,6 +63,8 @@ struct resolver {
     char values[IDGRAPH_RECORD_IDS][IDGRAPH_VALUE_MAX + 1];
     struct ident ids[IDGRAPH_RECORD_IDS];
     size_t nids;
+    struct suppression *supp; /* erased people (privacy/dsr.h): never linked */
+    bool suppressed;          /* the member carries one of their identifiers */
 };
 
 static void count_invalid(struct resolve_stats *s, const char *type)
@@ -87,6 +90,8 @@ static void add_ident(struct resolver *r, const char *type, const char *value, s
         count_invalid(r->stats, type);
         return;
     }
+    if (suppression_has(r->supp, type, out, strlen(out)))
+        r->suppressed = true;
     r->ids[r->nids++] = (struct ident){type, out};
 }
 
@@ -101,6 +106,11 @@ static int add_member(struct resolver *r, uint8_t kind, int64_t row_id, int64_t 
         r->cap = cap;
     }
     size_t refused = 0;
+    if (r->suppressed) { /* an erased person's data: linked to nobody */
+        r->nids = 0;
+        r->suppressed = false;
+        r->stats->suppressed++;
+    }
     int64_t node = r->nids ? idgraph_add(r->g, r->ids, r->nids, &refused) : -1;
     if (node < -1)
         return ERR_NOMEM;
@@ -260,8 +270,12 @@ int resolve_full(struct store *st, const struct idgraph_rules *rules, FILE *map,
     int64_t now = time_now_ms();
     bool in_txn = false;
     int rc = idgraph_new(rules, &r.g, e);
-    if (rc)
+    if (!rc)
+        rc = suppression_load(st, &r.supp, e);
+    if (rc) {
+        idgraph_free(r.g);
         return rc;
+    }
     /* Numbers first (profiles are named after them), then the data in stored order. */
     struct err ie = {0};
     if (st->ops->identifier_scan(st, on_stored_identifier, &r, &ie) == ERR_INVALID) {
@@ -299,6 +313,11 @@ int resolve_full(struct store *st, const struct idgraph_rules *rules, FILE *map,
         const char *type, *value;
         idgraph_node(r.g, (int64_t)i, &type, &value);
         int64_t group = idgraph_group(r.g, (int64_t)i);
+        if (strncmp(value, DSR_TOMBSTONE, strlen(DSR_TOMBSTONE)) == 0) {
+            /* An erased identifier keeps its number and nothing else: no profile. */
+            rc = st->ops->identifier_put(st, (int64_t)i, type, value, 0, e);
+            continue;
+        }
         node_count[group]++;
         rc = st->ops->identifier_put(st, (int64_t)i, type, value, group + 1, e);
     }
@@ -352,6 +371,7 @@ out:
     free(before.v);
     free(r.m);
     idgraph_free(r.g);
+    suppression_free(r.supp);
     return rc;
 }
 
