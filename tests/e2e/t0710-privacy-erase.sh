@@ -6,10 +6,11 @@
 . "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
+quiet() { "$@" >/dev/null 2>&1; }
 run() { OUT=$("$@" 2>"$WORK/err"); RC=$?; ERR=$(cat "$WORK/err"); }
 
 "$CUSTOS" demo --customers 150 --seed 7 --out "$WORK/demo" --load >/dev/null 2>&1
-check "custos resolve runs on the demo world" "$CUSTOS" resolve --quiet
+check "custos resolve runs on the demo world" quiet "$CUSTOS" resolve --quiet
 
 # The person: the profile with the most records that has a phone and an e-mail.
 P=$("$PY" - "$CUSTOS_DB" <<'PY'
