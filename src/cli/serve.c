@@ -9,6 +9,7 @@
 #include "http/server.h"
 #include "identity/profile_api.h"
 #include "ingest/collect.h"
+#include "privacy/consent_api.h"
 #include "privacy/dsr.h"
 #include "privacy/retention.h"
 
@@ -84,8 +85,10 @@ int cmd_serve(int argc, char **argv)
     /* Privacy: erased people's identifiers, and the scheduled consent sync, retention
      * sweep and suppression reload on a thread of their own. */
     struct privacy_jobs *jobs = NULL;
-    if (suppression_load(st, &collector.suppress, &e) ||
+    struct consent_api *consents = NULL;
+    if (suppression_load(st, &collector.suppress, &e) || consent_api_new(cfg.db, &consents, &e) ||
         privacy_jobs_start(cfg.db, collector.suppress, &jobs, &e)) {
+        consent_api_free(consents);
         suppression_free(collector.suppress);
         store_close(st);
         source_cache_free(collector.sources);
@@ -94,6 +97,7 @@ int cmd_serve(int argc, char **argv)
     }
     if (writer_start(st, (size_t)cfg.max_queue, &collector.writer, &e)) {
         privacy_jobs_stop(jobs);
+        consent_api_free(consents);
         suppression_free(collector.suppress);
         store_close(st);
         source_cache_free(collector.sources);
@@ -106,6 +110,7 @@ int cmd_serve(int argc, char **argv)
     struct http_route routes[SERVE_MAX_ROUTES];
     size_t n = collect_routes(&collector, routes, SERVE_MAX_ROUTES - 1);
     n += profile_api_routes(profiles, routes + n, SERVE_MAX_ROUTES - 1 - n);
+    n += consent_api_routes(consents, routes + n, SERVE_MAX_ROUTES - 1 - n);
     routes[n++] = (struct http_route){"GET", "/metrics", handle_metrics, 0, NULL};
     struct http_server_options hopt = {
         .listen = cfg.listen,
@@ -134,6 +139,7 @@ out:
     writer_get_stats(collector.writer, &ws);
     writer_stop(collector.writer);
     privacy_jobs_stop(jobs);
+    consent_api_free(consents);
     suppression_free(collector.suppress);
     source_cache_free(collector.sources);
     profile_api_free(profiles);

@@ -74,6 +74,36 @@ for l in sys.stdin:
     r=json.loads(l)
     if r["purpose"]=="marketing": print(r["status"], r["allowed"])')"
 
+# The HTTP API: an admin key records, any key reads.
+ADMIN=$("$CUSTOS" keys add --role admin 2>/dev/null)
+ANALYST=$("$CUSTOS" keys add --role analyst 2>/dev/null)
+start_server
+api() { # api KEY METHOD QUERY [BODY]: prints "STATUS BODY"
+    curl -s -o "$WORK/resp" -w '%{http_code}' -H "Authorization: Bearer $1" -X "$2" \
+        ${4:+-H 'Content-Type: application/json' --data-binary "$4"} "$BASE/api/v1/consent$3"
+    printf ' '; cat "$WORK/resp"
+}
+R=$(api "$ADMIN" POST "" "{\"profileId\":$P2,\"purpose\":\"personalization\",\"status\":\"granted\",\"policyVersion\":\"v9\",\"evidence\":{\"form\":\"app-settings\"}}")
+check_match "POST /api/v1/consent with an admin key records a decision (201)" '^201 .*"success":true' "$R"
+R=$(api "$ANALYST" POST "" "{\"profileId\":$P2,\"purpose\":\"marketing\",\"status\":\"denied\"}")
+check_match "an analyst key may not record consent (403)" '^403 .*forbidden' "$R"
+R=$(api "" POST "" '{}')
+check_match "no key: 401" '^401 ' "$R"
+R=$(api "$ADMIN" POST "" "{\"profileId\":$P2,\"purpose\":\"spam\",\"status\":\"granted\"}")
+check_match "an unknown purpose: 400 invalid_purpose" '^400 .*invalid_purpose' "$R"
+R=$(api "$ADMIN" POST "" '{"profileId":424242,"purpose":"marketing","status":"granted"}')
+check_match "an unknown profile: 404" '^404 ' "$R"
+R=$(api "$ADMIN" POST "" '{"profileId":1,"userId":"u1","purpose":"marketing","status":"granted"}')
+check_match "both profileId and userId: 400" '^400 .*invalid_subject' "$R"
+R=$(api "$ADMIN" POST "" '{"userId":"u3","purpose":"third_party","status":"granted"}')
+check_match "a decision for a userId is recorded too" '^201 ' "$R"
+R=$(api "$ANALYST" GET "?profileId=$P2")
+check_eq "GET /api/v1/consent answers the decisions in force" "granted True granted False" "$(printf '%s' "${R#* }" | "$PY" -c 'import json,sys
+v=json.load(sys.stdin)["purposes"]; print(v["personalization"]["status"], v["personalization"]["allowed"], v["marketing"]["status"], v["third_party"]["allowed"])')"
+R=$(api "$ANALYST" GET "?profileId=$P3")
+check_match "the userId decision counts for its profile" '"third_party":\{"status":"granted"' "$R"
+stop_server
+
 BEFORE=$(consents)
 check "erasing u1" quiet "$CUSTOS" privacy erase --profile "$P1" --yes
 check_eq "erasure removes the person's consents (from messages and from the CLI)" $((BEFORE - 3)) "$(consents)"
