@@ -145,6 +145,26 @@ check "the e-mail did not come back into the database" "$PY" -c '
 import os,sys; f=[sys.argv[1], sys.argv[1]+"-wal"]
 d=b"".join(open(x,"rb").read() for x in f if os.path.exists(x)); sys.exit(sys.argv[2].encode() in d)' "$CUSTOS_DB" "$EMAIL"
 
+# An erasure while custos serve runs: the server refuses the person within seconds.
+OEMAIL=$("$PY" -c 'import json,sys; v=json.load(open(sys.argv[1]))
+print([i["value"] for i in v["identifiers"] if i["type"]=="email"][0] if any(i["type"]=="email" for i in v["identifiers"]) else "")' "$WORK/other-resolved.json")
+start_server
+if [ -n "$OEMAIL" ]; then
+    R=$(post "$(cat "$WORK/demo/web.key")" /v1/identify "{\"userId\":\"live-1\",\"traits\":{\"email\":\"$OEMAIL\"}}")
+    check_match "before the erasure the other customer's e-mail is accepted" '^200 ' "$R"
+    run "$CUSTOS" privacy erase --profile "$OTHER" --yes --no-vacuum
+    check_eq "erasing while the server runs exits 0" "0" "$RC"
+    for _ in $(seq 1 40); do
+        R=$(post "$(cat "$WORK/demo/web.key")" /v1/identify "{\"userId\":\"live-2\",\"traits\":{\"email\":\"$OEMAIL\"}}")
+        case $R in 400*) break ;; esac
+        sleep 0.1
+    done
+    check_match "within seconds the running server refuses the erased e-mail" '^400 .*"suppressed"' "$R"
+else
+    not_ok "the other customer has an e-mail to test a live erasure with"
+fi
+stop_server
+
 while read -r src f; do
     "$CUSTOS" import --quiet --json --source "$src" --mapping "$WORK/demo/${f%.*}.mapping.json" "$WORK/demo/$f" >>"$WORK/reimport.json" 2>/dev/null
 done <<'LIST'
