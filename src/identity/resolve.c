@@ -63,8 +63,7 @@ struct resolver {
     char values[IDGRAPH_RECORD_IDS][IDGRAPH_VALUE_MAX + 1];
     struct ident ids[IDGRAPH_RECORD_IDS];
     size_t nids;
-    struct suppression *supp; /* erased people (privacy/dsr.h): never linked */
-    bool suppressed;          /* the member carries one of their identifiers */
+    struct suppression *supp; /* erased people's identifiers (privacy/dsr.h): never linked */
 };
 
 static void count_invalid(struct resolve_stats *s, const char *type)
@@ -90,8 +89,10 @@ static void add_ident(struct resolver *r, const char *type, const char *value, s
         count_invalid(r->stats, type);
         return;
     }
-    if (suppression_has(r->supp, type, out, strlen(out)))
-        r->suppressed = true;
+    if (suppression_has(r->supp, type, out, strlen(out))) {
+        r->stats->suppressed++; /* an erased person's: links nothing */
+        return;
+    }
     r->ids[r->nids++] = (struct ident){type, out};
 }
 
@@ -106,11 +107,6 @@ static int add_member(struct resolver *r, uint8_t kind, int64_t row_id, int64_t 
         r->cap = cap;
     }
     size_t refused = 0;
-    if (r->suppressed) { /* an erased person's data: linked to nobody */
-        r->nids = 0;
-        r->suppressed = false;
-        r->stats->suppressed++;
-    }
     int64_t node = r->nids ? idgraph_add(r->g, r->ids, r->nids, &refused) : -1;
     if (node < -1)
         return ERR_NOMEM;

@@ -18,7 +18,7 @@
 struct resolve_stats {
     uint64_t events, records, unresolved; /* unresolved: no usable identifier */
     uint64_t identifiers, profiles, refused_links, merges;
-    uint64_t suppressed; /* members carrying an erased person's identifier: not linked */
+    uint64_t suppressed;                 /* identifiers of erased people met: not linked */
     uint64_t invalid[RESOLVE_TYPES_MAX]; /* per type, values standardization refused */
     char invalid_type[RESOLVE_TYPES_MAX][32];
     size_t ninvalid;

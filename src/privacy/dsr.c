@@ -397,13 +397,73 @@ out:
     return rc;
 }
 
-static int suppress_each(struct store *st, const struct suppression *target, int64_t now,
-                         struct err *e)
+/* Identifiers of the person that rows of other people still carry (a family phone,
+ * a shared device): they are other people's data too, so they are neither suppressed
+ * nor, in those rows, deleted. */
+struct shared {
+    struct suppression *target;
+    struct hashset found;
+    int rc;
+};
+
+static bool note_shared(const char *type, const char *value, void *ctx)
 {
-    int rc = 0;
-    for (size_t i = 0; i < target->set.cap && !rc; i++)
-        if (!zero(target->set.slot[i]))
-            rc = st->ops->suppression_add(st, target->set.slot[i], "identifier", now, e);
+    struct shared *sh = ctx;
+    char std[DSR_VALUE_MAX + 1];
+    if (resolve_standardize(type, value, strlen(value), std, sizeof(std)))
+        return false;
+    unsigned char h[CRYPT_INDEX_BYTES];
+    crypt_blind_index(sh->target->key, type, std, strlen(std), h);
+    if (set_has(&sh->target->set, h) && set_add(&sh->found, h))
+        sh->rc = ERR_NOMEM;
+    return sh->rc != 0;
+}
+
+static int shared_event(const struct event_row *ev, void *ctx)
+{
+    struct shared *sh = ctx;
+    cJSON *msg = cJSON_ParseWithLength(ev->raw, ev->raw_len);
+    if (msg)
+        dsr_message_identifiers(msg, note_shared, sh);
+    cJSON_Delete(msg);
+    return sh->rc;
+}
+
+static int shared_record(const struct import_row *r, void *ctx)
+{
+    struct shared *sh = ctx;
+    cJSON *ids = r->identifiers ? cJSON_Parse(r->identifiers) : NULL;
+    for (cJSON *it = ids ? ids->child : NULL; it && !sh->rc; it = it->next)
+        if (cJSON_IsString(it))
+            note_shared(it->string, it->valuestring, sh);
+    cJSON_Delete(ids);
+    return sh->rc;
+}
+
+/* Suppresses the person's identifiers that no remaining row carries; *shared counts
+ * the others. */
+static int suppress_each(struct store *st, struct suppression *target, int64_t now,
+                         int64_t *suppressed, int64_t *shared, struct err *e)
+{
+    struct shared sh = {.target = target};
+    struct event_filter f = {0};
+    int rc = st->ops->record_scan(st, shared_record, &sh, e);
+    if (!rc)
+        rc = st->ops->event_scan(st, &f, shared_event, &sh, e);
+    if (rc == ERR_NOMEM)
+        rc = err_set(e, rc, "out of memory");
+    for (size_t i = 0; i < target->set.cap && !rc; i++) {
+        const unsigned char *h = target->set.slot[i];
+        if (zero(h))
+            continue;
+        if (set_has(&sh.found, h)) {
+            (*shared)++;
+            continue;
+        }
+        rc = st->ops->suppression_add(st, h, "identifier", now, e);
+        (*suppressed)++;
+    }
+    free(sh.found.slot);
     return rc;
 }
 
@@ -437,9 +497,8 @@ int dsr_erase(struct store *st, int64_t profile_id, const char *actor, bool vacu
     if (rc || (rc = st->ops->privacy_erase(st, live, &r->rows, e)))
         goto out;
     r->rows.quarantine = quarantined;
-    if ((rc = suppress_each(st, p.target, time_now_ms(), e)))
+    if ((rc = suppress_each(st, p.target, time_now_ms(), &r->suppressed, &r->shared, e)))
         goto out;
-    r->suppressed = (int64_t)p.target->set.n;
     if ((rc = st->ops->commit(st, e)))
         goto out;
     in_txn = false;
@@ -457,9 +516,9 @@ out:
         snprintf(detail, sizeof(detail),
                  "{\"requested\":%" PRId64 ",\"events\":%" PRId64 ",\"records\":%" PRId64
                  ",\"identifiers\":%" PRId64 ",\"quarantine\":%" PRId64 ",\"unresolved\":%" PRId64
-                 ",\"suppressed\":%" PRId64 "}",
+                 ",\"suppressed\":%" PRId64 ",\"shared\":%" PRId64 "}",
                  profile_id, r->rows.events, r->rows.records, r->rows.identifiers,
-                 r->rows.quarantine, r->unresolved, r->suppressed);
+                 r->rows.quarantine, r->unresolved, r->suppressed, r->shared);
         dsr_audit(st, actor, "privacy.erase", subject, detail);
     }
     return rc;

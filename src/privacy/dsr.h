@@ -5,7 +5,8 @@
  * traits and their lineage, memberships, consents, merges, profiles, quarantined
  * messages and not-yet-resolved events and records that carry their identifiers),
  * turns their identifiers into tombstones without a value, keeps the keyed blind
- * index (crypt.h) of every identifier in the suppression list, and then makes the
+ * index (crypt.h) of every identifier in the suppression list (except those that
+ * other people's remaining rows carry too: a family phone is theirs as well), then makes the
  * deleted bytes leave the database file and its WAL (secure_delete, WAL checkpoint
  * with TRUNCATE, VACUUM). Later data carrying a suppressed identifier is dropped at
  * collection (kept in the quarantine as an empty message with the reason
@@ -67,6 +68,8 @@ struct dsr_erase_result {
     struct erase_counts rows; /* deleted per table */
     int64_t unresolved;       /* events and records not yet resolved that carried them */
     int64_t suppressed;       /* blind indexes added to the suppression list */
+    int64_t shared;           /* identifiers other people's rows still carry: kept, not
+                                 suppressed (a family phone, a shared device) */
     bool vacuumed;
     double seconds;
 };

@@ -180,4 +180,25 @@ LIST
 check_eq "importing the demo files again loads nothing and skips the person's rows" "0 True" "$("$PY" -c '
 import json,sys; rows=[json.loads(l) for l in open(sys.argv[1])]
 print(sum(r["loaded"] for r in rows), sum(r["suppressed"] for r in rows) > 0)' "$WORK/reimport.json")"
+# A family phone: two people (two userIds, which never link) share one phone. Erasing
+# one keeps the phone in the other's data and off the suppression list.
+WEB=$(cat "$WORK/demo/web.key")
+start_server
+post "$WEB" /v1/identify '{"userId":"fam-a","traits":{"phone":"13911112222","email":"fam.a@163.com"}}' >/dev/null
+post "$WEB" /v1/identify '{"userId":"fam-b","traits":{"phone":"139 1111 2222"}}' >/dev/null
+stop_server
+quiet "$CUSTOS" resolve --quiet
+pid() { "$CUSTOS" profile show --user-id "$1" --json 2>/dev/null | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["id"])'; }
+FA=$(pid fam-a); FB=$(pid fam-b)
+check "the two family members are two profiles" test -n "$FA" -a -n "$FB" -a "$FA" != "$FB"
+run "$CUSTOS" privacy erase --profile "$FA" --yes --no-vacuum --json
+check_eq "erasing one keeps the shared phone off the suppression list" "1 1" "$(printf '%s' "$OUT" | "$PY" -c '
+import json,sys; v=json.load(sys.stdin); print(v["shared"], v["events"])')"
+check_eq "the other one is intact" 0 "$("$CUSTOS" profile show --user-id fam-b >/dev/null 2>&1; echo $?)"
+start_server
+R=$(post "$WEB" /v1/identify '{"userId":"fam-b","traits":{"phone":"13911112222"}}')
+check_match "and may still send messages with the family phone" '^200 ' "$R"
+R=$(post "$WEB" /v1/identify '{"userId":"x","traits":{"email":"FAM.A@163.com"}}')
+check_match "while the erased one's own e-mail is refused" '^400 .*suppressed' "$R"
+stop_server
 finish
