@@ -295,8 +295,9 @@ struct store_ops {
      * kept, value "(erased)#ID", no profile) so that identifier numbers stay dense.
      * Turns secure_delete on for the connection. Call inside a transaction. */
     int (*privacy_erase)(struct store *st, int64_t live, struct erase_counts *n, struct err *e);
-    /* Deletes one row of "events", "records" (with its order line, order and
-     * membership) or "quarantine" by id. */
+    /* Deletes one row of "events" (with its membership and the consents held by its
+     * userId or anonymousId), "records" (with its order line, order and membership) or
+     * "quarantine" by id. */
     int (*privacy_delete_row)(struct store *st, const char *table, int64_t id, struct err *e);
     /* Makes deleted bytes go away: checkpoints the WAL (TRUNCATE), then VACUUMs if
      * vacuum is set, then truncates the WAL again. Outside a transaction. */

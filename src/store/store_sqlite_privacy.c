@@ -411,7 +411,17 @@ int sqp_privacy_delete_row(struct store *st, const char *table, int64_t id, stru
     if (rc)
         return rc;
     if (strcmp(table, "events") == 0) {
-        rc = run1(db, "DELETE FROM profile_members WHERE kind = 0 AND row_id = ?1", id, NULL, e);
+        /* Consents read from the event are held by its userId / anonymousId. */
+        rc = run1(db,
+                  "DELETE FROM consents WHERE profile_id IS NULL AND ((identifier_type = "
+                  "'user_id' AND identifier_value = (SELECT trim(user_id, ' ' || char(9)) FROM "
+                  "events WHERE id = ?1)) OR (identifier_type = 'anonymous_id' AND "
+                  "identifier_value = (SELECT trim(anonymous_id, ' ' || char(9)) FROM events "
+                  "WHERE id = ?1)))",
+                  id, NULL, e);
+        if (!rc)
+            rc =
+                run1(db, "DELETE FROM profile_members WHERE kind = 0 AND row_id = ?1", id, NULL, e);
         if (!rc)
             rc = run1(db, "DELETE FROM events WHERE id = ?1", id, NULL, e);
     } else if (strcmp(table, "records") == 0) {
