@@ -152,8 +152,11 @@ static void test_defaults(void **state)
         settings++;
         assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(s, "origin")), "default");
     }
-    assert_int_equal(settings, 13); /* 8 of the collector, 2 of identity resolution, 3 of
-                                       data quality */
+    assert_int_equal(settings, 19); /* 8 of the collector, 2 of identity resolution, 3 of
+                                       data quality, 1 of classification, 5 of consent and
+                                       retention */
+    assert_string_equal(cfg.consent_default, "denied");
+    assert_int_equal(cfg.retention_interval, 3600);
     assert_non_null(strstr(cfg.identity_types, "phone:"));
     cJSON_Delete(o);
 }
@@ -456,6 +459,12 @@ static void test_show_json(void **state)
         {"quality-min-completeness", "default", "50"},
         {"quality-min-validity", "default", "90"},
         {"quality-max-age-hours", "default", "48"},
+        {"classification", "default", ""},
+        {"consent-categories", "default", ""},
+        {"consent-default", "default", "denied"},
+        {"consent-sync-interval", "default", "10"},
+        {"retention", "default", ""},
+        {"retention-interval", "default", "3600"},
     };
     assert_int_equal(cJSON_GetArraySize(o), ARRAY_SIZE(want) + 2); /* + identity-types, -blocked */
     for (size_t k = 0; k < ARRAY_SIZE(want); k++) {
