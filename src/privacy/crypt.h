@@ -6,8 +6,9 @@
  * The key is the per-database secret "blind-index" (table privacy_secrets, made on
  * first use), so indexes are comparable within one database only.
  *
- * Encryption at rest (AEAD with keys derived from a master key) is not built: see
- * docs/privacy.md. */
+ * Value encryption primitives follow (master key, derived keys, "enc:v1:" tokens).
+ * They are tested but NOT wired into storage yet: encryption at rest is not built
+ * (docs/privacy.md). */
 #ifndef CUSTOS_PRIVACY_CRYPT_H
 #define CUSTOS_PRIVACY_CRYPT_H
 
@@ -23,5 +24,41 @@ int crypt_blind_key(struct store *st, unsigned char key[CRYPT_KEY_BYTES], struct
 /* The blind index of an identifier (type, standardized value[0..len)) under key. */
 void crypt_blind_index(const unsigned char key[CRYPT_KEY_BYTES], const char *type,
                        const char *value, size_t len, unsigned char out[CRYPT_INDEX_BYTES]);
+
+/* ---- value encryption (not wired into storage yet) ---- */
+
+#define CRYPT_TOKEN_PREFIX "enc:v1:"
+#define CRYPT_TOKEN_MAX    4096 /* bytes of a token: values longer than ~3 KB are refused */
+
+/* Reads the 32-byte master key: from env_value when it is not NULL (64 hex digits or
+ * base64 of 32 bytes), else from the file at path, which must be a regular file
+ * readable by its owner only (mode 0600 or 0400) and hold the key the same way
+ * (surrounding white space ignored). ERR_NOTFOUND when neither is given; ERR_INVALID
+ * / ERR_IO naming what is wrong (never the key). */
+int crypt_master_load(const char *path, const char *env_value, unsigned char out[CRYPT_KEY_BYTES],
+                      struct err *e);
+
+/* Derives the data key of version keyid (1 to 65535) from the master key. */
+void crypt_derive_key(const unsigned char master[CRYPT_KEY_BYTES], unsigned keyid,
+                      unsigned char out[CRYPT_KEY_BYTES]);
+
+/* Encrypts value[0..len) for field (the associated data: a token moved to another
+ * field does not decrypt) with XChaCha20-Poly1305 under key (version keyid) into out
+ * (cap bytes) as "enc:v1:KEYID:BASE64URL(nonce|ciphertext)", NUL-terminated.
+ * ERR_LIMIT when out is too small. */
+int crypt_encrypt_value(const unsigned char key[CRYPT_KEY_BYTES], unsigned keyid, const char *field,
+                        const char *value, size_t len, char *out, size_t cap);
+
+/* Whether text is such a token. */
+bool crypt_is_token(const char *text);
+
+/* The key version a token names; 0 if text is not a token. */
+unsigned crypt_token_keyid(const char *text);
+
+/* Decrypts a token for field with key into out (cap bytes, NUL-terminated), *len
+ * the length. ERR_INVALID for a malformed, tampered or foreign token (wrong key or
+ * field), ERR_LIMIT when out is too small. */
+int crypt_decrypt_value(const unsigned char key[CRYPT_KEY_BYTES], const char *field,
+                        const char *token, char *out, size_t cap, size_t *len);
 
 #endif

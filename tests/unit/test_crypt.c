@@ -8,6 +8,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include <sodium.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "privacy/crypt.h"
@@ -160,6 +161,98 @@ static void test_message_identifiers(void **state)
     cJSON_Delete(m);
 }
 
+static void test_tokens(void **state)
+{
+    (void)state;
+    unsigned char master[32], k1[32], k2[32];
+    randombytes_buf(master, sizeof(master));
+    crypt_derive_key(master, 1, k1);
+    crypt_derive_key(master, 2, k2);
+    assert_memory_not_equal(k1, k2, 32);
+    unsigned char again[32];
+    crypt_derive_key(master, 1, again);
+    assert_memory_equal(k1, again, 32);
+
+    const char *id = "11010519491231002X";
+    char tok[256], tok2[256], out[64];
+    size_t len = 0;
+    assert_int_equal(crypt_encrypt_value(k1, 1, "id_number", id, strlen(id), tok, sizeof(tok)), 0);
+    assert_true(crypt_is_token(tok));
+    assert_int_equal(crypt_token_keyid(tok), 1);
+    assert_null(strstr(tok, "1101051949"));
+    assert_int_equal(crypt_decrypt_value(k1, "id_number", tok, out, sizeof(out), &len), 0);
+    assert_int_equal(len, strlen(id));
+    assert_string_equal(out, id);
+    /* Random nonces: the same value twice gives two tokens. */
+    assert_int_equal(crypt_encrypt_value(k1, 1, "id_number", id, strlen(id), tok2, sizeof(tok2)),
+                     0);
+    assert_string_not_equal(tok, tok2);
+    /* Wrong key, wrong field, a flipped character, truncation: refused. */
+    assert_int_equal(crypt_decrypt_value(k2, "id_number", tok, out, sizeof(out), &len),
+                     ERR_INVALID);
+    assert_int_equal(crypt_decrypt_value(k1, "phone", tok, out, sizeof(out), &len), ERR_INVALID);
+    char bad[256];
+    snprintf(bad, sizeof(bad), "%s", tok);
+    size_t at = strlen(bad) - 5;
+    bad[at] = bad[at] == 'A' ? 'B' : 'A';
+    assert_int_equal(crypt_decrypt_value(k1, "id_number", bad, out, sizeof(out), &len),
+                     ERR_INVALID);
+    snprintf(bad, sizeof(bad), "%.20s", tok);
+    assert_int_equal(crypt_decrypt_value(k1, "id_number", bad, out, sizeof(out), &len),
+                     ERR_INVALID);
+    assert_int_equal(crypt_decrypt_value(k1, "id_number", tok, out, 5, &len), ERR_LIMIT);
+    assert_int_equal(crypt_encrypt_value(k1, 1, "id_number", id, strlen(id), tok, 20), ERR_LIMIT);
+    assert_int_equal(crypt_encrypt_value(k1, 0, "id_number", id, strlen(id), tok, 256), ERR_LIMIT);
+    assert_false(crypt_is_token("enc:v1:x:abc"));
+    assert_false(crypt_is_token("enc:v1::abc"));
+    assert_false(crypt_is_token("13800138000"));
+    assert_int_equal(crypt_token_keyid("enc:v1:7:abc"), 7);
+    /* An empty value is a token too. */
+    assert_int_equal(crypt_encrypt_value(k1, 3, "name", "", 0, tok, sizeof(tok)), 0);
+    assert_int_equal(crypt_decrypt_value(k1, "name", tok, out, sizeof(out), &len), 0);
+    assert_int_equal(len, 0);
+}
+
+static void test_master_key(void **state)
+{
+    (void)state;
+    unsigned char k[32], want[32];
+    struct err e = {0};
+    for (int i = 0; i < 32; i++)
+        want[i] = (unsigned char)i;
+    char hex[65];
+    sodium_bin2hex(hex, sizeof(hex), want, 32);
+    assert_int_equal(crypt_master_load(NULL, hex, k, &e), 0);
+    assert_memory_equal(k, want, 32);
+    char b64[64];
+    sodium_bin2base64(b64, sizeof(b64), want, 32, sodium_base64_VARIANT_ORIGINAL);
+    assert_int_equal(crypt_master_load("/nonexistent", b64, k, &e), 0); /* env wins */
+    assert_memory_equal(k, want, 32);
+    assert_int_equal(crypt_master_load(NULL, "short", k, &e), ERR_INVALID);
+    assert_null(strstr(e.msg, "short")); /* never the key in a message */
+    assert_int_equal(crypt_master_load(NULL, NULL, k, &e), ERR_NOTFOUND);
+
+    char file[64];
+    snprintf(file, sizeof(file), "/tmp/custos-test-key-%d", (int)getpid());
+    FILE *f = fopen(file, "w");
+    assert_non_null(f);
+    fprintf(f, "  %s\n", hex);
+    fclose(f);
+    chmod(file, 0644);
+    assert_int_equal(crypt_master_load(file, NULL, k, &e), ERR_INVALID);
+    assert_non_null(strstr(e.msg, "chmod 600"));
+    chmod(file, 0600);
+    memset(k, 0, sizeof(k));
+    assert_int_equal(crypt_master_load(file, NULL, k, &e), 0);
+    assert_memory_equal(k, want, 32);
+    f = fopen(file, "w");
+    fputs("not a key\n", f);
+    fclose(f);
+    assert_int_equal(crypt_master_load(file, NULL, k, &e), ERR_INVALID);
+    unlink(file);
+    assert_int_equal(crypt_master_load(file, NULL, k, &e), ERR_IO);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -167,6 +260,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_key_kept, setup, teardown),
         cmocka_unit_test_setup_teardown(test_suppression, setup, teardown),
         cmocka_unit_test(test_message_identifiers),
+        cmocka_unit_test(test_tokens),
+        cmocka_unit_test(test_master_key),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
