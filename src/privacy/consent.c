@@ -172,12 +172,26 @@ int consent_set(struct store *st, int64_t profile_id, enum consent_purpose p, bo
 
 /* ---- consents from stored messages ---- */
 
+/* Decisions read from messages, kept until the write transaction: the scan of the
+ * events holds no write lock, so ingestion never waits for it. */
 struct sync {
     struct store *st;
     struct source_names *names;
     int64_t last, added;
-    struct err *e;
+    struct consent_row *rows; /* strings malloc'd, but type, purpose and status (static) */
+    size_t n, cap;
 };
+
+static void rows_free(struct sync *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        free((char *)s->rows[i].identifier_value);
+        free((char *)s->rows[i].source);
+        free((char *)s->rows[i].policy_version);
+        cJSON_free((char *)s->rows[i].evidence);
+    }
+    free(s->rows);
+}
 
 /* Records the decisions of one preferences object (category -> boolean). */
 static int sync_prefs(struct sync *s, const struct event_row *ev, const cJSON *prefs,
@@ -201,21 +215,29 @@ static int sync_prefs(struct sync *s, const struct event_row *ev, const cJSON *p
         char *evidence = cJSON_PrintUnformatted(ev_json);
         cJSON_Delete(ev_json);
         const char *src = source_names_get(s->names, ev->source_id);
+        if (s->n == s->cap) {
+            size_t cap = s->cap ? s->cap * 2 : 64;
+            struct consent_row *v = realloc(s->rows, cap * sizeof(*v));
+            if (!v) {
+                cJSON_free(evidence);
+                return ERR_NOMEM;
+            }
+            s->rows = v;
+            s->cap = cap;
+        }
         struct consent_row row = {
             .identifier_type = type,
-            .identifier_value = value,
+            .identifier_value = strdup(value),
             .purpose = consent_purpose_name((enum consent_purpose)p),
             .status = cJSON_IsTrue(c) ? "granted" : "denied",
             .time = ev->timestamp,
-            .source = src ? src : "message",
-            .policy_version = policy,
+            .source = strdup(src ? src : "message"),
+            .policy_version = policy ? strdup(policy) : NULL,
             .evidence = evidence,
         };
-        int rc = s->st->ops->consent_put(s->st, &row, s->e);
-        cJSON_free(evidence);
-        if (rc)
-            return rc;
-        s->added++;
+        s->rows[s->n++] = row;
+        if (!row.identifier_value || !row.source || (policy && !row.policy_version) || !evidence)
+            return ERR_NOMEM;
     }
     return 0;
 }
@@ -257,23 +279,39 @@ static int sync_event(const struct event_row *ev, void *ctx)
 
 int consent_sync(struct store *st, int64_t *added, struct err *e)
 {
-    struct sync s = {.st = st, .e = e};
+    struct sync s = {.st = st};
+    int64_t from = 0, now_at = 0;
     bool in_txn = false;
     int rc = source_names_load(st, &s.names, e);
-    if (!rc && !(rc = st->ops->begin(st, e)))
+    if (!rc)
+        rc = st->ops->privacy_state_get(st, CONSENT_CURSOR, &from, e);
+    s.last = from;
+    if (!rc)
+        rc = st->ops->consent_events(st, from, sync_event, &s, e);
+    if (rc == ERR_NOMEM)
+        rc = err_set(e, rc, "out of memory");
+    if (!rc && s.last != from && !(rc = st->ops->begin(st, e))) {
         in_txn = true;
-    if (!rc)
-        rc = st->ops->privacy_state_get(st, CONSENT_CURSOR, &s.last, e);
-    if (!rc)
-        rc = st->ops->consent_events(st, s.last, sync_event, &s, e);
-    if (!rc)
-        rc = st->ops->privacy_state_set(st, CONSENT_CURSOR, s.last, e);
-    if (!rc) {
-        rc = st->ops->commit(st, e);
-        in_txn = false;
+        /* Another process may have synced meanwhile: then it recorded these. */
+        rc = st->ops->privacy_state_get(st, CONSENT_CURSOR, &now_at, e);
+        if (!rc && now_at == from) {
+            for (size_t i = 0; i < s.n && !rc; i++)
+                rc = st->ops->consent_put(st, &s.rows[i], e);
+            if (!rc)
+                rc = st->ops->privacy_state_set(st, CONSENT_CURSOR, s.last, e);
+            if (!rc)
+                s.added = (int64_t)s.n;
+        }
+        if (!rc) {
+            rc = st->ops->commit(st, e);
+            in_txn = false;
+        }
     }
     if (in_txn)
         st->ops->rollback(st);
+    if (rc)
+        s.added = 0;
+    rows_free(&s);
     source_names_free(s.names);
     if (!rc && s.added) {
         char detail[64];

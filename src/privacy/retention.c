@@ -123,7 +123,10 @@ struct privacy_jobs {
 static void *jobs_main(void *arg)
 {
     struct privacy_jobs *j = arg;
-    int64_t next_consent = time_now_ms(), next_sweep = time_now_ms();
+    /* The first consent sync waits one interval: a start after a crash has the
+     * writer's recovery to do first. */
+    int64_t next_consent = time_now_ms() + cfg.consent_sync_interval * 1000;
+    int64_t next_sweep = time_now_ms();
     pthread_mutex_lock(&j->lock);
     while (!j->stopping) {
         pthread_mutex_unlock(&j->lock);
