@@ -9,6 +9,8 @@
 #include "privacy/classify.h"
 #include "privacy/dp.h"
 #include "privacy/policy.h"
+#include "privacy/consent.h"
+#include "privacy/retention.h"
 #include "core/log.h"
 
 #define CUSTOS_VERSION "0.1.0"
@@ -26,12 +28,15 @@ static const struct command commands[] = {
      "\n"
      "Serves the Segment-compatible collection API (POST /v1/identify, track, page,\n"
      "screen, group, alias, batch, import), the profile API (GET /api/v1/profiles/ID and\n"
-     "?email=|phone=|userId=|memberCard=, with an API key from custos keys add), GET\n"
+     "?email=|phone=|userId=|memberCard=, with an API key from custos keys add), the\n"
+     "consent API (POST /api/v1/consent with an admin key, GET ?profileId=N), GET\n"
      "/healthz and GET /metrics on --listen. With the settings tls-cert and tls-key\n"
      "(PEM files) it speaks HTTPS only. Profiles are read from memory, refreshed within\n"
      "a second of a custos resolve (setting profile-cache), masked by the API key's role;\n"
      "clear reads of sensitive data are audited (docs/privacy.md). Data quality is\n"
-     "measured every quality-interval seconds and published on /metrics.\n"
+     "measured every quality-interval seconds and published on /metrics. A thread\n"
+     "reloads the suppression list of erased people, reads consents from new messages\n"
+     "and sweeps by the retention setting (docs/privacy.md).\n"
      "A message is answered 200 only once it is on disk. With resolve-incremental = on\n"
      "(the default) a resolver thread puts every new event into its profile within a\n"
      "second of its commit (docs/identity.md); /metrics shows how far behind it is.\n"
@@ -256,6 +261,44 @@ static const struct command commands[] = {
      "        elsewhere (custos audit verify --json prints last_seq and last_hash).\n"
      "\n"
      "example: custos audit list --since 2026-11-01 --action read.clear --csv > reads.csv\n"},
+    {"privacy", cmd_privacy, "data-subject export and erasure, consent, retention",
+     "usage: custos privacy export --profile ID [--out FILE]\n"
+     "       custos privacy erase --profile ID [--yes] [--no-vacuum] [--json]\n"
+     "       custos privacy consent set --profile ID --purpose P --status granted|denied\n"
+     "                              [--source S] [--policy-version V] [--evidence JSON]\n"
+     "       custos privacy consent show --profile ID [--history] [--json | --csv]\n"
+     "       custos privacy consent sync\n"
+     "       custos privacy sweep [--dry-run] [--json | --csv]\n"
+     "\n"
+     "export   writes everything held about the person behind profile ID, as readable\n"
+     "         JSON: profiles (merged ids followed), identifiers, records with their\n"
+     "         traits and provenance, orders, order lines, events as received, consents,\n"
+     "         merges, and quarantined or not yet resolved messages carrying their\n"
+     "         identifiers. To stdout, or to --out FILE.\n"
+     "erase    deletes all of that, everywhere, and keeps only keyed blind indexes of the\n"
+     "         person's identifiers in a suppression list: later messages carrying one are\n"
+     "         dropped (kept in the quarantine as an empty message, reason \"suppressed\"),\n"
+     "         import skips such rows, resolve links none. Then the bytes leave the file:\n"
+     "         secure_delete, WAL checkpoint (TRUNCATE) and VACUUM (which rewrites the whole\n"
+     "         database: seconds per GB; --no-vacuum skips it, leaving freed pages zeroed\n"
+     "         but in place). Cannot be undone: asks for the id on a terminal, else needs\n"
+     "         --yes.\n"
+     "consent  set: records a decision for one purpose (analytics, marketing,\n"
+     "         personalization, third_party) with its source, policy version and evidence.\n"
+     "         show: the decision in force per purpose (--history: every decision, from\n"
+     "         the CLI and from messages). sync: reads stored messages for consent\n"
+     "         (context.consent.categoryPreferences, \"Consent Updated\" events); show and\n"
+     "         custos serve (setting consent-sync-interval) do it too.\n"
+     "sweep    deletes what is older than the retention setting allows, per category,\n"
+     "         and prints the counts (--dry-run: counts only). custos serve sweeps every\n"
+     "         retention-interval seconds.\n"
+     "\n"
+     "examples:\n"
+     "  custos privacy export --profile 42 --out person-42.json\n"
+     "  custos privacy erase --profile 42 --yes\n"
+     "  custos privacy consent set --profile 42 --purpose marketing --status denied \\\n"
+     "      --source call-center --policy-version 2025-01\n"
+     "  custos privacy sweep --retention events:365d,quarantine:30d --dry-run\n"},
     {"config", cmd_config, "show the settings in force and where each came from",
      "usage: custos config show [--json | --markdown]\n"
      "\n"
@@ -344,6 +387,13 @@ int main(int argc, char **argv)
     double budget;
     if (rc == 0)
         rc = dp_budget_parse(cfg.dp_budget, &budget, &e);
+    if (rc == 0)
+        rc = consent_check_setting(cfg.consent_categories, &e);
+    if (rc == 0) {
+        struct retention_rule rules[RETENTION_CATEGORIES];
+        size_t nrules;
+        rc = retention_parse(cfg.retention, rules, &nrules, &e);
+    }
     if (rc) {
         fprintf(stderr, "custos: %s\n", e.msg);
         config_release();

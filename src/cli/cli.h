@@ -26,6 +26,10 @@ int cmd_demo(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
+int cmd_privacy(int argc, char **argv);
+/* privacy.c: `custos privacy consent ...` and `custos privacy sweep`. */
+int privacy_consent(int argc, char **argv);
+int privacy_sweep(int argc, char **argv);
 
 /* One option of a verb: "--name VALUE" (value != NULL) or "--name" (flag != NULL). */
 struct cli_opt {

@@ -99,11 +99,13 @@ int cmd_import(int argc, char **argv)
     mapping_free(m);
     if (json)
         printf("{\"read\":%" PRIu64 ",\"loaded\":%" PRIu64 ",\"unchanged\":%" PRIu64
-               ",\"replaced\":%" PRIu64 ",\"rejected\":%" PRIu64 ",\"seconds\":%.3f,"
+               ",\"replaced\":%" PRIu64 ",\"rejected\":%" PRIu64 ",\"suppressed\":%" PRIu64
+               ",\"seconds\":%.3f,"
                "\"rows_per_s\":%.0f,\"rejects_file\":%s%s%s,\"resolved\":",
-               stats.read, stats.loaded, stats.unchanged, stats.replaced, stats.rejected, secs,
-               secs > 0 ? (double)stats.read / secs : 0.0, wrote_rejects ? "\"" : "",
-               wrote_rejects ? rejects_path : "null", wrote_rejects ? "\"" : "");
+               stats.read, stats.loaded, stats.unchanged, stats.replaced, stats.rejected,
+               stats.suppressed, secs, secs > 0 ? (double)stats.read / secs : 0.0,
+               wrote_rejects ? "\"" : "", wrote_rejects ? rejects_path : "null",
+               wrote_rejects ? "\"" : "");
     if (json && !res.inc)
         puts("null}");
     else if (json)
@@ -121,6 +123,9 @@ int cmd_import(int argc, char **argv)
                " went into %" PRIu64 " new profiles, %" PRIu64 " without any identifier; %" PRIu64
                " profiles merged\n",
                resolved, rs.joined, rs.in_new, rs.created, rs.unresolved, rs.merges);
+    if (!json && stats.suppressed)
+        printf("skipped %" PRIu64 " rows of erased people (the suppression list)\n",
+               stats.suppressed);
     if (rc)
         return cli_fail("%s", e.msg);
     if (res.rc)

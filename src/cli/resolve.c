@@ -65,6 +65,7 @@ int cmd_resolve(int argc, char **argv)
         cJSON_AddNumberToObject(o, "identifiers", (double)s.identifiers);
         cJSON_AddNumberToObject(o, "profiles", (double)s.profiles);
         cJSON_AddNumberToObject(o, "refused_links", (double)s.refused_links);
+        cJSON_AddNumberToObject(o, "suppressed", (double)s.suppressed);
         cJSON_AddNumberToObject(o, "merges", (double)s.merges);
         cJSON_AddNumberToObject(o, "must_links", (double)s.must_links);
         cJSON_AddNumberToObject(o, "must_links_refused", (double)s.must_refused);

@@ -13,8 +13,12 @@
 #include "identity/profile_api.h"
 #include "identity/resolve_worker.h"
 #include "ingest/collect.h"
+#include "privacy/consent_api.h"
+#include "privacy/dsr.h"
+#include "privacy/retention.h"
 
-#define SERVE_MAX_ROUTES 16
+/* Every route of every module, with room to spare: a full table drops routes. */
+#define SERVE_MAX_ROUTES 48
 #define SERVE_PEM_MAX    (1 << 20) /* a certificate chain or key file: 1 MB at most */
 
 static struct collect collector;
@@ -169,7 +173,23 @@ int cmd_serve(int argc, char **argv)
         free(tls_key);
         return cli_fail("%s", e.msg);
     }
+    /* Privacy: erased people's identifiers, and the scheduled consent sync, retention
+     * sweep and suppression reload on a thread of their own. */
+    struct privacy_jobs *jobs = NULL;
+    struct consent_api *consents = NULL;
+    if (suppression_load(st, &collector.suppress, &e) || consent_api_new(cfg.db, &consents, &e) ||
+        privacy_jobs_start(cfg.db, collector.suppress, &jobs, &e)) {
+        consent_api_free(consents);
+        suppression_free(collector.suppress);
+        store_close(st);
+        source_cache_free(collector.sources);
+        profile_api_free(profiles);
+        return cli_fail("%s", e.msg);
+    }
     if (writer_start(st, (size_t)cfg.max_queue, &collector.writer, &e)) {
+        privacy_jobs_stop(jobs);
+        consent_api_free(consents);
+        suppression_free(collector.suppress);
         store_close(st);
         source_cache_free(collector.sources);
         profile_api_free(profiles);
@@ -206,6 +226,7 @@ int cmd_serve(int argc, char **argv)
     struct http_route routes[SERVE_MAX_ROUTES];
     size_t n = collect_routes(&collector, routes, SERVE_MAX_ROUTES - 1);
     n += profile_api_routes(profiles, routes + n, SERVE_MAX_ROUTES - 1 - n);
+    n += consent_api_routes(consents, routes + n, SERVE_MAX_ROUTES - 1 - n);
     routes[n++] = (struct http_route){"GET", "/metrics", handle_metrics, 0, profiles};
     struct http_server_options hopt = {
         .listen = cfg.listen,
@@ -244,6 +265,9 @@ out:
     idgraph_rules_release(&rules);
     quality_monitor_stop(quality);
     quality = NULL;
+    privacy_jobs_stop(jobs);
+    consent_api_free(consents);
+    suppression_free(collector.suppress);
     source_cache_free(collector.sources);
     profile_api_free(profiles);
     if (tls_key)

@@ -108,6 +108,22 @@ static const struct setting settings[] = {
     {"profile-cache", SET_ENUM, S(profile_cache), "on", 0, 0, "on|off", false,
      "custos serve: answer profile reads from an in-memory index refreshed when the store "
      "changes (on), or with queries on one shared connection per request (off, the old way)"},
+    /* privacy, data side: consent and retention (docs/privacy.md) */
+    {"consent-categories", SET_STRING, S(consent_categories), "", 0, 0, NULL, false,
+     "consent categories of messages (context.consent.categoryPreferences, \"Consent "
+     "Updated\" events) mapped to purposes over the built-in table: CATEGORY:PURPOSE "
+     "entries, PURPOSE one of analytics, marketing, personalization, third_party"},
+    {"consent-default", SET_ENUM, S(consent_default), "denied", 0, 0, "denied|granted", false,
+     "what consent_allows answers for a purpose a person never decided (denied: opt-in)"},
+    {"consent-sync-interval", SET_INT, S(consent_sync_interval), "10", 0, 86400, NULL, false,
+     "custos serve: seconds between reads of new messages for consents (0: never)"},
+    {"retention", SET_STRING, S(retention), "", 0, 0, NULL, false,
+     "maximum age per data category, e.g. events:365d,quarantine:30d,records:1095d "
+     "(categories events, quarantine, records, consents; units d, h, m, s); empty keeps "
+     "everything"},
+    {"retention-interval", SET_INT, S(retention_interval), "3600", 0, 31536000, NULL, false,
+     "custos serve: seconds between retention sweeps (0: never; custos privacy sweep "
+     "runs one at once)"},
 };
 #undef S
 

@@ -39,6 +39,11 @@ struct config {
     long quality_interval;             /* serve: seconds between quality measurements */
     char *survivorship;                /* per-trait rules choosing golden values */
     char *profile_cache;               /* serve: on | off */
+    char *consent_categories;          /* category:purpose entries over the built-in table */
+    char *consent_default;             /* denied | granted: a purpose never decided */
+    long consent_sync_interval;        /* serve: seconds between consent reads of messages */
+    char *retention;                   /* category:age entries; empty keeps everything */
+    long retention_interval;           /* serve: seconds between retention sweeps */
 };
 
 /* The settings in force; valid after config_load(). */

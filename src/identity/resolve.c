@@ -10,6 +10,7 @@
 #include "govern/standardize.h"
 #include "identity/resolve.h"
 #include "identity/resolve_match.h"
+#include "privacy/dsr.h"
 
 #define RESOLVE_PROGRESS_EVERY 100000 /* members between progress lines */
 
@@ -77,6 +78,7 @@ struct resolver {
         uint64_t name;
     } * seen;
     size_t nseen, seen_cap;
+    struct suppression *supp; /* erased people's identifiers (privacy/dsr.h): never linked */
 };
 
 static void count_invalid(struct resolve_stats *s, const char *type)
@@ -100,6 +102,10 @@ static void add_ident(struct resolver *r, const char *type, const char *value, s
     char *out = r->values[r->nids];
     if (resolve_standardize(r->exact ? "" : type, value, len, out, IDGRAPH_VALUE_MAX + 1)) {
         count_invalid(r->stats, type);
+        return;
+    }
+    if (suppression_has(r->supp, type, out, strlen(out))) {
+        r->stats->suppressed++; /* an erased person's: links nothing */
         return;
     }
     r->ids[r->nids++] = (struct ident){type, out};
@@ -634,7 +640,6 @@ int resolve_full(struct store *st, const struct idgraph_rules *rules,
     struct resolver r = {.st = st, .stats = stats, .progress = progress};
     r.want_traits = match && match->enabled;
     r.start = time_mono_ns();
-    r.start = time_mono_ns();
     struct live_profiles before = {0};
     struct source_names *names = NULL;
     struct constraints c = {.stats = stats};
@@ -648,7 +653,9 @@ int resolve_full(struct store *st, const struct idgraph_rules *rules,
     struct idgraph_rules more = *rules; /* with the values detected as shared */
     more.blocked = NULL;
     r.detect_names = match ? match->detect_names : 0;
-    int rc = build_graph(st, rules, &r, &c, e);
+    int rc = suppression_load(st, &r.supp, e); /* erased people's identifiers: never linked */
+    if (!rc)
+        rc = build_graph(st, rules, &r, &c, e);
     if (!rc)
         rc = detect_shared(&r, rules, &more, e);
     if (!rc && stats->detected) {
@@ -701,6 +708,11 @@ int resolve_full(struct store *st, const struct idgraph_rules *rules,
         const char *type, *value;
         idgraph_node(r.g, (int64_t)i, &type, &value);
         int64_t group = idgraph_group(r.g, (int64_t)i);
+        if (strncmp(value, DSR_TOMBSTONE, strlen(DSR_TOMBSTONE)) == 0) {
+            /* An erased identifier keeps its number and nothing else: no profile. */
+            rc = st->ops->identifier_put(st, (int64_t)i, type, value, 0, e);
+            continue;
+        }
         node_count[group]++;
         rc = st->ops->identifier_put(st, (int64_t)i, type, value, group + 1, e);
     }
@@ -799,6 +811,7 @@ out:
     for (size_t i = rules->nblocked; i < more.nblocked; i++)
         free(more.blocked[i]);
     free(more.blocked);
+    suppression_free(r.supp);
     return rc;
 }
 

@@ -42,6 +42,7 @@ struct resolve_stats {
     char detected_type[RESOLVE_TYPES_MAX][32];
     uint64_t detected_count[RESOLVE_TYPES_MAX];
     size_t ndetected_types;
+    uint64_t suppressed;                 /* identifiers of erased people met: not linked */
     uint64_t invalid[RESOLVE_TYPES_MAX]; /* per type, values standardization refused */
     char invalid_type[RESOLVE_TYPES_MAX][32];
     size_t ninvalid;

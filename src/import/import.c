@@ -12,6 +12,7 @@
 #include "import/import.h"
 #include "ingest/collect.h"
 #include "ingest/sources.h"
+#include "privacy/dsr.h"
 
 #define IMPORT_PROGRESS_MS 250             /* between progress lines */
 #define IMPORT_JSONL_CHUNK 10000           /* messages per writer submission: one commit each */
@@ -181,6 +182,7 @@ struct importer {
     int64_t *seq_ids[SEQ_CHUNKS]; /* seq -> record id, chunks of 2^16 */
     void (*on_commit)(void *arg); /* importer_on_commit */
     void *on_commit_arg;
+    struct suppression *supp; /* erased people: their rows are skipped */
 };
 
 void importer_on_commit(struct importer *im, void (*fn)(void *arg), void *arg)
@@ -364,6 +366,8 @@ int importer_new(const char *db, const char *source_name, const struct mapping *
         if (rc && !im->writer)
             store_close(wst);
     }
+    if (!rc)
+        rc = suppression_load(im->st, &im->supp, e);
     if (rc) {
         importer_free(im);
         return rc;
@@ -389,6 +393,7 @@ void importer_free(struct importer *im)
     for (size_t i = 0; i < SEQ_CHUNKS && im->seq_ids[i]; i++)
         free(im->seq_ids[i]);
     free(im->source_name);
+    suppression_free(im->supp);
     textbuf_release(&im->ids);
     textbuf_release(&im->traits);
     textbuf_release(&im->fields);
@@ -920,6 +925,21 @@ static struct batch *batch_next(struct pipe *p)
     return b;
 }
 
+/* Whether the mapped row's identifiers name an erased person. */
+static bool row_suppressed(struct importer *im)
+{
+    if (!im->ids.len || im->ids.failed)
+        return false;
+    char *text = malloc(im->ids.len + 2);
+    if (!text)
+        return false;
+    memcpy(text, im->ids.p, im->ids.len);
+    memcpy(text + im->ids.len, "}", 2);
+    bool hit = suppression_identifiers(im->supp, text);
+    free(text);
+    return hit;
+}
+
 static int import_csv(struct importer *im, const char *path, FILE *f, struct progress *pg,
                       struct import_stats *stats, struct err *e)
 {
@@ -980,6 +1000,10 @@ static int import_csv(struct importer *im, const char *path, FILE *f, struct pro
         if (why) {
             stats->rejected++;
             reject(im, path, row.line, key, column, why);
+            continue;
+        }
+        if (suppression_active(im->supp) && row_suppressed(im)) {
+            stats->suppressed++;
             continue;
         }
         uint64_t hash = text_hash128(im->hashbuf.p ? im->hashbuf.p : "", im->hashbuf.len, 0).lo;
@@ -1070,6 +1094,8 @@ static int import_jsonl(struct importer *im, const char *path, FILE *f, struct p
         uint64_t first_line[IMPORT_JSONL_CHUNK];
         if (collect_batch_init(&w, IMPORT_JSONL_CHUNK, &src, time_now_ms()))
             return err_set(e, ERR_NOMEM, "out of memory");
+        w.suppress = im->supp;
+        w.drop_suppressed = true;
         json_arena_begin();
         cJSON *results = cJSON_CreateArray();
         while (w.n < IMPORT_JSONL_CHUNK) {
@@ -1109,9 +1135,14 @@ static int import_jsonl(struct importer *im, const char *path, FILE *f, struct p
             }
             cJSON *reasons = cJSON_CreateArray();
             first_line[w.n] = lineno;
+            size_t before = w.suppressed;
             if (!reasons || collect_batch_add(&w, msg, copy, (size_t)n, im->plan, reasons)) {
                 rc = err_set(e, ERR_NOMEM, "out of memory");
                 break;
+            }
+            if (w.suppressed != before) { /* an erased person's: no record */
+                stats->suppressed++;
+                continue;
             }
             cJSON_AddItemToArray(results, reasons);
         }

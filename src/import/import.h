@@ -18,6 +18,7 @@
 
 struct import_stats {
     uint64_t read, loaded, unchanged, replaced, rejected;
+    uint64_t suppressed; /* rows of erased people, skipped (privacy/dsr.h) */
     uint64_t bytes;
 };
 

@@ -7,6 +7,7 @@
 #include "core/timeutil.h"
 #include "ingest/collect.h"
 #include "ingest/message.h"
+#include "privacy/dsr.h"
 
 #define WRITE_KEY_MAX 256 /* bytes of a write key in a request */
 
@@ -142,6 +143,16 @@ static int build_record(struct collect_batch *w, cJSON *msg, const char *raw, si
             snprintf(field, sizeof(field), "batch[%zu]", index);
         message_reason(reasons, field, "type", "a message must be a JSON object");
         add_quarantine(w, NULL, reasons, raw, raw_len);
+        return 0;
+    }
+    if (suppression_message(w->suppress, msg)) {
+        /* An erased person: nothing of the message is kept, not even its messageId. */
+        w->suppressed++;
+        if (w->drop_suppressed)
+            return 0;
+        message_reason(reasons, "", "suppressed",
+                       "the message carries an identifier of an erased person; it was dropped");
+        add_quarantine(w, NULL, reasons, "{}", 2);
         return 0;
     }
     struct message_info *info = &w->infos[w->n];
@@ -441,6 +452,7 @@ static void handle_request(struct collect *c, enum message_type type,
     cJSON *root = w->root;
     int arc = collect_batch_init(w, n, src, now);
     w->root = root;
+    w->suppress = c->suppress;
     cJSON *results = cJSON_CreateArray();
     if (arc || !results) {
         http_error(res, 500, "out_of_memory", "out of memory");
@@ -493,6 +505,7 @@ static void handle_request(struct collect *c, enum message_type type,
     c->quarantined += counts[1];
     c->duplicates += counts[2];
     c->flagged += flagged;
+    c->suppressed += w->suppressed;
     if (batch)
         answer_batch(req, res, w, results, counts);
     else
@@ -579,9 +592,10 @@ void collect_metrics(struct collect *c, struct textbuf *b)
                    "custos_messages_total{outcome=\"accepted\"} %" PRIu64 "\n"
                    "custos_messages_total{outcome=\"quarantined\"} %" PRIu64 "\n"
                    "custos_messages_total{outcome=\"duplicate\"} %" PRIu64 "\n"
-                   "custos_messages_total{outcome=\"flagged\"} %" PRIu64 "\n",
+                   "custos_messages_total{outcome=\"flagged\"} %" PRIu64 "\n"
+                   "custos_messages_total{outcome=\"suppressed\"} %" PRIu64 "\n",
                    (uint64_t)c->accepted, (uint64_t)c->quarantined, (uint64_t)c->duplicates,
-                   (uint64_t)c->flagged);
+                   (uint64_t)c->flagged, (uint64_t)c->suppressed);
     struct writer_stats ws;
     writer_get_stats(c->writer, &ws);
     textbuf_printf(b,

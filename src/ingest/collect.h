@@ -16,10 +16,14 @@
 #include "ingest/sources.h"
 #include "ingest/writer.h"
 
+struct suppression;
+
 struct collect {
     struct source_cache *sources;
     struct writer *writer;
+    struct suppression *suppress; /* erased people's identifiers (privacy/dsr.h); may be NULL */
     _Atomic uint64_t accepted, quarantined, duplicates, flagged;
+    _Atomic uint64_t suppressed; /* messages of erased people, kept only as a reason */
 };
 
 /* The routes of the collection API, bound to c (which must outlive the server):
@@ -37,6 +41,12 @@ struct collect_batch {
     cJSON *root; /* freed by collect_batch_release */
     const struct source_entry *src;
     int64_t received_at;
+    /* Erased people (privacy/dsr.h; NULL: none): a message carrying one of their
+     * identifiers becomes an empty quarantine record with the reason "suppressed", or,
+     * with drop_suppressed, no record at all (counted in suppressed). Set after init. */
+    struct suppression *suppress;
+    bool drop_suppressed;
+    size_t suppressed;
 };
 
 /* Prepares room for cap records of source src received at received_at. 0 or ERR_NOMEM. */

@@ -192,6 +192,27 @@ struct quality_value_row {
 typedef int (*store_quality_source_cb)(const struct quality_source_row *r, void *ctx);
 typedef int (*store_quality_value_cb)(const struct quality_value_row *r, void *ctx);
 
+/* Privacy (migration 0010): a consent decision for a profile (profile_id != 0) or for
+ * an identifier (identifier_type and identifier_value, standardized). */
+struct consent_row {
+    int64_t id;
+    int64_t profile_id;
+    const char *identifier_type, *identifier_value;
+    const char *purpose, *status; /* status: "granted" or "denied" */
+    int64_t time;
+    const char *source, *policy_version;
+    const char *evidence; /* JSON object, or NULL */
+};
+
+/* What an erasure deleted, per table. */
+struct erase_counts {
+    int64_t events, records, orders, order_lines, identifiers, members, profiles, merges, consents,
+        quarantine;
+};
+
+typedef int (*store_consent_cb)(const struct consent_row *c, void *ctx);
+typedef int (*store_suppression_cb)(const unsigned char hash[32], const char *type, void *ctx);
+
 struct store;
 
 struct store_ops {
@@ -372,6 +393,61 @@ struct store_ops {
      * the figures after the call. */
     int (*dp_spend)(struct store *st, int64_t key_id, double epsilon, double default_budget,
                     int64_t now, double *spent, double *budget, struct err *e);
+    /* Privacy (migration 0010; privacy/dsr.h, consent.h, retention.h).
+     * privacy_secret gives the 32-byte secret called name, made at random and kept on
+     * first use. suppression_add keeps a blind index (again: no error);
+     * suppression_scan gives every one; suppression_count how many there are. */
+    int (*privacy_secret)(struct store *st, const char *name, unsigned char out[32], struct err *e);
+    int (*suppression_add)(struct store *st, const unsigned char hash[32], const char *type,
+                           int64_t now, struct err *e);
+    int (*suppression_scan)(struct store *st, store_suppression_cb cb, void *ctx, struct err *e);
+    int (*suppression_count)(struct store *st, int64_t *n, struct err *e);
+    /* profile_family follows merge redirects from profile_id to the profile in force
+     * (*live; ERR_NOTFOUND if none) and calls cb for it and for every id merged into
+     * it, directly or not. profile_identifiers gives the identifiers of a profile. */
+    int (*profile_family)(struct store *st, int64_t profile_id, int64_t *live, store_id_cb cb,
+                          void *ctx, struct err *e);
+    int (*profile_identifiers)(struct store *st, int64_t profile_id, store_identifier_cb cb,
+                               void *ctx, struct err *e);
+    /* Everything held about profile live (in force) as a JSON object the caller frees
+     * with cJSON_Delete: ids, identifiers, records with their traits (the lineage),
+     * orders, order lines, events (raw), consents, merges. */
+    int (*privacy_export)(struct store *st, int64_t live, void **json, struct err *e);
+    /* Events and records that no profile holds (not resolved yet), for the caller to
+     * look for identifiers in. */
+    int (*privacy_unresolved)(struct store *st, store_event_cb on_event,
+                              store_import_row_cb on_record, void *ctx, struct err *e);
+    /* Deletes everything of profile live and the ids merged into it: events and records
+     * it holds, their orders and order lines, members, consents (of the profiles and of
+     * their identifiers), merges, profiles; its identifiers become tombstones (type
+     * kept, value "(erased)#ID", no profile) so that identifier numbers stay dense.
+     * Turns secure_delete on for the connection. Call inside a transaction. */
+    int (*privacy_erase)(struct store *st, int64_t live, struct erase_counts *n, struct err *e);
+    /* Deletes one row of "events" (with its membership and the consents held by its
+     * userId or anonymousId), "records" (with its order line, order and membership) or
+     * "quarantine" by id. */
+    int (*privacy_delete_row)(struct store *st, const char *table, int64_t id, struct err *e);
+    /* Makes deleted bytes go away: checkpoints the WAL (TRUNCATE), then VACUUMs if
+     * vacuum is set, then truncates the WAL again. Outside a transaction. */
+    int (*privacy_compact)(struct store *st, bool vacuum, struct err *e);
+    /* Consents: consent_put appends one (c->id set); consent_scan gives, oldest first,
+     * those of profile live, of the ids merged into it and of its identifiers. */
+    int (*consent_put)(struct store *st, struct consent_row *c, struct err *e);
+    int (*consent_scan)(struct store *st, int64_t live, store_consent_cb cb, void *ctx,
+                        struct err *e);
+    /* Events after after_id that may carry a consent (context.consent, or a track
+     * "Consent Updated"), in id order. */
+    int (*consent_events)(struct store *st, int64_t after_id, store_event_cb cb, void *ctx,
+                          struct err *e);
+    /* A named counter of the privacy jobs (0 when never set). */
+    int (*privacy_state_get)(struct store *st, const char *name, int64_t *v, struct err *e);
+    int (*privacy_state_set)(struct store *st, const char *name, int64_t v, struct err *e);
+    /* Retention: rows of category ("events", "quarantine", "records", "consents")
+     * older than cutoff (ms), counted in *n and, unless dry_run, deleted (with what
+     * depends on them: memberships, order lines, orders). ERR_INVALID for another
+     * category. */
+    int (*retention_sweep)(struct store *st, const char *category, int64_t cutoff, bool dry_run,
+                           int64_t *n, struct err *e);
 };
 
 struct store {

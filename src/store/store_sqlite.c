@@ -8,6 +8,7 @@
 #include <sqlite3.h>
 
 #include "store/store.h"
+#include "store/store_sqlite_privacy.h"
 
 struct migration {
     int version;
@@ -1502,7 +1503,30 @@ static const struct store_ops sqlite_ops = {
     .constraint_scan = sq_constraint_scan,
     .merge_scan = sq_merge_scan,
     .merge_undo = sq_merge_undo,
+    /* privacy: store_sqlite_privacy.c */
+    .privacy_secret = sqp_privacy_secret,
+    .suppression_add = sqp_suppression_add,
+    .suppression_scan = sqp_suppression_scan,
+    .suppression_count = sqp_suppression_count,
+    .profile_family = sqp_profile_family,
+    .profile_identifiers = sqp_profile_identifiers,
+    .privacy_export = sqp_privacy_export,
+    .privacy_unresolved = sqp_privacy_unresolved,
+    .privacy_erase = sqp_privacy_erase,
+    .privacy_delete_row = sqp_privacy_delete_row,
+    .privacy_compact = sqp_privacy_compact,
+    .consent_put = sqp_consent_put,
+    .consent_scan = sqp_consent_scan,
+    .consent_events = sqp_consent_events,
+    .privacy_state_get = sqp_privacy_state_get,
+    .privacy_state_set = sqp_privacy_state_set,
+    .retention_sweep = sqp_retention_sweep,
 };
+
+sqlite3 *store_sqlite_db(struct store *st)
+{
+    return impl(st)->db;
+}
 
 static int exec_sql(struct sqlite_store *s, const char *sql, struct err *e)
 {

@@ -152,9 +152,12 @@ static void test_defaults(void **state)
         settings++;
         assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(s, "origin")), "default");
     }
-    assert_int_equal(settings, 29); /* 8 of the collector, 7 of identity resolution, 6 of
-                                       data quality, 2 of profiles, 6 of privacy (classification,
-                                       tls-cert, tls-key, cli-role, role-policy, dp-budget) */
+    assert_int_equal(settings, 34); /* 8 of the collector, 7 of identity resolution, 6 of
+                                       data quality, 2 of profiles, 6 of privacy access
+                                       (classification, tls-cert, tls-key, cli-role,
+                                       role-policy, dp-budget), 5 of consent and retention */
+    assert_string_equal(cfg.consent_default, "denied");
+    assert_int_equal(cfg.retention_interval, 3600);
     assert_non_null(strstr(cfg.identity_types, "phone:"));
     cJSON_Delete(o);
 }
@@ -473,6 +476,11 @@ static void test_show_json(void **state)
         {"quality-interval", "default", "300"},
         {"survivorship", "default", "*:most_recent"},
         {"profile-cache", "default", "on"},
+        {"consent-categories", "default", ""},
+        {"consent-default", "default", "denied"},
+        {"consent-sync-interval", "default", "10"},
+        {"retention", "default", ""},
+        {"retention-interval", "default", "3600"},
     };
     assert_int_equal(cJSON_GetArraySize(o), ARRAY_SIZE(want) + 2); /* + identity-types, -blocked */
     for (size_t k = 0; k < ARRAY_SIZE(want); k++) {

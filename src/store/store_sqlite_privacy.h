@@ -1,0 +1,38 @@
+/* store_sqlite_privacy.h - the SQLite backend's privacy operations (migration 0010),
+ * kept apart from store_sqlite.c; they fill the privacy slots of its ops table. See
+ * store.h for what each does. */
+#ifndef CUSTOS_STORE_SQLITE_PRIVACY_H
+#define CUSTOS_STORE_SQLITE_PRIVACY_H
+
+#include <sqlite3.h>
+
+#include "store/store.h"
+
+/* The connection of a SQLite store (defined in store_sqlite.c). */
+sqlite3 *store_sqlite_db(struct store *st);
+
+int sqp_privacy_secret(struct store *st, const char *name, unsigned char out[32], struct err *e);
+int sqp_suppression_add(struct store *st, const unsigned char hash[32], const char *type,
+                        int64_t now, struct err *e);
+int sqp_suppression_scan(struct store *st, store_suppression_cb cb, void *ctx, struct err *e);
+int sqp_suppression_count(struct store *st, int64_t *n, struct err *e);
+int sqp_profile_family(struct store *st, int64_t profile_id, int64_t *live, store_id_cb cb,
+                       void *ctx, struct err *e);
+int sqp_profile_identifiers(struct store *st, int64_t profile_id, store_identifier_cb cb, void *ctx,
+                            struct err *e);
+int sqp_privacy_export(struct store *st, int64_t live, void **json, struct err *e);
+int sqp_privacy_unresolved(struct store *st, store_event_cb on_event, store_import_row_cb on_record,
+                           void *ctx, struct err *e);
+int sqp_privacy_erase(struct store *st, int64_t live, struct erase_counts *n, struct err *e);
+int sqp_privacy_delete_row(struct store *st, const char *table, int64_t id, struct err *e);
+int sqp_privacy_compact(struct store *st, bool vacuum, struct err *e);
+int sqp_consent_put(struct store *st, struct consent_row *c, struct err *e);
+int sqp_consent_scan(struct store *st, int64_t live, store_consent_cb cb, void *ctx, struct err *e);
+int sqp_consent_events(struct store *st, int64_t after_id, store_event_cb cb, void *ctx,
+                       struct err *e);
+int sqp_privacy_state_get(struct store *st, const char *name, int64_t *v, struct err *e);
+int sqp_privacy_state_set(struct store *st, const char *name, int64_t v, struct err *e);
+int sqp_retention_sweep(struct store *st, const char *category, int64_t cutoff, bool dry_run,
+                        int64_t *n, struct err *e);
+
+#endif
