@@ -133,6 +133,22 @@ struct quality_value_row {
     const char *source, *origin, *field, *value;
 };
 
+/* Analytics (analytics/snapshot.c): orders and events with the profile they belong
+ * to, for the columnar snapshot. */
+struct analytics_order_row {
+    int64_t id, profile_id, time, amount; /* amount: 0 when absent */
+    const char *source, *channel, *store; /* "" when absent */
+    const char *categories; /* distinct categories of its lines, separated by '\x1f' */
+};
+struct analytics_event_row {
+    int64_t id, profile_id, time;
+    const char *name;     /* track: the event; other calls: their type ("page", "identify") */
+    const char *source;   /* the source's name */
+    const char *campaign; /* context.campaign.name, "" when absent */
+};
+typedef int (*store_analytics_order_cb)(const struct analytics_order_row *r, void *ctx);
+typedef int (*store_analytics_event_cb)(const struct analytics_event_row *r, void *ctx);
+
 typedef int (*store_quality_source_cb)(const struct quality_source_row *r, void *ctx);
 typedef int (*store_quality_value_cb)(const struct quality_value_row *r, void *ctx);
 
@@ -230,6 +246,18 @@ struct store_ops {
      * A merged-away id is followed to the profile it joined. ERR_NOTFOUND if none. */
     int (*profile_view)(struct store *st, int64_t profile_id, int recent_events, void **json,
                         struct err *e);
+
+    /* Analytics. analytics_orders gives every order with a time and id > after_id whose
+     * record is in a profile, in id order; analytics_events every event with id >
+     * after_id in a profile (its member row, else the profile of its userId or
+     * anonymousId identifier: events that arrived after the last resolution), in id
+     * order. analytics_stamp is a number that changes whenever resolution rewrites
+     * the profiles (then a snapshot loads everything again). */
+    int (*analytics_orders)(struct store *st, int64_t after_id, store_analytics_order_cb cb,
+                            void *ctx, struct err *e);
+    int (*analytics_events)(struct store *st, int64_t after_id, store_analytics_event_cb cb,
+                            void *ctx, struct err *e);
+    int (*analytics_stamp)(struct store *st, int64_t *stamp, struct err *e);
 
     /* API keys (migration 0005). api_key_add stores a key's hash (expires_at may be
      * STORE_NULL_TIME); ERR_EXISTS if the hash is taken. api_key_by_hash calls cb for

@@ -336,6 +336,8 @@ union row_cb {
     store_api_key_cb api_key;
     store_quality_source_cb quality_source;
     store_quality_value_cb quality_value;
+    store_analytics_order_cb analytics_order;
+    store_analytics_event_cb analytics_event;
 };
 
 /* Steps q, handing each row to a row reader; resets q at the end. */
@@ -1096,6 +1098,95 @@ static void sq_close(struct store *st)
     free(s);
 }
 
+/* ---- Analytics: the rows of the columnar snapshot (analytics/snapshot.c) ---- */
+
+static const char *col_str(sqlite3_stmt *q, int i)
+{
+    const char *v = col_text(q, i);
+    return v ? v : "";
+}
+
+static int analytics_order_row(sqlite3_stmt *q, const union row_cb *cb, void *ctx)
+{
+    struct analytics_order_row r = {
+        .id = sqlite3_column_int64(q, 0),
+        .profile_id = sqlite3_column_int64(q, 1),
+        .time = sqlite3_column_int64(q, 2),
+        .amount = sqlite3_column_int64(q, 3),
+        .source = col_str(q, 4),
+        .channel = col_str(q, 5),
+        .store = col_str(q, 6),
+        .categories = col_str(q, 7),
+    };
+    return cb->analytics_order(&r, ctx);
+}
+
+static int sq_analytics_orders(struct store *st, int64_t after_id, store_analytics_order_cb cb,
+                               void *ctx, struct err *e)
+{
+    static const char sql[] =
+        "SELECT o.id, pm.profile_id, o.time, coalesce(o.amount_minor, 0), s.name, o.channel, "
+        "o.store, (SELECT group_concat(c, char(31)) FROM (SELECT DISTINCT l.category AS c FROM "
+        "order_lines l WHERE l.source_id = o.source_id AND l.order_id = o.order_id AND "
+        "l.category IS NOT NULL AND l.category <> '')) "
+        "FROM orders o JOIN profile_members pm ON pm.kind = 1 AND pm.row_id = o.record_id "
+        "LEFT JOIN sources s ON s.id = o.source_id WHERE o.id > ?1 AND o.time IS NOT NULL "
+        "ORDER BY o.id";
+    struct sqlite_store *s = impl(st);
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK)
+        return db_err(s, e, "prepare");
+    sqlite3_bind_int64(q, 1, after_id);
+    int rc = scan_rows(s, q, analytics_order_row, &(union row_cb){.analytics_order = cb}, ctx, e);
+    sqlite3_finalize(q);
+    return rc;
+}
+
+static int analytics_event_row(sqlite3_stmt *q, const union row_cb *cb, void *ctx)
+{
+    struct analytics_event_row r = {
+        .id = sqlite3_column_int64(q, 0),
+        .profile_id = sqlite3_column_int64(q, 1),
+        .time = sqlite3_column_int64(q, 2),
+        .name = col_str(q, 3),
+        .source = col_str(q, 4),
+        .campaign = col_str(q, 5),
+    };
+    return cb->analytics_event(&r, ctx);
+}
+
+static int sq_analytics_events(struct store *st, int64_t after_id, store_analytics_event_cb cb,
+                               void *ctx, struct err *e)
+{
+    /* Events stored after the last resolution have no member row yet: they go to the
+     * profile of their userId, else of their anonymousId. */
+    static const char sql[] =
+        "SELECT id, p, timestamp, name, src, camp FROM (SELECT e.id, coalesce(pm.profile_id, "
+        "(SELECT i.profile_id FROM identifiers i WHERE i.value = e.user_id AND i.type = "
+        "'user_id'), (SELECT i.profile_id FROM identifiers i WHERE i.value = e.anonymous_id AND "
+        "i.type = 'anonymous_id')) AS p, e.timestamp, CASE WHEN e.type = 'track' THEN e.event "
+        "ELSE e.type END AS name, s.name AS src, CASE WHEN json_valid(e.raw) THEN "
+        "json_extract(e.raw, '$.context.campaign.name') END AS camp FROM events e LEFT JOIN "
+        "profile_members pm ON pm.kind = 0 AND pm.row_id = e.id LEFT JOIN sources s ON s.id = "
+        "e.source_id WHERE e.id > ?1) WHERE p IS NOT NULL ORDER BY id";
+    struct sqlite_store *s = impl(st);
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK)
+        return db_err(s, e, "prepare");
+    sqlite3_bind_int64(q, 1, after_id);
+    int rc = scan_rows(s, q, analytics_event_row, &(union row_cb){.analytics_event = cb}, ctx, e);
+    sqlite3_finalize(q);
+    return rc;
+}
+
+static int sq_analytics_stamp(struct store *st, int64_t *stamp, struct err *e)
+{
+    static const char sql[] = "SELECT coalesce((SELECT max(resolved_at) FROM profiles), 0) * 1000 "
+                              "+ coalesce((SELECT max(id) FROM merges), 0)";
+    *stamp = 0;
+    return scan_sql(impl(st), sql, int_row, NULL, stamp, e);
+}
+
 static const struct store_ops sqlite_ops = {
     .name = "sqlite",
     .close = sq_close,
@@ -1141,6 +1232,9 @@ static const struct store_ops sqlite_ops = {
     .api_key_by_hash = sq_api_key_by_hash,
     .api_key_list = sq_api_key_list,
     .api_key_revoke = sq_api_key_revoke,
+    .analytics_orders = sq_analytics_orders,
+    .analytics_events = sq_analytics_events,
+    .analytics_stamp = sq_analytics_stamp,
 };
 
 static int exec_sql(struct sqlite_store *s, const char *sql, struct err *e)
