@@ -30,7 +30,7 @@ UNIT_BIN := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRC))
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_BIN := $(patsubst fuzz/%.c,$(O)/fuzz/%,$(FUZZ_SRC))
 
-.PHONY: all run test unit check-format format clean bench
+.PHONY: all run test unit check-format format clean bench bench-analytics
 all: $(O)/custos $(O)/bench/loadgen $(O)/bench/identity_febrl
 ifeq ($(BUILD),release)
 all: custos
@@ -74,6 +74,11 @@ $(O)/bench/identity_febrl: bench/identity_febrl.c $(O)/libcustos.a
 	@echo "  LD $@"
 	@$(CC) $(CFLAGS_ALL) $(LDOPT) -o $@ $< $(O)/libcustos.a $(LDLIBS_ALL)
 
+$(O)/bench/analytics/custos_bench: bench/analytics/custos_bench.c $(O)/libcustos.a
+	@mkdir -p $(dir $@)
+	@echo "  LD $@"
+	@$(CC) $(CFLAGS_ALL) $(LDOPT) -o $@ $< $(O)/libcustos.a $(LDLIBS_ALL)
+
 $(O)/bench/%: bench/%.c
 	@mkdir -p $(dir $@)
 	@echo "  LD $@"
@@ -98,6 +103,13 @@ bench:
 	./scripts/setup
 	$(MAKE) BUILD=release all
 	bench/ingest
+
+# Analytics against DuckDB and SQLite on generated data (bench/analytics/run; a smaller
+# world with BENCH_SCALE=0.01, say).
+bench-analytics:
+	./scripts/setup
+	$(MAKE) BUILD=release all build/release/bench/analytics/gen build/release/bench/analytics/custos_bench
+	bench/analytics/run
 
 fuzz-libfuzzer:
 	@mkdir -p build/fuzz
