@@ -85,7 +85,7 @@ const char *snap_dict_str(const struct snap_dict *d, uint32_t id)
     return id < d->n ? d->str[id] : "";
 }
 
-static void dict_release(struct snap_dict *d)
+void snap_dict_release(struct snap_dict *d)
 {
     for (size_t i = 0; i < d->n; i++)
         free(d->str[i]);
@@ -167,12 +167,12 @@ void snapshot_free(struct snapshot *s)
     free(s->ord_off);
     free(s->ev_off);
     free(s->profile_id);
-    dict_release(&s->names);
-    dict_release(&s->sources);
-    dict_release(&s->channels);
-    dict_release(&s->stores);
-    dict_release(&s->categories);
-    dict_release(&s->campaigns);
+    snap_dict_release(&s->names);
+    snap_dict_release(&s->sources);
+    snap_dict_release(&s->channels);
+    snap_dict_release(&s->stores);
+    snap_dict_release(&s->categories);
+    snap_dict_release(&s->campaigns);
     if (s->raw) {
         free(s->raw->ord);
         free(s->raw->ev);
@@ -185,6 +185,18 @@ void snapshot_free(struct snapshot *s)
 static size_t pid_hash(int64_t id, size_t mask)
 {
     return (size_t)(((uint64_t)id * 0x9E3779B97F4A7C15ULL) >> 20) & mask;
+}
+
+int64_t snapshot_find_profile(const struct snapshot *s, int64_t profile_id)
+{
+    const struct snap_raw *r = s->raw;
+    if (!r->npslot)
+        return -1;
+    size_t mask = r->npslot - 1;
+    for (size_t j = pid_hash(profile_id, mask); r->pslot[j]; j = (j + 1) & mask)
+        if (s->profile_id[r->pslot[j] - 1] == profile_id)
+            return r->pslot[j] - 1;
+    return -1;
 }
 
 int64_t snapshot_add_profile(struct snapshot *s, int64_t profile_id)

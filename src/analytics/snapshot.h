@@ -38,6 +38,9 @@ uint32_t snap_dict_find(const struct snap_dict *d, const char *s);
 /* The string of id (never NULL). */
 const char *snap_dict_str(const struct snap_dict *d, uint32_t id);
 
+/* Frees the strings and the table (the dictionary is empty and reusable after). */
+void snap_dict_release(struct snap_dict *d);
+
 /* One order / event as it arrives (strings are interned by the caller with the
  * snapshot's dictionaries, or by snapshot_refresh). */
 struct snap_order {
@@ -84,6 +87,8 @@ void snapshot_free(struct snapshot *s);
 
 /* Adds a profile (if new) and returns its dense index, or -1 when out of memory. */
 int64_t snapshot_add_profile(struct snapshot *s, int64_t profile_id);
+/* The dense index of a store profile id, or -1 when the snapshot has no such profile. */
+int64_t snapshot_find_profile(const struct snapshot *s, int64_t profile_id);
 /* Adds one row; visible after snapshot_build. ERR_NOMEM / ERR_LIMIT. */
 int snapshot_add_order(struct snapshot *s, const struct snap_order *o, struct err *e);
 int snapshot_add_event(struct snapshot *s, const struct snap_event *ev, struct err *e);

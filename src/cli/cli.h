@@ -21,6 +21,7 @@ int cmd_resolve(int argc, char **argv);
 int cmd_quality(int argc, char **argv);
 int cmd_profile(int argc, char **argv);
 int cmd_analyze(int argc, char **argv);
+int cmd_segment(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_version(int argc, char **argv);

@@ -55,6 +55,13 @@ static const struct setting settings[] = {
     {"quality-max-age-hours", SET_INT, S(quality_max_age_hours), "48", 1, 87600, NULL, false,
      "custos quality: hours since a source's newest event or record, past which it is an "
      "alert"},
+    {"tags", SET_STRING, S(tags), "", 0, 0, NULL, false,
+     "rule-based tags, computed for every profile as data arrives: \"NAME: EXPRESSION; ...\" "
+     "in the segment language, e.g. \"mother_baby: orders.count(last 180d, category = "
+     "'母婴') >= 2\" (docs/segments.md)"},
+    {"segment-refresh-ms", SET_INT, S(segment_refresh_ms), "500", 0, 3600000, NULL, false,
+     "custos serve: how often new events and orders are added to the analytics snapshot and "
+     "segment memberships evaluated again (0: never)"},
 };
 #undef S
 

@@ -24,6 +24,8 @@ struct config {
     long quality_min_completeness; /* percent: a field filled in less often is an alert */
     long quality_min_validity;     /* percent: a field whose values pass less often is one */
     long quality_max_age_hours;    /* a source whose newest row is older is one */
+    char *tags;                    /* rule-based tags: "name: expression; ..." */
+    long segment_refresh_ms;       /* serve: snapshot and segment refresh period */
 };
 
 /* The settings in force; valid after config_load(). */
