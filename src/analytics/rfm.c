@@ -1,9 +1,11 @@
 /* rfm.c - recency, frequency and monetary scores by quintile, and the named segments.
  *
  * One pass over each profile's orders (two threads) gives its last order, count and
- * amount in the window; the three values are radix-sorted and each profile's score is
- * 1 + 5 * (profiles with a worse value) / n, found by binary search in the sorted
- * values: equal values always get equal scores, as SQL's RANK() would give them. */
+ * amount in the window; each metric's values are radix-sorted (one metric per thread)
+ * only to read the four quintile boundaries, and each profile's score, 1 + 5 *
+ * (profiles with a worse value) / n, comes from comparing its value with them: equal
+ * values always get equal scores, as SQL's RANK() would give them. (A binary search
+ * per profile in the sorted values cost 0.7 s at 1 M profiles: cache misses.) */
 #include "analytics/analytics.h"
 
 /* The score table (docs/analytics.md): rows are R 5..1, columns F 1..5. */
@@ -50,7 +52,7 @@ const char *rfm_segment_name(enum rfm_segment seg)
 }
 
 /* LSD radix sort of unsigned keys, 11 bits a pass, as many passes as the largest key
- * needs. tmp has room for n keys. */
+ * needs. tmp has room for n. */
 static void radix_sort(uint64_t *k, size_t n, uint64_t *tmp)
 {
     uint64_t max = 0;
@@ -74,41 +76,70 @@ static void radix_sort(uint64_t *k, size_t n, uint64_t *tmp)
         memcpy(k, src, n * sizeof(*k));
 }
 
-/* Keys in [lo, hi) of sorted a that are < v. */
-static size_t lower_bound(const uint64_t *a, size_t n, uint64_t v)
+/* The quintile boundaries of one metric. With the keys sorted (a larger key is
+ * better), a key v has less(v) keys below it, and its score is 1 + the number of
+ * k = 1..4 with less(v) >= q_k = ceil(k * n / 5). Since the sorted key at q_k is w_k,
+ * less(v) >= q_k exactly when v > w_k, or v == w_k and no key equal to w_k comes
+ * before position q_k. */
+struct bounds {
+    uint64_t w[4];
+    bool eq[4];
+};
+
+static void bounds_of(const uint64_t *sorted, size_t n, struct bounds *b)
 {
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (a[mid] < v)
-            lo = mid + 1;
-        else
-            hi = mid;
+    for (int k = 1; k <= 4; k++) {
+        size_t q = ((size_t)k * n + 4) / 5;
+        if (q >= n) {
+            b->w[k - 1] = UINT64_MAX;
+            b->eq[k - 1] = false;
+            continue;
+        }
+        b->w[k - 1] = sorted[q];
+        b->eq[k - 1] = q == 0 || sorted[q - 1] < sorted[q];
     }
-    return lo;
 }
+
+static inline uint8_t score_of(const struct bounds *b, uint64_t v)
+{
+    uint8_t s = 1;
+    for (int k = 0; k < 4; k++)
+        s += v > b->w[k] || (v == b->w[k] && b->eq[k]);
+    return s;
+}
+
+#define RECENCY_KEY_MAX ((uint64_t)INT32_MAX) /* recency keys are flipped: shorter is better */
+
+struct rfm_part_acc {
+    size_t n, off;
+    int64_t mmin;
+    int64_t seg_customers[RFM_SEGMENTS], seg_revenue[RFM_SEGMENTS];
+};
 
 struct rfm_job {
     const struct snapshot *s;
     int64_t from, as_of;
-    /* per profile */
-    int64_t *last, *money;
+    int phase;
+    /* per profile: orders in the window (0: none), their amount, the last one */
     uint32_t *count;
-    /* per scored profile */
+    int64_t *money, *last;
+    struct rfm_part_acc part[SNAP_THREADS];
     struct rfm_score *rows;
     size_t n;
-    uint64_t *key[3], *tmp[3];
     int64_t mmin;
-    int phase;
+    uint64_t *key[3], *tmp[SNAP_THREADS];
+    struct bounds b[3];
 };
 
 static void rfm_part(int part, int nparts, void *ctx)
 {
     struct rfm_job *j = ctx;
     const struct snapshot *s = j->s;
-    if (j->phase == 0) {
-        size_t lo = snap_part_begin(s->nprofiles, part, nparts);
-        size_t hi = snap_part_begin(s->nprofiles, part + 1, nparts);
+    struct rfm_part_acc *acc = &j->part[part];
+    size_t lo = snap_part_begin(s->nprofiles, part, nparts);
+    size_t hi = snap_part_begin(s->nprofiles, part + 1, nparts);
+    if (j->phase == 0) { /* one pass over the orders */
+        acc->mmin = INT64_MAX;
         for (size_t p = lo; p < hi; p++) {
             uint32_t c = 0;
             int64_t money = 0, last = INT64_MIN;
@@ -123,26 +154,44 @@ static void rfm_part(int part, int nparts, void *ctx)
             j->count[p] = c;
             j->money[p] = money;
             j->last[p] = last;
+            if (c) {
+                acc->n++;
+                if (money < acc->mmin)
+                    acc->mmin = money;
+            }
         }
-    } else if (j->phase == 1) {
-        /* the three sorts, shared between the threads */
-        for (int k = part; k < 3; k += nparts)
-            radix_sort(j->key[k], j->n, j->tmp[k]);
-    } else {
-        size_t lo = snap_part_begin(j->n, part, nparts),
-               hi = snap_part_begin(j->n, part + 1, nparts);
-        size_t n = j->n;
-        for (size_t i = lo; i < hi; i++) {
+    } else if (j->phase == 1) { /* the scored profiles' rows and keys */
+        size_t i = acc->off;
+        for (size_t p = lo; p < hi; p++) {
+            if (!j->count[p])
+                continue;
+            int64_t days = (j->as_of - j->last[p]) / MS_PER_DAY;
+            int32_t rec = (int32_t)(days > INT32_MAX ? INT32_MAX : days);
+            j->rows[i] = (struct rfm_score){.profile = (uint32_t)p,
+                                            .recency = rec,
+                                            .frequency = j->count[p],
+                                            .monetary = j->money[p]};
+            j->key[0][i] = RECENCY_KEY_MAX - (uint64_t)rec;
+            j->key[1][i] = j->count[p];
+            j->key[2][i] = (uint64_t)(j->money[p] - j->mmin);
+            i++;
+        }
+    } else if (j->phase == 2) { /* sort each metric's keys: one metric per thread */
+        for (int k = part; k < 3; k += nparts) {
+            radix_sort(j->key[k], j->n, j->tmp[part]);
+            bounds_of(j->key[k], j->n, &j->b[k]);
+        }
+    } else { /* scores and segments */
+        size_t rlo = snap_part_begin(j->n, part, nparts),
+               rhi = snap_part_begin(j->n, part + 1, nparts);
+        for (size_t i = rlo; i < rhi; i++) {
             struct rfm_score *r = &j->rows[i];
-            /* recency: worse is longer, so count the keys greater than ours */
-            uint64_t rk = (uint64_t)r->recency;
-            size_t worse_r = n - lower_bound(j->key[0], n, rk + 1);
-            size_t worse_f = lower_bound(j->key[1], n, r->frequency);
-            size_t worse_m = lower_bound(j->key[2], n, (uint64_t)(r->monetary - j->mmin));
-            r->r = (uint8_t)(1 + 5 * worse_r / n);
-            r->f = (uint8_t)(1 + 5 * worse_f / n);
-            r->m = (uint8_t)(1 + 5 * worse_m / n);
+            r->r = score_of(&j->b[0], RECENCY_KEY_MAX - (uint64_t)r->recency);
+            r->f = score_of(&j->b[1], r->frequency);
+            r->m = score_of(&j->b[2], (uint64_t)(r->monetary - j->mmin));
             r->segment = (uint8_t)rfm_segment_of(r->r, r->f);
+            acc->seg_customers[r->segment]++;
+            acc->seg_revenue[r->segment] += r->monetary;
         }
     }
 }
@@ -167,65 +216,46 @@ int rfm_compute(const struct snapshot *s, const struct rfm_options *o, struct rf
     out->as_of = as_of;
     out->window_days = o->window_days;
     size_t np = s->nprofiles ? s->nprofiles : 1;
-    j.last = malloc(np * sizeof(*j.last));
-    j.money = malloc(np * sizeof(*j.money));
-    j.count = malloc(np * sizeof(*j.count));
+    j.last = snap_alloc(np * sizeof(*j.last));
+    j.money = snap_alloc(np * sizeof(*j.money));
+    j.count = snap_alloc(np * sizeof(*j.count));
     int rc = ERR_NOMEM;
     if (!j.last || !j.money || !j.count)
         goto out;
     snapshot_parallel(rfm_part, &j);
-
-    size_t n = 0;
-    for (size_t p = 0; p < s->nprofiles; p++)
-        n += j.count[p] > 0;
-    j.n = n;
-    out->rows = malloc((n ? n : 1) * sizeof(*out->rows));
-    for (int k = 0; k < 3; k++) {
-        j.key[k] = malloc((n ? n : 1) * sizeof(uint64_t));
-        j.tmp[k] = malloc((n ? n : 1) * sizeof(uint64_t));
-    }
-    if (!out->rows || !j.key[0] || !j.key[1] || !j.key[2] || !j.tmp[0] || !j.tmp[1] || !j.tmp[2])
-        goto out;
-    j.rows = out->rows;
     j.mmin = INT64_MAX;
-    for (size_t p = 0, i = 0; p < s->nprofiles; p++) {
-        if (!j.count[p])
-            continue;
-        int64_t days = (as_of - j.last[p]) / MS_PER_DAY;
-        out->rows[i] = (struct rfm_score){.profile = (uint32_t)p,
-                                          .recency = (int32_t)(days > INT32_MAX ? INT32_MAX : days),
-                                          .frequency = j.count[p],
-                                          .monetary = j.money[p]};
-        if (j.money[p] < j.mmin)
-            j.mmin = j.money[p];
-        i++;
+    for (int t = 0; t < SNAP_THREADS; t++) {
+        j.part[t].off = j.n;
+        j.n += j.part[t].n;
+        if (j.part[t].mmin < j.mmin)
+            j.mmin = j.part[t].mmin;
     }
-    for (size_t i = 0; i < n; i++) {
-        j.key[0][i] = (uint64_t)out->rows[i].recency;
-        j.key[1][i] = out->rows[i].frequency;
-        j.key[2][i] = (uint64_t)(out->rows[i].monetary - j.mmin);
-    }
-    if (n) {
-        j.phase = 1;
+    size_t n = j.n, cap = n ? n : 1;
+    bool ok = (out->rows = j.rows = snap_alloc(cap * sizeof(*out->rows))) != NULL;
+    for (int k = 0; k < 3; k++)
+        ok = ok && (j.key[k] = snap_alloc(cap * sizeof(uint64_t)));
+    for (int t = 0; t < SNAP_THREADS; t++)
+        ok = ok && (j.tmp[t] = snap_alloc(cap * sizeof(uint64_t)));
+    if (!ok)
+        goto out;
+    for (j.phase = 1; n && j.phase <= 3; j.phase++)
         snapshot_parallel(rfm_part, &j);
-        j.phase = 2;
-        snapshot_parallel(rfm_part, &j);
-    }
     out->n = n;
-    for (size_t i = 0; i < n; i++) {
-        out->seg_customers[out->rows[i].segment]++;
-        out->seg_revenue[out->rows[i].segment] += out->rows[i].monetary;
-        out->revenue += out->rows[i].monetary;
-    }
+    for (int t = 0; t < SNAP_THREADS; t++)
+        for (int g = 0; g < RFM_SEGMENTS; g++) {
+            out->seg_customers[g] += j.part[t].seg_customers[g];
+            out->seg_revenue[g] += j.part[t].seg_revenue[g];
+            out->revenue += j.part[t].seg_revenue[g];
+        }
     rc = 0;
 out:
     free(j.last);
     free(j.money);
     free(j.count);
-    for (int k = 0; k < 3; k++) {
+    for (int k = 0; k < 3; k++)
         free(j.key[k]);
-        free(j.tmp[k]);
-    }
+    for (int t = 0; t < SNAP_THREADS; t++)
+        free(j.tmp[t]);
     if (rc) {
         rfm_result_release(out);
         err_set(e, rc, "out of memory for RFM scores");

@@ -2,8 +2,25 @@
  * arrive, the sort into per-profile columns, the incremental load from the store and
  * the two-thread split every scan uses. See snapshot.h. */
 #include <pthread.h>
+#include <sys/mman.h>
 
 #include "analytics/snapshot.h"
+
+/* ---- Large arrays ---- */
+
+#define HUGE_PAGE (2u << 20)
+
+void *snap_alloc(size_t bytes)
+{
+    if (bytes < 4 * (size_t)HUGE_PAGE)
+        return malloc(bytes ? bytes : 1);
+    void *p = NULL;
+    size_t rounded = (bytes + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+    if (posix_memalign(&p, HUGE_PAGE, rounded))
+        return NULL;
+    madvise(p, rounded, MADV_HUGEPAGE); /* advice only: failure changes nothing */
+    return p;
+}
 
 /* ---- Dictionaries ---- */
 
@@ -337,9 +354,9 @@ static void sort_run(uint32_t *idx, size_t n, const int64_t *key, uint32_t *tmp)
 static int order_rows(size_t np, size_t n, const uint32_t *profile, size_t stride,
                       const int64_t *time, size_t tstride, uint32_t *off, uint32_t **idx_out)
 {
-    uint32_t *idx = malloc((n ? n : 1) * sizeof(*idx));
-    uint32_t *tmp = malloc((n ? n : 1) * sizeof(*tmp));
-    int64_t *key = malloc((n ? n : 1) * sizeof(*key));
+    uint32_t *idx = snap_alloc((n ? n : 1) * sizeof(*idx));
+    uint32_t *tmp = snap_alloc((n ? n : 1) * sizeof(*tmp));
+    int64_t *key = snap_alloc((n ? n : 1) * sizeof(*key));
     if (!idx || !tmp || !key) {
         free(idx);
         free(tmp);
@@ -388,16 +405,16 @@ int snapshot_build(struct snapshot *s, struct err *e)
         goto nomem;
     columns_free(s);
     size_t no = r->nord ? r->nord : 1, ne = r->nev ? r->nev : 1;
-    s->ord_time = malloc(no * sizeof(int64_t));
-    s->ord_amount = malloc(no * sizeof(int64_t));
-    s->ord_cats = malloc(no * sizeof(uint64_t));
-    s->ord_source = malloc(no * sizeof(uint32_t));
-    s->ord_channel = malloc(no * sizeof(uint32_t));
-    s->ord_store = malloc(no * sizeof(uint32_t));
-    s->ev_time = malloc(ne * sizeof(int64_t));
-    s->ev_name = malloc(ne * sizeof(uint32_t));
-    s->ev_source = malloc(ne * sizeof(uint32_t));
-    s->ev_campaign = malloc(ne * sizeof(uint32_t));
+    s->ord_time = snap_alloc(no * sizeof(int64_t));
+    s->ord_amount = snap_alloc(no * sizeof(int64_t));
+    s->ord_cats = snap_alloc(no * sizeof(uint64_t));
+    s->ord_source = snap_alloc(no * sizeof(uint32_t));
+    s->ord_channel = snap_alloc(no * sizeof(uint32_t));
+    s->ord_store = snap_alloc(no * sizeof(uint32_t));
+    s->ev_time = snap_alloc(ne * sizeof(int64_t));
+    s->ev_name = snap_alloc(ne * sizeof(uint32_t));
+    s->ev_source = snap_alloc(ne * sizeof(uint32_t));
+    s->ev_campaign = snap_alloc(ne * sizeof(uint32_t));
     if (!s->ord_time || !s->ord_amount || !s->ord_cats || !s->ord_source || !s->ord_channel ||
         !s->ord_store || !s->ev_time || !s->ev_name || !s->ev_source || !s->ev_campaign) {
         columns_free(s);

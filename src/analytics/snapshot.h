@@ -102,6 +102,11 @@ int snapshot_build(struct snapshot *s, struct err *e);
  * scratch. *added (may be NULL) gets how many rows were added. */
 int snapshot_refresh(struct snapshot *s, struct store *st, int64_t *added, struct err *e);
 
+/* malloc for large arrays: 2 MiB-aligned and marked for transparent huge pages, so
+ * that touching a fresh 10 M-row array costs a few hundred page faults, not tens of
+ * thousands (on a VM a fault is expensive). Free with free(). NULL when out of memory. */
+void *snap_alloc(size_t bytes);
+
 /* Runs fn(part, nparts, ctx) on SNAP_THREADS threads (the caller's being one), and
  * returns when all are done. A part takes profiles [n*part/nparts, n*(part+1)/nparts). */
 void snapshot_parallel(void (*fn)(int part, int nparts, void *ctx), void *ctx);
