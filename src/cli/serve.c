@@ -8,6 +8,7 @@
 #include "http/metrics.h"
 #include "http/server.h"
 #include "identity/profile_api.h"
+#include "segment/live.h"
 #include "ingest/collect.h"
 
 #define SERVE_MAX_ROUTES 16
@@ -68,6 +69,7 @@ int cmd_serve(int argc, char **argv)
     struct store *st = NULL;
     struct http_server *srv = NULL;
     struct profile_api *profiles = NULL;
+    struct analytics_live *live = NULL;
     struct store_options sopt = {.synchronous_full = strcmp(cfg.synchronous, "full") == 0,
                                  .background_checkpoint = true};
     if (store_open(cfg.db, &sopt, &st, &e) || source_cache_new(cfg.db, &collector.sources, &e)) {
@@ -79,10 +81,17 @@ int cmd_serve(int argc, char **argv)
         source_cache_free(collector.sources);
         return cli_fail("%s", e.msg);
     }
+    if (analytics_live_new(cfg.db, cfg.segment_refresh_ms, &live, &e)) {
+        store_close(st);
+        source_cache_free(collector.sources);
+        profile_api_free(profiles);
+        return cli_fail("analytics: %s", e.msg);
+    }
     if (writer_start(st, (size_t)cfg.max_queue, &collector.writer, &e)) {
         store_close(st);
         source_cache_free(collector.sources);
         profile_api_free(profiles);
+        analytics_live_free(live);
         return cli_fail("%s", e.msg);
     }
     struct writer_stats ws;
@@ -91,6 +100,7 @@ int cmd_serve(int argc, char **argv)
     struct http_route routes[SERVE_MAX_ROUTES];
     size_t n = collect_routes(&collector, routes, SERVE_MAX_ROUTES - 1);
     n += profile_api_routes(profiles, routes + n, SERVE_MAX_ROUTES - 1 - n);
+    n += analytics_live_routes(live, routes + n, SERVE_MAX_ROUTES - 1 - n);
     routes[n++] = (struct http_route){"GET", "/metrics", handle_metrics, 0, NULL};
     struct http_server_options hopt = {
         .listen = cfg.listen,
@@ -120,6 +130,7 @@ out:
     writer_stop(collector.writer);
     source_cache_free(collector.sources);
     profile_api_free(profiles);
+    analytics_live_free(live);
     log_info("serve: stopped after %" PRIu64 " commits", ws.commits);
     return rc;
 }

@@ -59,7 +59,7 @@ static const struct setting settings[] = {
      "rule-based tags, computed for every profile as data arrives: \"NAME: EXPRESSION; ...\" "
      "in the segment language, e.g. \"mother_baby: orders.count(last 180d, category = "
      "'母婴') >= 2\" (docs/segments.md)"},
-    {"segment-refresh-ms", SET_INT, S(segment_refresh_ms), "500", 0, 3600000, NULL, false,
+    {"segment-refresh-ms", SET_INT, S(segment_refresh_ms), "200", 0, 3600000, NULL, false,
      "custos serve: how often new events and orders are added to the analytics snapshot and "
      "segment memberships evaluated again (0: never)"},
 };

@@ -56,22 +56,31 @@ int segment_refresh(struct store *st, const struct snapshot *s, const char *tags
     int rc = seg_tags_parse(tags_setting, &tags, &ntags, e);
     if (rc)
         return rc;
-    /* tags are stored as segments "tag:NAME" (created or updated here) */
+    /* tags are stored as segments "tag:NAME": written when new or changed only */
+    rc = st->ops->segment_list(st, NULL, collect, &list, e);
     for (size_t i = 0; i < ntags && !rc; i++) {
         char name[128];
         snprintf(name, sizeof(name), "tag:%s", tags[i].name);
-        rc = st->ops->segment_put(st, name, tags[i].text, wall_now, e);
+        bool same = false;
+        for (size_t k = 0; k < list.n; k++)
+            same = same ||
+                   (strcmp(list.v[k].name, name) == 0 && strcmp(list.v[k].expr, tags[i].text) == 0);
+        if (!same) {
+            rc = st->ops->segment_put(st, name, tags[i].text, wall_now, e);
+            list_free(&list);
+            memset(&list, 0, sizeof(list));
+            if (!rc)
+                rc = st->ops->segment_list(st, NULL, collect, &list, e);
+        }
     }
-    if (!rc)
-        rc = st->ops->segment_list(st, NULL, collect, &list, e);
     if (rc)
-        goto out;
+        goto out_tags;
     exprs = calloc(list.n + 1, sizeof(*exprs));
     member = malloc(s->nprofiles + 1);
     ids = malloc((s->nprofiles + 1) * sizeof(*ids));
     if (!exprs || !member || !ids) {
         rc = err_set(e, ERR_NOMEM, "out of memory");
-        goto out;
+        goto out_tags;
     }
     size_t nexprs = 0;
     for (size_t i = 0; i < list.n; i++) {
@@ -80,16 +89,17 @@ int segment_refresh(struct store *st, const struct snapshot *s, const char *tags
         struct err pe = {0};
         if (seg_parse(list.v[i].expr, &exprs[nexprs], NULL, &pe)) {
             rc = err_set(e, ERR_INVALID, "segment %s: %s", list.v[i].name, pe.msg);
-            goto out;
+            goto out_tags;
         }
         nexprs++;
     }
     rc = seg_context_new(s, st, eval_now, tags, ntags, exprs, nexprs, &ctx, e);
     if (rc)
-        goto out;
+        goto out_tags;
+    /* the writes in one short transaction, once everything is evaluated */
     rc = st->ops->begin(st, e);
     if (rc)
-        goto out;
+        goto out_tags;
     size_t x = 0;
     for (size_t i = 0; i < list.n && !rc; i++) {
         if (strncmp(list.v[i].name, "tag:", 4) == 0) {
@@ -122,7 +132,7 @@ int segment_refresh(struct store *st, const struct snapshot *s, const char *tags
         st->ops->rollback(st);
     else
         rc = st->ops->commit(st, e);
-out:
+out_tags:
     seg_context_free(ctx);
     for (size_t i = 0; exprs && exprs[i]; i++)
         seg_expr_free(exprs[i]);
