@@ -160,7 +160,7 @@ static const struct command commands[] = {
     {"analyze", cmd_analyze, "KPI trends, RFM, funnels, cohorts and paths per profile",
      "usage: custos analyze kpi [--period day|week|month|quarter] [--by source|channel|store]\n"
      "                          [--from DATE] [--to DATE]\n"
-     "       custos analyze rfm [--as-of DATE] [--window DAYS] [--profiles]\n"
+     "       custos analyze rfm [--as-of DATE] [--window DAYS] [--profiles] [--save]\n"
      "       custos analyze funnel STEP STEP... [--window DAYS] [--by source|campaign]\n"
      "       custos analyze cohort [--period week|month] [--by first-order|first-seen]\n"
      "                             [--measure customers|revenue|retention]\n"
@@ -179,7 +179,8 @@ static const struct command commands[] = {
      "        with an order in the --window days (default 365, 0: all) before --as-of\n"
      "        (default: the day after the last order), and the named segments\n"
      "        (Champions ... Lost) with their size and revenue share. --profiles prints\n"
-     "        one row per profile instead.\n"
+     "        one row per profile instead. --save keeps each profile's scores as\n"
+     "        computed traits (rfm_segment, rfm_r, rfm_f, rfm_m, rfm_score).\n"
      "funnel  ordered steps: event names, each optionally filtered on a property:\n"
      "        'Order Completed[source=app]' or '[campaign=NAME]'. A profile enters at\n"
      "        its first step-1 event and must do each next step later, within --window\n"

@@ -142,16 +142,46 @@ static int run_kpi(int argc, char **argv)
     return rc;
 }
 
+/* Keeps every scored profile's RFM as computed traits (rfm_segment, rfm_r, rfm_f,
+ * rfm_m, rfm_score), replacing those of the last --save, in one transaction. */
+static int save_rfm(struct store *st, const struct snapshot *s, const struct rfm_result *f)
+{
+    static const char *const names[] = {"rfm_segment", "rfm_r", "rfm_f", "rfm_m", "rfm_score"};
+    struct err e = {0};
+    int64_t now = time_now_ms();
+    int rc = st->ops->begin(st, &e);
+    for (size_t i = 0; !rc && i < ARRAY_SIZE(names); i++)
+        rc = st->ops->computed_clear(st, names[i], &e);
+    for (size_t i = 0; !rc && i < f->n; i++) {
+        const struct rfm_score *x = &f->rows[i];
+        char v[4][16];
+        snprintf(v[0], 16, "%d", x->r);
+        snprintf(v[1], 16, "%d", x->f);
+        snprintf(v[2], 16, "%d", x->m);
+        snprintf(v[3], 16, "%d%d%d", x->r, x->f, x->m);
+        const char *values[] = {rfm_segment_name((enum rfm_segment)x->segment), v[0], v[1], v[2],
+                                v[3]};
+        int64_t p = s->profile_id[x->profile];
+        for (size_t k = 0; !rc && k < ARRAY_SIZE(names); k++)
+            rc = st->ops->computed_put(st, p, names[k], values[k], now, &e);
+    }
+    if (rc) {
+        st->ops->rollback(st);
+        return cli_fail("cannot save the RFM scores: %s", e.msg);
+    }
+    if (st->ops->commit(st, &e))
+        return cli_fail("cannot save the RFM scores: %s", e.msg);
+    return 0;
+}
+
 static int run_rfm(int argc, char **argv)
 {
     const char *sub = VERB " rfm";
     const char *as_of = NULL, *window = "365";
-    bool json = false, csv = false, profiles = false;
-    const struct cli_opt opts[] = {{"as-of", &as_of, NULL},
-                                   {"window", &window, NULL},
-                                   {"profiles", NULL, &profiles},
-                                   {"json", NULL, &json},
-                                   {"csv", NULL, &csv}};
+    bool json = false, csv = false, profiles = false, save = false;
+    const struct cli_opt opts[] = {{"save", NULL, &save},     {"as-of", &as_of, NULL},
+                                   {"window", &window, NULL}, {"profiles", NULL, &profiles},
+                                   {"json", NULL, &json},     {"csv", NULL, &csv}};
     size_t npos;
     int rc = cli_parse(sub, argc, argv, opts, ARRAY_SIZE(opts), NULL, 0, &npos);
     if (rc)
@@ -170,6 +200,8 @@ static int run_rfm(int argc, char **argv)
     rc = load(&st, &s);
     if (!rc && rfm_compute(s, &o, &f, &e))
         rc = cli_fail("%s", e.msg);
+    if (!rc && save)
+        rc = save_rfm(st, s, &f);
     if (!rc) {
         cJSON *rep = profiles ? report_rfm_profiles(s, &f) : report_rfm_segments(&f);
         if (!profiles && !json) {

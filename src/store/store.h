@@ -284,7 +284,7 @@ struct store_ops {
      * (current only unless all), ordered by profile. segment_sync stores a new
      * evaluation: every profile of members[0..n) not currently in enters at now,
      * every current member not in the list exits at now; *entered and *exited count
-     * them. computed_put stores a computed trait (RFM scores, tags) of a profile. */
+     * them. computed_put stores a computed trait (RFM scores) of a profile. */
     int (*segment_put)(struct store *st, const char *name, const char *expr, int64_t now,
                        struct err *e);
     int (*segment_list)(struct store *st, const char *name, store_segment_cb cb, void *ctx,
@@ -296,6 +296,8 @@ struct store_ops {
                         int64_t now, int64_t *entered, int64_t *exited, struct err *e);
     int (*computed_put)(struct store *st, int64_t profile_id, const char *name, const char *value,
                         int64_t now, struct err *e);
+    /* Removes computed trait name from every profile. */
+    int (*computed_clear)(struct store *st, const char *name, struct err *e);
 
     /* API keys (migration 0005). api_key_add stores a key's hash (expires_at may be
      * STORE_NULL_TIME); ERR_EXISTS if the hash is taken. api_key_by_hash calls cb for

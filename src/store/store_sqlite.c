@@ -1397,6 +1397,11 @@ static int sq_computed_put(struct store *st, int64_t profile_id, const char *nam
     return rc == SQLITE_DONE ? 0 : db_err(s, e, "save a computed trait");
 }
 
+static int sq_computed_clear(struct store *st, const char *name, struct err *e)
+{
+    return run_ints(impl(st), "DELETE FROM computed_traits WHERE name = ?1", NULL, 0, name, e);
+}
+
 static const struct store_ops sqlite_ops = {
     .name = "sqlite",
     .close = sq_close,
@@ -1452,6 +1457,7 @@ static const struct store_ops sqlite_ops = {
     .segment_members = sq_segment_members,
     .segment_sync = sq_segment_sync,
     .computed_put = sq_computed_put,
+    .computed_clear = sq_computed_clear,
 };
 
 static int exec_sql(struct sqlite_store *s, const char *sql, struct err *e)

@@ -65,6 +65,16 @@ same "rfm: segment sizes and revenue equal SQL's" "$C" "$S" "
 a = sorted((r['segment'], r['customers'], r['revenue_minor']) for r in c['rows'])
 b = sorted((r['seg'], r['c'], r['rev']) for r in s)"
 
+# RFM kept as computed traits on the profile
+"$CUSTOS" analyze rfm --as-of 2026-01-01 --window 365 --save >/dev/null 2>&1
+C=$("$CUSTOS" analyze rfm --as-of 2026-01-01 --window 365 --profiles --json)
+S=$(sqlite3 -json "$DB" "SELECT profile_id, name, value FROM computed_traits WHERE name LIKE 'rfm_%'")
+same "rfm --save keeps every scored profile's segment and scores as computed traits" "$C" "$S" "
+a = sorted((r['profile'], r['segment'], str(r['r']), r['rfm']) for r in c['rows'])
+t = {}
+for r in s: t.setdefault(r['profile_id'], {})[r['name']] = r['value']
+b = sorted((p, v['rfm_segment'], v['rfm_r'], v['rfm_score']) for p, v in t.items())"
+
 # ---- KPI, monthly ----
 M="strftime('%Y-%m', t / 1000, 'unixepoch')"
 C=$("$CUSTOS" analyze kpi --period month --json)
