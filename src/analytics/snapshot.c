@@ -398,10 +398,14 @@ int snapshot_build(struct snapshot *s, struct err *e)
     uint32_t *oidx = NULL, *eidx = NULL;
     if (!ooff || !eoff)
         goto nomem;
-    if (order_rows(np, r->nord, &r->ord[0].profile, sizeof(*r->ord), &r->ord[0].time,
-                   sizeof(*r->ord), ooff, &oidx) ||
-        order_rows(np, r->nev, &r->ev[0].profile, sizeof(*r->ev), &r->ev[0].time, sizeof(*r->ev),
-                   eoff, &eidx))
+    /* no rows yet: no array, and no member of it to point at */
+    static const struct raw_order no_order;
+    static const struct raw_event no_event;
+    const struct raw_order *ord = r->ord ? r->ord : &no_order;
+    const struct raw_event *ev = r->ev ? r->ev : &no_event;
+    if (order_rows(np, r->nord, &ord->profile, sizeof(*ord), &ord->time, sizeof(*ord), ooff,
+                   &oidx) ||
+        order_rows(np, r->nev, &ev->profile, sizeof(*ev), &ev->time, sizeof(*ev), eoff, &eidx))
         goto nomem;
     columns_free(s);
     size_t no = r->nord ? r->nord : 1, ne = r->nev ? r->nev : 1;

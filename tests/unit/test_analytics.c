@@ -455,6 +455,43 @@ static void test_paths(void **state)
     snapshot_free(s);
 }
 
+/* An empty snapshot (a new store): every analysis answers with nothing, no crash */
+static void test_empty(void **state)
+{
+    (void)state;
+    struct snapshot *s = snapshot_new();
+    struct err e = {0};
+    assert_int_equal(snapshot_build(s, &e), 0);
+    struct rfm_result r;
+    struct rfm_options ro = {.as_of = INT64_MIN, .window_days = 365};
+    assert_int_equal(rfm_compute(s, &ro, &r, &e), 0);
+    assert_int_equal(r.n, 0);
+    rfm_result_release(&r);
+    struct kpi_result k;
+    struct kpi_options ko = {.period = PERIOD_WEEK, .from = INT64_MIN, .to = INT64_MAX};
+    assert_int_equal(kpi_compute(s, &ko, &k, &e), 0);
+    assert_int_equal(k.n, 0);
+    kpi_result_release(&k);
+    struct funnel_options fo = {.nsteps = 2, .window_ms = MS_PER_DAY};
+    assert_int_equal(funnel_step_parse(s, "A", &fo.steps[0], &e), 0);
+    assert_int_equal(funnel_step_parse(s, "B", &fo.steps[1], &e), 0);
+    struct funnel_result f;
+    assert_int_equal(funnel_compute(s, &fo, &f, &e), 0);
+    assert_int_equal(f.groups[0].count[0], 0);
+    funnel_result_release(&f);
+    struct cohort_options co = {.period = PERIOD_MONTH};
+    struct cohort_result c;
+    assert_int_equal(cohort_compute(s, &co, &c, &e), 0);
+    assert_int_equal(c.n, 0);
+    cohort_result_release(&c);
+    struct paths_options po = {.event = 1, .depth = 2};
+    struct paths_result p;
+    assert_int_equal(paths_compute(s, &po, &p, &e), 0);
+    assert_int_equal(p.n, 0);
+    paths_result_release(&p);
+    snapshot_free(s);
+}
+
 /* ---- From a store: the first load, then only what is new ---- */
 
 static void put_order(struct store *st, int64_t src, const char *key, int64_t t, int64_t amount,
@@ -566,7 +603,7 @@ int main(void)
         cmocka_unit_test(test_rfm_grid),        cmocka_unit_test(test_kpi),
         cmocka_unit_test(test_periods),         cmocka_unit_test(test_funnel),
         cmocka_unit_test(test_cohort),          cmocka_unit_test(test_paths),
-        cmocka_unit_test(test_refresh),
+        cmocka_unit_test(test_refresh),         cmocka_unit_test(test_empty),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
