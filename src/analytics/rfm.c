@@ -216,12 +216,20 @@ int rfm_compute(const struct snapshot *s, const struct rfm_options *o, struct rf
     out->as_of = as_of;
     out->window_days = o->window_days;
     size_t np = s->nprofiles ? s->nprofiles : 1;
-    j.last = snap_alloc(np * sizeof(*j.last));
-    j.money = snap_alloc(np * sizeof(*j.money));
-    j.count = snap_alloc(np * sizeof(*j.count));
+    /* Temporaries: per profile 20 bytes, per scored profile 3 keys, a sort buffer per
+     * thread: from the snapshot's scratch block when free, else allocated here. */
+    size_t per_profile = np * (2 * sizeof(int64_t) + sizeof(uint32_t));
+    size_t per_row = np * (3 + SNAP_THREADS) * sizeof(uint64_t);
+    char *scratch = snap_scratch_take(s, per_profile + per_row);
+    char *mine = scratch ? NULL : snap_alloc(per_profile + per_row);
+    char *block = scratch ? scratch : mine;
     int rc = ERR_NOMEM;
-    if (!j.last || !j.money || !j.count)
+    if (!block)
         goto out;
+    j.last = (int64_t *)block;
+    j.money = j.last + np;
+    j.count = (uint32_t *)(j.money + np);
+    uint64_t *keys = (uint64_t *)(block + per_profile);
     snapshot_parallel(rfm_part, &j);
     j.mmin = INT64_MAX;
     for (int t = 0; t < SNAP_THREADS; t++) {
@@ -231,13 +239,12 @@ int rfm_compute(const struct snapshot *s, const struct rfm_options *o, struct rf
             j.mmin = j.part[t].mmin;
     }
     size_t n = j.n, cap = n ? n : 1;
-    bool ok = (out->rows = j.rows = snap_alloc(cap * sizeof(*out->rows))) != NULL;
-    for (int k = 0; k < 3; k++)
-        ok = ok && (j.key[k] = snap_alloc(cap * sizeof(uint64_t)));
-    for (int t = 0; t < SNAP_THREADS; t++)
-        ok = ok && (j.tmp[t] = snap_alloc(cap * sizeof(uint64_t)));
-    if (!ok)
+    if (!(out->rows = j.rows = snap_alloc(cap * sizeof(*out->rows))))
         goto out;
+    for (int k = 0; k < 3; k++)
+        j.key[k] = keys + (size_t)k * cap;
+    for (int t = 0; t < SNAP_THREADS; t++)
+        j.tmp[t] = keys + (size_t)(3 + t) * cap;
     for (j.phase = 1; n && j.phase <= 3; j.phase++)
         snapshot_parallel(rfm_part, &j);
     out->n = n;
@@ -249,13 +256,8 @@ int rfm_compute(const struct snapshot *s, const struct rfm_options *o, struct rf
         }
     rc = 0;
 out:
-    free(j.last);
-    free(j.money);
-    free(j.count);
-    for (int k = 0; k < 3; k++)
-        free(j.key[k]);
-    for (int t = 0; t < SNAP_THREADS; t++)
-        free(j.tmp[t]);
+    snap_scratch_give(s, scratch);
+    free(mine);
     if (rc) {
         rfm_result_release(out);
         err_set(e, rc, "out of memory for RFM scores");

@@ -22,6 +22,36 @@ void *snap_alloc(size_t bytes)
     return p;
 }
 
+struct snap_scratch {
+    pthread_mutex_t lock;
+    void *block;
+    size_t cap;
+};
+
+void *snap_scratch_take(const struct snapshot *s, size_t bytes)
+{
+    struct snap_scratch *sc = s->scratch;
+    if (!sc || pthread_mutex_trylock(&sc->lock) != 0)
+        return NULL;
+    if (sc->cap < bytes) {
+        free(sc->block);
+        sc->cap = 0;
+        sc->block = snap_alloc(bytes);
+        if (!sc->block) {
+            pthread_mutex_unlock(&sc->lock);
+            return NULL;
+        }
+        sc->cap = bytes;
+    }
+    return sc->block;
+}
+
+void snap_scratch_give(const struct snapshot *s, void *block)
+{
+    if (block && s->scratch && block == s->scratch->block)
+        pthread_mutex_unlock(&s->scratch->lock);
+}
+
 /* ---- Dictionaries ---- */
 
 static uint64_t hash_bytes(const char *s, size_t len)
@@ -140,9 +170,12 @@ struct snapshot *snapshot_new(void)
     if (!s)
         return NULL;
     s->raw = calloc(1, sizeof(*s->raw));
+    s->scratch = calloc(1, sizeof(*s->scratch));
+    if (s->scratch)
+        pthread_mutex_init(&s->scratch->lock, NULL);
     s->ord_off = calloc(1, sizeof(*s->ord_off));
     s->ev_off = calloc(1, sizeof(*s->ev_off));
-    if (!s->raw || !s->ord_off || !s->ev_off) {
+    if (!s->raw || !s->ord_off || !s->ev_off || !s->scratch) {
         snapshot_free(s);
         return NULL;
     }
@@ -181,6 +214,11 @@ void snapshot_free(struct snapshot *s)
     if (!s)
         return;
     columns_free(s);
+    if (s->scratch) {
+        free(s->scratch->block);
+        pthread_mutex_destroy(&s->scratch->lock);
+        free(s->scratch);
+    }
     free(s->ord_off);
     free(s->ev_off);
     free(s->profile_id);

@@ -152,9 +152,11 @@ static void test_defaults(void **state)
         settings++;
         assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(s, "origin")), "default");
     }
-    assert_int_equal(settings, 13); /* 8 of the collector, 2 of identity resolution, 3 of
-                                       data quality */
+    assert_int_equal(settings, 15); /* 8 of the collector, 2 of identity resolution, 3 of
+                                       data quality, 2 of analytics */
     assert_non_null(strstr(cfg.identity_types, "phone:"));
+    assert_string_equal(cfg.tags, "");
+    assert_int_equal(cfg.segment_refresh_ms, 200);
     cJSON_Delete(o);
 }
 
@@ -457,7 +459,8 @@ static void test_show_json(void **state)
         {"quality-min-validity", "default", "90"},
         {"quality-max-age-hours", "default", "48"},
     };
-    assert_int_equal(cJSON_GetArraySize(o), ARRAY_SIZE(want) + 2); /* + identity-types, -blocked */
+    /* + identity-types, identity-blocked, tags, segment-refresh-ms */
+    assert_int_equal(cJSON_GetArraySize(o), ARRAY_SIZE(want) + 4);
     for (size_t k = 0; k < ARRAY_SIZE(want); k++) {
         const cJSON *s = cJSON_GetObjectItem(o, want[k].name);
         assert_non_null(s);
