@@ -218,7 +218,7 @@ int rfm_compute(const struct snapshot *s, const struct rfm_options *o, struct rf
     size_t np = s->nprofiles ? s->nprofiles : 1;
     /* Temporaries: per profile 20 bytes, per scored profile 3 keys, a sort buffer per
      * thread: from the snapshot's scratch block when free, else allocated here. */
-    size_t per_profile = np * (2 * sizeof(int64_t) + sizeof(uint32_t));
+    size_t per_profile = (np * (2 * sizeof(int64_t) + sizeof(uint32_t)) + 63) & ~(size_t)63;
     size_t per_row = np * (3 + SNAP_THREADS) * sizeof(uint64_t);
     char *scratch = snap_scratch_take(s, per_profile + per_row);
     char *mine = scratch ? NULL : snap_alloc(per_profile + per_row);

@@ -197,6 +197,16 @@ static void test_rfm(void **state)
 
     o.window_days = -1;
     assert_int_equal(rfm_compute(s, &o, &r, &e), ERR_INVALID);
+
+    /* an odd number of profiles (7): the temporaries stay aligned (UBSan checks) */
+    order(s, 107, 2025, 3, 31, 70);
+    assert_int_equal(snapshot_build(s, &e), 0);
+    assert_int_equal(s->nprofiles, 7);
+    o.window_days = 365;
+    assert_int_equal(rfm_compute(s, &o, &r, &e), 0);
+    assert_int_equal(r.n, 6);
+    assert_int_equal(score_of(s, &r, 107)->r, 5);
+    rfm_result_release(&r);
     snapshot_free(s);
 }
 
