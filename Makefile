@@ -30,7 +30,7 @@ UNIT_BIN := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRC))
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_BIN := $(patsubst fuzz/%.c,$(O)/fuzz/%,$(FUZZ_SRC))
 
-.PHONY: all run test unit check-format format clean bench bench-profile
+.PHONY: all run test unit check-format format clean bench bench-profile bench-analytics
 all: $(O)/custos $(O)/bench/loadgen $(O)/bench/identity_febrl $(O)/bench/privacy_mask \
      $(O)/bench/profile_load
 ifeq ($(BUILD),release)
@@ -80,6 +80,11 @@ $(O)/bench/identity_febrl: bench/identity_febrl.c $(O)/libcustos.a
 	@echo "  LD $@"
 	@$(CC) $(CFLAGS_ALL) $(LDOPT) -o $@ $< $(O)/libcustos.a $(LDLIBS_ALL)
 
+$(O)/bench/analytics/custos_bench: bench/analytics/custos_bench.c $(O)/libcustos.a
+	@mkdir -p $(dir $@)
+	@echo "  LD $@"
+	@$(CC) $(CFLAGS_ALL) $(LDOPT) -o $@ $< $(O)/libcustos.a $(LDLIBS_ALL)
+
 $(O)/bench/%: bench/%.c
 	@mkdir -p $(dir $@)
 	@echo "  LD $@"
@@ -110,6 +115,13 @@ bench-profile:
 	./scripts/setup
 	$(MAKE) BUILD=release all
 	bench/profile
+
+# Analytics against DuckDB and SQLite on generated data (bench/analytics/run; a smaller
+# world with BENCH_SCALE=0.01, say).
+bench-analytics:
+	./scripts/setup
+	$(MAKE) BUILD=release all build/release/bench/analytics/gen build/release/bench/analytics/custos_bench
+	bench/analytics/run
 
 fuzz-libfuzzer:
 	@mkdir -p build/fuzz

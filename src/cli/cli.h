@@ -22,6 +22,8 @@ int cmd_quality(int argc, char **argv);
 int cmd_profile(int argc, char **argv);
 int cmd_profile_unmerge(int argc, char **argv); /* custos profile unmerge (review.c) */
 int cmd_review(int argc, char **argv);
+int cmd_analyze(int argc, char **argv);
+int cmd_segment(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_version(int argc, char **argv);

@@ -12,6 +12,7 @@
 #include "http/server.h"
 #include "identity/profile_api.h"
 #include "identity/resolve_worker.h"
+#include "segment/live.h"
 #include "ingest/collect.h"
 #include "privacy/consent_api.h"
 #include "privacy/dsr.h"
@@ -152,6 +153,7 @@ int cmd_serve(int argc, char **argv)
     struct profile_api *profiles = NULL;
     struct idgraph_rules rules = {0};
     bool incremental = strcmp(cfg.resolve_incremental, "on") == 0;
+    struct analytics_live *live = NULL;
     struct store_options sopt = {.synchronous_full = strcmp(cfg.synchronous, "full") == 0,
                                  .background_checkpoint = true};
     if (incremental && idgraph_rules_parse(cfg.identity_types, cfg.identity_blocked, &rules, &e)) {
@@ -173,6 +175,15 @@ int cmd_serve(int argc, char **argv)
         free(tls_key);
         return cli_fail("%s", e.msg);
     }
+    if (analytics_live_new(cfg.db, cfg.segment_refresh_ms, &live, &e)) {
+        store_close(st);
+        source_cache_free(collector.sources);
+        profile_api_free(profiles);
+        idgraph_rules_release(&rules);
+        free(tls_cert);
+        free(tls_key);
+        return cli_fail("analytics: %s", e.msg);
+    }
     /* Privacy: erased people's identifiers, and the scheduled consent sync, retention
      * sweep and suppression reload on a thread of their own. */
     struct privacy_jobs *jobs = NULL;
@@ -184,6 +195,10 @@ int cmd_serve(int argc, char **argv)
         store_close(st);
         source_cache_free(collector.sources);
         profile_api_free(profiles);
+        analytics_live_free(live);
+        idgraph_rules_release(&rules);
+        free(tls_cert);
+        free(tls_key);
         return cli_fail("%s", e.msg);
     }
     if (writer_start(st, (size_t)cfg.max_queue, &collector.writer, &e)) {
@@ -193,6 +208,7 @@ int cmd_serve(int argc, char **argv)
         store_close(st);
         source_cache_free(collector.sources);
         profile_api_free(profiles);
+        analytics_live_free(live);
         idgraph_rules_release(&rules);
         free(tls_cert);
         free(tls_key);
@@ -227,6 +243,7 @@ int cmd_serve(int argc, char **argv)
     size_t n = collect_routes(&collector, routes, SERVE_MAX_ROUTES - 1);
     n += profile_api_routes(profiles, routes + n, SERVE_MAX_ROUTES - 1 - n);
     n += consent_api_routes(consents, routes + n, SERVE_MAX_ROUTES - 1 - n);
+    n += analytics_live_routes(live, routes + n, SERVE_MAX_ROUTES - 1 - n);
     routes[n++] = (struct http_route){"GET", "/metrics", handle_metrics, 0, profiles};
     struct http_server_options hopt = {
         .listen = cfg.listen,
@@ -274,6 +291,7 @@ out:
         sodium_memzero(tls_key, strlen(tls_key));
     free(tls_cert);
     free(tls_key);
+    analytics_live_free(live);
     log_info("serve: stopped after %" PRIu64 " commits", ws.commits);
     return rc;
 }

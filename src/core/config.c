@@ -124,6 +124,13 @@ static const struct setting settings[] = {
     {"retention-interval", SET_INT, S(retention_interval), "3600", 0, 31536000, NULL, false,
      "custos serve: seconds between retention sweeps (0: never; custos privacy sweep "
      "runs one at once)"},
+    {"tags", SET_STRING, S(tags), "", 0, 0, NULL, false,
+     "rule-based tags, computed for every profile as data arrives: \"NAME: EXPRESSION; ...\" "
+     "in the segment language, e.g. \"mother_baby: orders.count(last 180d, category = "
+     "'母婴') >= 2\" (docs/segments.md)"},
+    {"segment-refresh-ms", SET_INT, S(segment_refresh_ms), "200", 0, 3600000, NULL, false,
+     "custos serve: how often new events and orders are added to the analytics snapshot and "
+     "segment memberships evaluated again (0: never)"},
 };
 #undef S
 

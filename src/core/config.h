@@ -44,6 +44,8 @@ struct config {
     long consent_sync_interval;        /* serve: seconds between consent reads of messages */
     char *retention;                   /* category:age entries; empty keeps everything */
     long retention_interval;           /* serve: seconds between retention sweeps */
+    char *tags;                        /* rule-based tags: "name: expression; ..." */
+    long segment_refresh_ms;           /* serve: snapshot and segment refresh period */
 };
 
 /* The settings in force; valid after config_load(). */

@@ -46,6 +46,16 @@ static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
     *y = yoe + era * 400 + (*m <= 2);
 }
 
+int64_t time_days_from_civil(int64_t y, int m, int d)
+{
+    return days_from_civil(y, m, d);
+}
+
+void time_civil_from_days(int64_t z, int64_t *y, int *m, int *d)
+{
+    civil_from_days(z, y, m, d);
+}
+
 static bool is_leap(int y)
 {
     return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;

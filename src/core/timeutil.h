@@ -24,4 +24,10 @@ int time_parse_iso8601(const char *s, size_t n, int64_t *ms);
  * the length written. Times outside years 0001-9999 are clamped to that range. */
 size_t time_format_iso8601(int64_t ms, char out[32]);
 
+/* Days from 1970-01-01 to the civil date y-m-d (m 1-12, d 1-31), proleptic Gregorian. */
+int64_t time_days_from_civil(int64_t y, int m, int d);
+
+/* The civil date of day z counted from 1970-01-01. */
+void time_civil_from_days(int64_t z, int64_t *y, int *m, int *d);
+
 #endif

@@ -189,6 +189,36 @@ struct quality_value_row {
     const char *source, *origin, *field, *value;
 };
 
+/* Analytics (analytics/snapshot.c): orders and events with the profile they belong
+ * to, for the columnar snapshot. */
+struct analytics_order_row {
+    int64_t id, profile_id, time, amount; /* amount: 0 when absent */
+    const char *source, *channel, *store; /* "" when absent */
+    const char *categories; /* distinct categories of its lines, separated by '\x1f' */
+};
+struct analytics_event_row {
+    int64_t id, profile_id, time;
+    const char *name;     /* track: the event; other calls: their type ("page", "identify") */
+    const char *source;   /* the source's name */
+    const char *campaign; /* context.campaign.name, "" when absent */
+};
+typedef int (*store_analytics_order_cb)(const struct analytics_order_row *r, void *ctx);
+typedef int (*store_analytics_event_cb)(const struct analytics_event_row *r, void *ctx);
+typedef int (*store_trait_cb)(int64_t profile_id, const char *value, void *ctx);
+
+/* A segment (migration 0009). */
+struct segment_row {
+    int64_t id;
+    const char *name, *expr;
+    int64_t created_at, evaluated_at; /* evaluated_at: STORE_NULL_TIME before the first */
+    int64_t members;                  /* current members at the last evaluation */
+};
+struct membership_row {
+    int64_t profile_id, entered_at, exited_at; /* exited_at: STORE_NULL_TIME while in */
+};
+typedef int (*store_segment_cb)(const struct segment_row *r, void *ctx);
+typedef int (*store_membership_cb)(const struct membership_row *r, void *ctx);
+
 typedef int (*store_quality_source_cb)(const struct quality_source_row *r, void *ctx);
 typedef int (*store_quality_value_cb)(const struct quality_value_row *r, void *ctx);
 
@@ -362,6 +392,43 @@ struct store_ops {
     int (*identity_index_scan)(struct store *st, store_profile_ident_cb cb, void *ctx,
                                struct err *e);
     int (*profile_redirect_scan)(struct store *st, store_redirect_cb cb, void *ctx, struct err *e);
+    /* Analytics. analytics_orders gives every order with a time and id > after_id whose
+     * record is in a profile, in id order; analytics_events every event with id >
+     * after_id in a profile (its member row, else the profile of its userId or
+     * anonymousId identifier: events that arrived after the last resolution), in id
+     * order. analytics_stamp is a number that changes whenever resolution rewrites
+     * the profiles (then a snapshot loads everything again). */
+    int (*analytics_orders)(struct store *st, int64_t after_id, store_analytics_order_cb cb,
+                            void *ctx, struct err *e);
+    int (*analytics_events)(struct store *st, int64_t after_id, store_analytics_event_cb cb,
+                            void *ctx, struct err *e);
+    int (*analytics_stamp)(struct store *st, int64_t *stamp, struct err *e);
+    /* Every value of trait name (letters, digits, _) with its profile, oldest first (so
+     * the last one a profile gets is its newest, the golden value): from records'
+     * traits, and identify calls' traits and context.traits. */
+    int (*analytics_traits)(struct store *st, const char *name, store_trait_cb cb, void *ctx,
+                            struct err *e);
+
+    /* Segments (migration 0009). segment_put creates or replaces a segment;
+     * segment_list calls cb for each (or the one named, if name); segment_delete
+     * removes it and its memberships. segment_members calls cb for each membership
+     * (current only unless all), ordered by profile. segment_sync stores a new
+     * evaluation: every profile of members[0..n) not currently in enters at now,
+     * every current member not in the list exits at now; *entered and *exited count
+     * them. computed_put stores a computed trait (RFM scores) of a profile. */
+    int (*segment_put)(struct store *st, const char *name, const char *expr, int64_t now,
+                       struct err *e);
+    int (*segment_list)(struct store *st, const char *name, store_segment_cb cb, void *ctx,
+                        struct err *e);
+    int (*segment_delete)(struct store *st, const char *name, struct err *e);
+    int (*segment_members)(struct store *st, int64_t segment_id, bool all, store_membership_cb cb,
+                           void *ctx, struct err *e);
+    int (*segment_sync)(struct store *st, int64_t segment_id, const int64_t *members, size_t n,
+                        int64_t now, int64_t *entered, int64_t *exited, struct err *e);
+    int (*computed_put)(struct store *st, int64_t profile_id, const char *name, const char *value,
+                        int64_t now, struct err *e);
+    /* Removes computed trait name from every profile. */
+    int (*computed_clear)(struct store *st, const char *name, struct err *e);
 
     /* API keys (migration 0005). api_key_add stores a key's hash (expires_at may be
      * STORE_NULL_TIME); ERR_EXISTS if the hash is taken. api_key_by_hash calls cb for

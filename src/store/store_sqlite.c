@@ -391,6 +391,11 @@ union row_cb {
     store_constraint_cb constraint;
     store_profile_ident_cb profile_ident;
     store_redirect_cb redirect;
+    store_analytics_order_cb analytics_order;
+    store_analytics_event_cb analytics_event;
+    store_trait_cb trait;
+    store_segment_cb segment;
+    store_membership_cb membership;
 };
 
 /* Steps q, handing each row to a row reader; resets q at the end. */
@@ -1432,6 +1437,306 @@ static bool sq_in_transaction(struct store *st);
 static const char *sq_location(struct store *st);
 static int sq_dp_spend(struct store *st, int64_t key_id, double epsilon, double default_budget,
                        int64_t now, double *spent, double *budget, struct err *e);
+/* ---- Analytics: the rows of the columnar snapshot (analytics/snapshot.c) ---- */
+
+static const char *col_str(sqlite3_stmt *q, int i)
+{
+    const char *v = col_text(q, i);
+    return v ? v : "";
+}
+
+static int analytics_order_row(sqlite3_stmt *q, const union row_cb *cb, void *ctx)
+{
+    struct analytics_order_row r = {
+        .id = sqlite3_column_int64(q, 0),
+        .profile_id = sqlite3_column_int64(q, 1),
+        .time = sqlite3_column_int64(q, 2),
+        .amount = sqlite3_column_int64(q, 3),
+        .source = col_str(q, 4),
+        .channel = col_str(q, 5),
+        .store = col_str(q, 6),
+        .categories = col_str(q, 7),
+    };
+    return cb->analytics_order(&r, ctx);
+}
+
+static int sq_analytics_orders(struct store *st, int64_t after_id, store_analytics_order_cb cb,
+                               void *ctx, struct err *e)
+{
+    static const char sql[] =
+        "SELECT o.id, pm.profile_id, o.time, coalesce(o.amount_minor, 0), s.name, o.channel, "
+        "o.store, (SELECT group_concat(c, char(31)) FROM (SELECT DISTINCT l.category AS c FROM "
+        "order_lines l WHERE l.source_id = o.source_id AND l.order_id = o.order_id AND "
+        "l.category IS NOT NULL AND l.category <> '')) "
+        "FROM orders o JOIN profile_members pm ON pm.kind = 1 AND pm.row_id = o.record_id "
+        "LEFT JOIN sources s ON s.id = o.source_id WHERE o.id > ?1 AND o.time IS NOT NULL "
+        "ORDER BY o.id";
+    struct sqlite_store *s = impl(st);
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK)
+        return db_err(s, e, "prepare");
+    sqlite3_bind_int64(q, 1, after_id);
+    int rc = scan_rows(s, q, analytics_order_row, &(union row_cb){.analytics_order = cb}, ctx, e);
+    sqlite3_finalize(q);
+    return rc;
+}
+
+static int analytics_event_row(sqlite3_stmt *q, const union row_cb *cb, void *ctx)
+{
+    struct analytics_event_row r = {
+        .id = sqlite3_column_int64(q, 0),
+        .profile_id = sqlite3_column_int64(q, 1),
+        .time = sqlite3_column_int64(q, 2),
+        .name = col_str(q, 3),
+        .source = col_str(q, 4),
+        .campaign = col_str(q, 5),
+    };
+    return cb->analytics_event(&r, ctx);
+}
+
+static int sq_analytics_events(struct store *st, int64_t after_id, store_analytics_event_cb cb,
+                               void *ctx, struct err *e)
+{
+    /* Events stored after the last resolution have no member row yet: they go to the
+     * profile of their userId, else of their anonymousId. */
+    static const char sql[] =
+        "SELECT id, p, timestamp, name, src, camp FROM (SELECT e.id, coalesce(pm.profile_id, "
+        "(SELECT i.profile_id FROM identifiers i WHERE i.value = e.user_id AND i.type = "
+        "'user_id'), (SELECT i.profile_id FROM identifiers i WHERE i.value = e.anonymous_id AND "
+        "i.type = 'anonymous_id')) AS p, e.timestamp, CASE WHEN e.type = 'track' THEN e.event "
+        "ELSE e.type END AS name, s.name AS src, CASE WHEN json_valid(e.raw) THEN "
+        "json_extract(e.raw, '$.context.campaign.name') END AS camp FROM events e LEFT JOIN "
+        "profile_members pm ON pm.kind = 0 AND pm.row_id = e.id LEFT JOIN sources s ON s.id = "
+        "e.source_id WHERE e.id > ?1) WHERE p IS NOT NULL ORDER BY id";
+    struct sqlite_store *s = impl(st);
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK)
+        return db_err(s, e, "prepare");
+    sqlite3_bind_int64(q, 1, after_id);
+    int rc = scan_rows(s, q, analytics_event_row, &(union row_cb){.analytics_event = cb}, ctx, e);
+    sqlite3_finalize(q);
+    return rc;
+}
+
+static int sq_analytics_stamp(struct store *st, int64_t *stamp, struct err *e)
+{
+    static const char sql[] = "SELECT coalesce((SELECT max(resolved_at) FROM profiles), 0) * 1000 "
+                              "+ coalesce((SELECT max(id) FROM merges), 0)";
+    *stamp = 0;
+    return scan_sql(impl(st), sql, int_row, NULL, stamp, e);
+}
+
+static int trait_row(sqlite3_stmt *q, const union row_cb *cb, void *ctx)
+{
+    return cb->trait(sqlite3_column_int64(q, 0), col_str(q, 1), ctx);
+}
+
+static int sq_analytics_traits(struct store *st, const char *name, store_trait_cb cb, void *ctx,
+                               struct err *e)
+{
+    for (const char *c = name; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+              *c == '_'))
+            return err_set(e, ERR_INVALID, "a trait's name is letters, digits and _");
+    static const char sql[] =
+        "SELECT p, CAST(v AS TEXT) FROM (SELECT pm.profile_id AS p, json_extract(r.traits, '$.' "
+        "|| ?1) AS v, coalesce(r.time, r.imported_at) AS t, r.id AS id, 0 AS k FROM records r "
+        "JOIN profile_members pm ON pm.kind = 1 AND pm.row_id = r.id WHERE r.traits IS NOT NULL "
+        "AND json_valid(r.traits) UNION ALL SELECT pm.profile_id, coalesce(json_extract(e.raw, "
+        "'$.traits.' || ?1), json_extract(e.raw, '$.context.traits.' || ?1)), e.timestamp, e.id, "
+        "1 FROM events e JOIN profile_members pm ON pm.kind = 0 AND pm.row_id = e.id WHERE "
+        "e.type = 'identify' AND json_valid(e.raw)) WHERE v IS NOT NULL AND v <> '' ORDER BY t, "
+        "k, id";
+    struct sqlite_store *s = impl(st);
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK)
+        return db_err(s, e, "prepare");
+    sqlite3_bind_text(q, 1, name, -1, SQLITE_TRANSIENT);
+    int rc = scan_rows(s, q, trait_row, &(union row_cb){.trait = cb}, ctx, e);
+    sqlite3_finalize(q);
+    return rc;
+}
+
+/* ---- Segments (migration 0009) ---- */
+
+/* Prepares sql, binds int64 args (NULL-terminated count given), steps it to the end. */
+static int run_ints(struct sqlite_store *s, const char *sql, const int64_t *args, int nargs,
+                    const char *text, struct err *e)
+{
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK)
+        return db_err(s, e, "prepare");
+    for (int i = 0; i < nargs; i++)
+        sqlite3_bind_int64(q, i + 1, args[i]);
+    if (text)
+        sqlite3_bind_text(q, nargs + 1, text, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(q);
+    sqlite3_finalize(q);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : db_err(s, e, "write");
+}
+
+static int sq_segment_put(struct store *st, const char *name, const char *expr, int64_t now,
+                          struct err *e)
+{
+    struct sqlite_store *s = impl(st);
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(s->db,
+                           "INSERT INTO segments(name, expr, created_at) VALUES (?1, ?2, ?3) ON "
+                           "CONFLICT(name) DO UPDATE SET expr = excluded.expr",
+                           -1, &q, NULL) != SQLITE_OK)
+        return db_err(s, e, "prepare");
+    sqlite3_bind_text(q, 1, name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(q, 2, expr, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(q, 3, now);
+    int rc = sqlite3_step(q);
+    sqlite3_finalize(q);
+    return rc == SQLITE_DONE ? 0 : db_err(s, e, "save the segment");
+}
+
+static int segment_row_read(sqlite3_stmt *q, const union row_cb *cb, void *ctx)
+{
+    struct segment_row r = {.id = sqlite3_column_int64(q, 0),
+                            .name = col_str(q, 1),
+                            .expr = col_str(q, 2),
+                            .created_at = sqlite3_column_int64(q, 3),
+                            .evaluated_at = col_time(q, 4),
+                            .members = sqlite3_column_int64(q, 5)};
+    return cb->segment(&r, ctx);
+}
+
+static int sq_segment_list(struct store *st, const char *name, store_segment_cb cb, void *ctx,
+                           struct err *e)
+{
+    struct sqlite_store *s = impl(st);
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT id, name, expr, created_at, evaluated_at, members FROM segments "
+                           "WHERE ?1 IS NULL OR name = ?1 ORDER BY name",
+                           -1, &q, NULL) != SQLITE_OK)
+        return db_err(s, e, "prepare");
+    if (name)
+        sqlite3_bind_text(q, 1, name, -1, SQLITE_TRANSIENT);
+    int rc = scan_rows(s, q, segment_row_read, &(union row_cb){.segment = cb}, ctx, e);
+    sqlite3_finalize(q);
+    return rc;
+}
+
+static int sq_segment_delete(struct store *st, const char *name, struct err *e)
+{
+    struct sqlite_store *s = impl(st);
+    int rc = run_ints(s,
+                      "DELETE FROM segment_members WHERE segment_id = (SELECT id FROM segments "
+                      "WHERE name = ?1)",
+                      NULL, 0, name, e);
+    if (!rc)
+        rc = run_ints(s, "DELETE FROM segments WHERE name = ?1", NULL, 0, name, e);
+    if (!rc && sqlite3_changes(s->db) == 0)
+        return err_set(e, ERR_NOTFOUND, "no segment named \"%s\"", name);
+    return rc;
+}
+
+static int membership_row_read(sqlite3_stmt *q, const union row_cb *cb, void *ctx)
+{
+    struct membership_row r = {.profile_id = sqlite3_column_int64(q, 0),
+                               .entered_at = sqlite3_column_int64(q, 1),
+                               .exited_at = col_time(q, 2)};
+    return cb->membership(&r, ctx);
+}
+
+static int sq_segment_members(struct store *st, int64_t segment_id, bool all,
+                              store_membership_cb cb, void *ctx, struct err *e)
+{
+    struct sqlite_store *s = impl(st);
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT profile_id, entered_at, exited_at FROM segment_members WHERE "
+                           "segment_id = ?1 AND (?2 OR exited_at IS NULL) ORDER BY profile_id, "
+                           "entered_at",
+                           -1, &q, NULL) != SQLITE_OK)
+        return db_err(s, e, "prepare");
+    sqlite3_bind_int64(q, 1, segment_id);
+    sqlite3_bind_int(q, 2, all);
+    int rc = scan_rows(s, q, membership_row_read, &(union row_cb){.membership = cb}, ctx, e);
+    sqlite3_finalize(q);
+    return rc;
+}
+
+static int sq_segment_sync(struct store *st, int64_t segment_id, const int64_t *members, size_t n,
+                           int64_t now, int64_t *entered, int64_t *exited, struct err *e)
+{
+    struct sqlite_store *s = impl(st);
+    *entered = *exited = 0;
+    int rc = exec_sql(s,
+                      "SAVEPOINT segment_sync; CREATE TEMP TABLE IF NOT EXISTS segment_now "
+                      "(profile_id INTEGER PRIMARY KEY); DELETE FROM temp.segment_now;",
+                      e);
+    if (rc)
+        return rc;
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(s->db, "INSERT OR IGNORE INTO temp.segment_now VALUES (?1)", -1, &q,
+                           NULL) != SQLITE_OK) {
+        rc = db_err(s, e, "prepare");
+        goto out;
+    }
+    for (size_t i = 0; i < n && !rc; i++) {
+        sqlite3_bind_int64(q, 1, members[i]);
+        if (sqlite3_step(q) != SQLITE_DONE)
+            rc = db_err(s, e, "write");
+        sqlite3_reset(q);
+    }
+    sqlite3_finalize(q);
+    if (rc)
+        goto out;
+    int64_t args[] = {segment_id, now, (int64_t)n};
+    rc = run_ints(s,
+                  "UPDATE segment_members SET exited_at = ?2 WHERE segment_id = ?1 AND exited_at "
+                  "IS NULL AND profile_id NOT IN (SELECT profile_id FROM temp.segment_now)",
+                  args, 2, NULL, e);
+    if (rc)
+        goto out;
+    *exited = sqlite3_changes(s->db);
+    rc = run_ints(s,
+                  "INSERT INTO segment_members(segment_id, profile_id, entered_at) SELECT ?1, "
+                  "profile_id, ?2 FROM temp.segment_now WHERE profile_id NOT IN (SELECT "
+                  "profile_id FROM segment_members WHERE segment_id = ?1 AND exited_at IS NULL)",
+                  args, 2, NULL, e);
+    if (rc)
+        goto out;
+    *entered = sqlite3_changes(s->db);
+    rc = run_ints(s, "UPDATE segments SET evaluated_at = ?2, members = ?3 WHERE id = ?1", args, 3,
+                  NULL, e);
+out:
+    if (rc) {
+        exec_sql(s, "ROLLBACK TO segment_sync; RELEASE segment_sync;", NULL);
+        return rc;
+    }
+    return exec_sql(s, "RELEASE segment_sync;", e);
+}
+
+static int sq_computed_put(struct store *st, int64_t profile_id, const char *name,
+                           const char *value, int64_t now, struct err *e)
+{
+    struct sqlite_store *s = impl(st);
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(s->db,
+                           "INSERT INTO computed_traits(profile_id, name, value, computed_at) "
+                           "VALUES (?1, ?2, ?3, ?4) ON CONFLICT(profile_id, name) DO UPDATE SET "
+                           "value = excluded.value, computed_at = excluded.computed_at",
+                           -1, &q, NULL) != SQLITE_OK)
+        return db_err(s, e, "prepare");
+    sqlite3_bind_int64(q, 1, profile_id);
+    sqlite3_bind_text(q, 2, name, -1, SQLITE_TRANSIENT);
+    bind_text(q, 3, value);
+    sqlite3_bind_int64(q, 4, now);
+    int rc = sqlite3_step(q);
+    sqlite3_finalize(q);
+    return rc == SQLITE_DONE ? 0 : db_err(s, e, "save a computed trait");
+}
+
+static int sq_computed_clear(struct store *st, const char *name, struct err *e)
+{
+    return run_ints(impl(st), "DELETE FROM computed_traits WHERE name = ?1", NULL, 0, name, e);
+}
 
 static const struct store_ops sqlite_ops = {
     .name = "sqlite",
@@ -1521,6 +1826,17 @@ static const struct store_ops sqlite_ops = {
     .privacy_state_get = sqp_privacy_state_get,
     .privacy_state_set = sqp_privacy_state_set,
     .retention_sweep = sqp_retention_sweep,
+    .analytics_orders = sq_analytics_orders,
+    .analytics_events = sq_analytics_events,
+    .analytics_stamp = sq_analytics_stamp,
+    .analytics_traits = sq_analytics_traits,
+    .segment_put = sq_segment_put,
+    .segment_list = sq_segment_list,
+    .segment_delete = sq_segment_delete,
+    .segment_members = sq_segment_members,
+    .segment_sync = sq_segment_sync,
+    .computed_put = sq_computed_put,
+    .computed_clear = sq_computed_clear,
 };
 
 sqlite3 *store_sqlite_db(struct store *st)

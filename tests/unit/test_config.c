@@ -152,13 +152,16 @@ static void test_defaults(void **state)
         settings++;
         assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(s, "origin")), "default");
     }
-    assert_int_equal(settings, 34); /* 8 of the collector, 7 of identity resolution, 6 of
+    assert_int_equal(settings, 36); /* 8 of the collector, 7 of identity resolution, 6 of
                                        data quality, 2 of profiles, 6 of privacy access
                                        (classification, tls-cert, tls-key, cli-role,
-                                       role-policy, dp-budget), 5 of consent and retention */
+                                       role-policy, dp-budget), 5 of consent and retention,
+                                       2 of analytics */
     assert_string_equal(cfg.consent_default, "denied");
     assert_int_equal(cfg.retention_interval, 3600);
     assert_non_null(strstr(cfg.identity_types, "phone:"));
+    assert_string_equal(cfg.tags, "");
+    assert_int_equal(cfg.segment_refresh_ms, 200);
     cJSON_Delete(o);
 }
 
@@ -482,7 +485,8 @@ static void test_show_json(void **state)
         {"retention", "default", ""},
         {"retention-interval", "default", "3600"},
     };
-    assert_int_equal(cJSON_GetArraySize(o), ARRAY_SIZE(want) + 2); /* + identity-types, -blocked */
+    /* + identity-types, identity-blocked, tags, segment-refresh-ms */
+    assert_int_equal(cJSON_GetArraySize(o), ARRAY_SIZE(want) + 4);
     for (size_t k = 0; k < ARRAY_SIZE(want); k++) {
         const cJSON *s = cJSON_GetObjectItem(o, want[k].name);
         assert_non_null(s);

@@ -1,0 +1,197 @@
+/* analytics.h - the analyses that run on a built snapshot (snapshot.h): RFM, KPI
+ * trends, funnels, cohort retention, paths. Each takes options, fills a result the
+ * caller releases with its _release function, and fails with ERR_INVALID (a bad
+ * option, named in e) or ERR_NOMEM. They only read the snapshot, and split their scan
+ * across SNAP_THREADS threads. Definitions: docs/analytics.md. */
+#ifndef CUSTOS_ANALYTICS_H
+#define CUSTOS_ANALYTICS_H
+
+#include "analytics/snapshot.h"
+
+/* ---- Periods (UTC) ---- */
+
+enum period { PERIOD_DAY, PERIOD_WEEK, PERIOD_MONTH, PERIOD_QUARTER };
+
+/* "day", "week", "month", "quarter" -> *p; ERR_INVALID otherwise. */
+int period_parse(const char *s, enum period *p);
+/* Period number of day d (days since 1970-01-01): days, Monday-based weeks, months
+ * (year * 12 + month - 1), quarters (year * 4 + quarter - 1). */
+int64_t period_of_day(enum period p, int64_t d);
+/* The label of period number n: 2025-03-14, 2025-03-10 (the Monday), 2025-03, 2025-Q1. */
+void period_label(enum period p, int64_t n, char out[16]);
+
+/* ---- RFM ---- */
+
+enum rfm_segment {
+    RFM_CHAMPIONS,
+    RFM_LOYAL,
+    RFM_POTENTIAL_LOYALIST,
+    RFM_NEW,
+    RFM_PROMISING,
+    RFM_NEED_ATTENTION,
+    RFM_ABOUT_TO_SLEEP,
+    RFM_AT_RISK,
+    RFM_CANT_LOSE,
+    RFM_HIBERNATING,
+    RFM_LOST,
+    RFM_SEGMENTS
+};
+
+struct rfm_options {
+    int64_t as_of;       /* ms; orders before it count. INT64_MIN: midnight after the last order */
+    int64_t window_days; /* orders in [as_of - window, as_of) count; 0: all before as_of */
+};
+
+struct rfm_score {
+    uint32_t profile;   /* dense index in the snapshot */
+    int32_t recency;    /* whole days from the last order to as_of */
+    uint32_t frequency; /* orders in the window */
+    int64_t monetary;   /* their amount, minor units */
+    uint8_t r, f, m;    /* 1-5 */
+    uint8_t segment;    /* enum rfm_segment */
+};
+
+struct rfm_result {
+    int64_t as_of, window_days;
+    size_t n;               /* profiles with an order in the window */
+    struct rfm_score *rows; /* n, in profile order */
+    int64_t seg_customers[RFM_SEGMENTS], seg_revenue[RFM_SEGMENTS];
+    int64_t revenue; /* of all n */
+};
+
+/* Scores every profile with an order in the window. Scores are quintiles by rank: a
+ * value's score is 1 + 5 * (profiles with a worse value) / n (worse: a longer recency,
+ * fewer orders, less money), so equal values get equal scores. */
+int rfm_compute(const struct snapshot *s, const struct rfm_options *o, struct rfm_result *out,
+                struct err *e);
+void rfm_result_release(struct rfm_result *r);
+/* The segment of scores r and f (the table in docs/analytics.md). */
+enum rfm_segment rfm_segment_of(int r, int f);
+const char *rfm_segment_name(enum rfm_segment seg);
+
+/* ---- KPI trends ---- */
+
+enum snap_dim { DIM_NONE, DIM_SOURCE, DIM_CHANNEL, DIM_STORE };
+/* "", "source", "channel", "store" -> *d; ERR_INVALID otherwise. */
+int dim_parse(const char *s, enum snap_dim *d);
+
+struct kpi_options {
+    enum period period;
+    enum snap_dim by;
+    int64_t from, to; /* ms, [from, to); INT64_MIN / INT64_MAX: everything */
+};
+
+struct kpi_row {
+    int64_t period; /* period number */
+    uint32_t dim;   /* dictionary id of the breakdown value (SNAP_NONE without one) */
+    int64_t orders, revenue;
+    int64_t buyers;     /* profiles with an order in the period */
+    int64_t new_buyers; /* ... whose first order ever is in the period */
+    int64_t repeat;     /* ... with two orders or more in the period */
+    int64_t active;     /* profiles with an event or an order in the period */
+    int64_t customers;  /* profiles seen (first event or order) up to the period's end */
+};
+
+struct kpi_result {
+    enum period period;
+    enum snap_dim by;
+    size_t n;
+    struct kpi_row *rows; /* by period, then dimension value id */
+};
+
+int kpi_compute(const struct snapshot *s, const struct kpi_options *o, struct kpi_result *out,
+                struct err *e);
+void kpi_result_release(struct kpi_result *r);
+
+/* ---- Funnels ---- */
+
+#define FUNNEL_MAX_STEPS 16
+
+enum funnel_prop { FPROP_NONE, FPROP_SOURCE, FPROP_CAMPAIGN };
+
+struct funnel_step {
+    uint32_t name;         /* event name id */
+    enum funnel_prop prop; /* a filter on one property, or none */
+    uint32_t value;        /* its value id */
+};
+
+struct funnel_options {
+    struct funnel_step steps[FUNNEL_MAX_STEPS];
+    size_t nsteps;
+    int64_t window_ms;          /* from the first step */
+    enum funnel_prop breakdown; /* by the first step's event property */
+};
+
+struct funnel_group {
+    uint32_t value; /* breakdown value id (SNAP_NONE without a breakdown) */
+    int64_t count[FUNNEL_MAX_STEPS];
+    int64_t median_ms[FUNNEL_MAX_STEPS]; /* lower median time from step 1; -1 when none */
+};
+
+struct funnel_result {
+    size_t nsteps, ngroups;
+    struct funnel_group *groups; /* the total first, then each value by id */
+};
+
+/* Parses a step "Event Name" or "Event Name[source=web]" / "[campaign=NAME]" against
+ * the snapshot's dictionaries (an unknown name or value matches nothing). */
+int funnel_step_parse(const struct snapshot *s, const char *text, struct funnel_step *st,
+                      struct err *e);
+int funnel_prop_parse(const char *s, enum funnel_prop *p);
+int funnel_compute(const struct snapshot *s, const struct funnel_options *o,
+                   struct funnel_result *out, struct err *e);
+void funnel_result_release(struct funnel_result *r);
+
+/* ---- Cohorts ---- */
+
+struct cohort_options {
+    enum period period; /* PERIOD_WEEK or PERIOD_MONTH */
+    bool by_first_seen; /* cohort of the first event or order, else of the first order */
+};
+
+struct cohort_row {
+    int64_t cohort; /* period number */
+    int64_t size;   /* profiles in it */
+    size_t nperiods;
+    int64_t *customers; /* per period offset 0..nperiods-1: profiles with an order */
+    int64_t *revenue;   /* and their amount */
+};
+
+struct cohort_result {
+    enum period period;
+    size_t n;
+    struct cohort_row *rows;
+};
+
+int cohort_compute(const struct snapshot *s, const struct cohort_options *o,
+                   struct cohort_result *out, struct err *e);
+void cohort_result_release(struct cohort_result *r);
+
+/* ---- Paths ---- */
+
+#define PATHS_MAX_DEPTH 8
+
+struct paths_options {
+    uint32_t event; /* event name id */
+    bool to;        /* paths leading to it, else from it */
+    size_t depth;   /* events after (or before) it, 1..PATHS_MAX_DEPTH */
+    size_t limit;   /* most frequent paths kept */
+};
+
+struct path_row {
+    uint32_t step[PATHS_MAX_DEPTH + 1]; /* event names in time order; SNAP_NONE: ended */
+    int64_t count;
+};
+
+struct paths_result {
+    size_t depth, n;
+    int64_t total;         /* profiles with the event */
+    struct path_row *rows; /* most frequent first, then by names */
+};
+
+/* Follows the first occurrence of the event in each profile. */
+int paths_compute(const struct snapshot *s, const struct paths_options *o, struct paths_result *out,
+                  struct err *e);
+void paths_result_release(struct paths_result *r);
+
+#endif

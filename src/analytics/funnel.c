@@ -1,0 +1,257 @@
+/* funnel.c - ordered funnels: per-step counts, conversion and median time to convert,
+ * with a breakdown by a property of the first step's event.
+ *
+ * A profile enters at its first event matching step 1 (time t1); step k is its first
+ * event matching step k strictly later than step k-1's and no later than t1 + the
+ * window. Profiles are split between the threads; each keeps the times to convert
+ * of its profiles, and the medians come from a selection over them. */
+#include "analytics/analytics.h"
+
+int funnel_prop_parse(const char *s, enum funnel_prop *p)
+{
+    if (strcmp(s, "") == 0)
+        *p = FPROP_NONE;
+    else if (strcmp(s, "source") == 0 || strcmp(s, "channel") == 0)
+        *p = FPROP_SOURCE;
+    else if (strcmp(s, "campaign") == 0)
+        *p = FPROP_CAMPAIGN;
+    else
+        return ERR_INVALID;
+    return 0;
+}
+
+int funnel_step_parse(const struct snapshot *s, const char *text, struct funnel_step *st,
+                      struct err *e)
+{
+    memset(st, 0, sizeof(*st));
+    const char *br = strchr(text, '[');
+    size_t nlen = br ? (size_t)(br - text) : strlen(text);
+    if (nlen == 0)
+        return err_set(e, ERR_INVALID, "a step needs an event name (\"%s\")", text);
+    char name[256];
+    if (nlen >= sizeof(name))
+        return err_set(e, ERR_LIMIT, "an event name is at most %zu bytes", sizeof(name) - 1);
+    memcpy(name, text, nlen);
+    name[nlen] = 0;
+    uint32_t id = snap_dict_find(&s->names, name);
+    st->name = id == UINT32_MAX ? UINT32_MAX : id; /* UINT32_MAX never matches */
+    if (!br)
+        return 0;
+    const char *eq = strchr(br, '='), *end = strrchr(br, ']');
+    if (!eq || !end || end < eq || end[1] != 0)
+        return err_set(e, ERR_INVALID,
+                       "a step's filter is [source=VALUE] or [campaign=VALUE] at its end (\"%s\")",
+                       text);
+    char prop[32], value[256];
+    size_t pl = (size_t)(eq - br - 1), vl = (size_t)(end - eq - 1);
+    if (pl >= sizeof(prop) || vl >= sizeof(value))
+        return err_set(e, ERR_LIMIT, "a step's filter is too long (\"%s\")", text);
+    memcpy(prop, br + 1, pl);
+    prop[pl] = 0;
+    memcpy(value, eq + 1, vl);
+    value[vl] = 0;
+    if (funnel_prop_parse(prop, &st->prop) || st->prop == FPROP_NONE)
+        return err_set(e, ERR_INVALID, "a step can filter on source or campaign, not \"%s\"", prop);
+    uint32_t v = snap_dict_find(st->prop == FPROP_SOURCE ? &s->sources : &s->campaigns, value);
+    st->value = v == UINT32_MAX ? UINT32_MAX : v;
+    return 0;
+}
+
+static inline uint32_t ev_prop(const struct snapshot *s, enum funnel_prop p, uint32_t i)
+{
+    return p == FPROP_SOURCE ? s->ev_source[i] : p == FPROP_CAMPAIGN ? s->ev_campaign[i] : 0;
+}
+
+static inline bool step_match(const struct snapshot *s, const struct funnel_step *st, uint32_t i)
+{
+    return s->ev_name[i] == st->name &&
+           (st->prop == FPROP_NONE || ev_prop(s, st->prop, i) == st->value);
+}
+
+/* A time to convert: the group (breakdown value) and the ms from step 1. */
+struct conv {
+    uint32_t group;
+    int64_t ms;
+};
+
+struct conv_vec {
+    struct conv *v;
+    size_t n, cap;
+};
+
+struct funnel_job {
+    const struct snapshot *s;
+    const struct funnel_options *o;
+    size_t ngroups;
+    int64_t *count[SNAP_THREADS]; /* ngroups * nsteps */
+    struct conv_vec conv[SNAP_THREADS][FUNNEL_MAX_STEPS];
+    bool nomem[SNAP_THREADS];
+};
+
+static bool conv_push(struct conv_vec *c, uint32_t group, int64_t ms)
+{
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 1024;
+        struct conv *p = realloc(c->v, cap * sizeof(*p));
+        if (!p)
+            return false;
+        c->v = p;
+        c->cap = cap;
+    }
+    c->v[c->n++] = (struct conv){group, ms};
+    return true;
+}
+
+static void funnel_part(int part, int nparts, void *ctx)
+{
+    struct funnel_job *j = ctx;
+    const struct snapshot *s = j->s;
+    const struct funnel_options *o = j->o;
+    size_t lo = snap_part_begin(s->nprofiles, part, nparts);
+    size_t hi = snap_part_begin(s->nprofiles, part + 1, nparts);
+    int64_t *count = j->count[part];
+    for (size_t p = lo; p < hi; p++) {
+        uint32_t i = s->ev_off[p], end = s->ev_off[p + 1];
+        while (i < end && !step_match(s, &o->steps[0], i))
+            i++;
+        if (i == end)
+            continue;
+        int64_t t1 = s->ev_time[i], prev = t1, limit = t1 + o->window_ms;
+        uint32_t g = o->breakdown == FPROP_NONE ? 0 : 1 + ev_prop(s, o->breakdown, i);
+        count[0]++;
+        if (g)
+            count[g * o->nsteps]++;
+        size_t k = 1;
+        for (i++; i < end && k < o->nsteps; i++) {
+            int64_t t = s->ev_time[i];
+            if (t > limit)
+                break;
+            if (t > prev && step_match(s, &o->steps[k], i)) {
+                count[k]++;
+                if (g)
+                    count[g * o->nsteps + k]++;
+                if (!conv_push(&j->conv[part][k], g, t - t1))
+                    j->nomem[part] = true;
+                prev = t;
+                k++;
+            }
+        }
+    }
+}
+
+static int cmp_conv(const void *a, const void *b)
+{
+    const struct conv *x = a, *y = b;
+    if (x->group != y->group)
+        return x->group < y->group ? -1 : 1;
+    return (x->ms > y->ms) - (x->ms < y->ms);
+}
+
+/* k-th smallest ms of v[0..n) (quickselect with a three-way partition; reorders v). */
+static int64_t select_kth(struct conv *v, size_t n, size_t k)
+{
+    size_t lo = 0, hi = n;
+    while (hi - lo > 1) {
+        int64_t pivot = v[lo + (hi - lo) / 2].ms;
+        size_t lt = lo, i = lo, gt = hi;
+        while (i < gt) {
+            struct conv t = v[i];
+            if (t.ms < pivot) {
+                v[i++] = v[lt];
+                v[lt++] = t;
+            } else if (t.ms > pivot) {
+                v[i] = v[--gt];
+                v[gt] = t;
+            } else {
+                i++;
+            }
+        }
+        if (k < lt)
+            hi = lt;
+        else if (k >= gt)
+            lo = gt;
+        else
+            return pivot;
+    }
+    return v[lo].ms;
+}
+
+int funnel_compute(const struct snapshot *s, const struct funnel_options *o,
+                   struct funnel_result *out, struct err *e)
+{
+    memset(out, 0, sizeof(*out));
+    if (o->nsteps < 1 || o->nsteps > FUNNEL_MAX_STEPS)
+        return err_set(e, ERR_INVALID, "a funnel has 1 to %d steps", FUNNEL_MAX_STEPS);
+    if (o->window_ms <= 0)
+        return err_set(e, ERR_INVALID, "the conversion window must be positive");
+    struct funnel_job j = {.s = s, .o = o};
+    const struct snap_dict *dict = o->breakdown == FPROP_SOURCE     ? &s->sources
+                                   : o->breakdown == FPROP_CAMPAIGN ? &s->campaigns
+                                                                    : NULL;
+    j.ngroups = 1 + (dict ? dict->n : 0);
+    int rc = ERR_NOMEM;
+    struct conv_vec all = {0};
+    for (int t = 0; t < SNAP_THREADS; t++)
+        if (!(j.count[t] = calloc(j.ngroups * o->nsteps, sizeof(int64_t))))
+            goto out;
+    snapshot_parallel(funnel_part, &j);
+    for (int t = 0; t < SNAP_THREADS; t++)
+        if (j.nomem[t])
+            goto out;
+    out->nsteps = o->nsteps;
+    out->groups = calloc(j.ngroups, sizeof(*out->groups));
+    if (!out->groups)
+        goto out;
+    for (size_t g = 0; g < j.ngroups; g++) {
+        struct funnel_group *fg = &out->groups[g];
+        fg->value = g ? (uint32_t)(g - 1) : SNAP_NONE;
+        for (size_t k = 0; k < o->nsteps; k++) {
+            for (int t = 0; t < SNAP_THREADS; t++)
+                fg->count[k] += j.count[t][g * o->nsteps + k];
+            fg->median_ms[k] = k == 0 && fg->count[0] ? 0 : -1;
+        }
+    }
+    for (size_t k = 1; k < o->nsteps; k++) {
+        all.n = 0;
+        for (int t = 0; t < SNAP_THREADS; t++)
+            for (size_t i = 0; i < j.conv[t][k].n; i++)
+                if (!conv_push(&all, j.conv[t][k].v[i].group, j.conv[t][k].v[i].ms))
+                    goto out;
+        if (all.n)
+            out->groups[0].median_ms[k] = select_kth(all.v, all.n, (all.n - 1) / 2);
+        if (j.ngroups > 1 && all.n) {
+            qsort(all.v, all.n, sizeof(*all.v), cmp_conv);
+            for (size_t a = 0, b; a < all.n; a = b) {
+                for (b = a; b < all.n && all.v[b].group == all.v[a].group; b++)
+                    ;
+                out->groups[all.v[a].group].median_ms[k] = all.v[a + (b - a - 1) / 2].ms;
+            }
+        }
+    }
+    /* keep the total and the values anybody entered with */
+    size_t n = 1;
+    for (size_t g = 1; g < j.ngroups; g++)
+        if (out->groups[g].count[0])
+            out->groups[n++] = out->groups[g];
+    out->ngroups = n;
+    rc = 0;
+out:
+    free(all.v);
+    for (int t = 0; t < SNAP_THREADS; t++) {
+        free(j.count[t]);
+        for (size_t k = 0; k < FUNNEL_MAX_STEPS; k++)
+            free(j.conv[t][k].v);
+    }
+    if (rc) {
+        funnel_result_release(out);
+        err_set(e, rc, "out of memory for the funnel");
+    }
+    return rc;
+}
+
+void funnel_result_release(struct funnel_result *r)
+{
+    free(r->groups);
+    r->groups = NULL;
+    r->ngroups = 0;
+}
