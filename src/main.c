@@ -267,6 +267,7 @@ static const struct command commands[] = {
      "       custos segment list [--json | --csv]\n"
      "       custos segment show NAME [--json]\n"
      "       custos segment members NAME [--all] [--json | --csv]\n"
+     "       custos segment export NAME --purpose P [--out FILE] [--as-of DATE]\n"
      "       custos segment refresh [--as-of DATE]\n"
      "       custos segment delete NAME\n"
      "\n"
@@ -286,6 +287,11 @@ static const struct command commands[] = {
      "Tags of the setting tags are kept as segments named tag:NAME.\n"
      "\n"
      "members  the profiles in it now, since when (--all: every stay, with exits)\n"
+     "export   the members that may be used for purpose P (analytics, marketing,\n"
+     "         personalization, third_party) as CSV, for use outside Custos: profiles\n"
+     "         without that consent (custos privacy consent; undecided ones follow the\n"
+     "         consent-default setting, denied unless changed) are left out and counted on\n"
+     "         stderr; every export is written to the audit log.\n"
      "example:\n"
      "  custos segment create vip 'orders.count(last 90d) >= 3 and traits.city = \"上海\"'\n"},
     {"demo", cmd_demo, "write a demo retail world to import: CSV, JSON Lines, mappings, truth",

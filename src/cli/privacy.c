@@ -102,10 +102,11 @@ static int privacy_erase(int argc, char **argv)
                ",\"orders\":%" PRId64 ",\"order_lines\":%" PRId64 ",\"identifiers\":%" PRId64
                ",\"profiles\":%" PRId64 ",\"merges\":%" PRId64 ",\"consents\":%" PRId64
                ",\"quarantine\":%" PRId64 ",\"unresolved\":%" PRId64 ",\"suppressed\":%" PRId64
-               ",\"shared\":%" PRId64 ",\"vacuumed\":%s,\"seconds\":%.3f}\n",
+               ",\"shared\":%" PRId64 ",\"derived\":%" PRId64
+               ",\"vacuumed\":%s,\"seconds\":%.3f}\n",
                r.profile, r.rows.events, r.rows.records, r.rows.orders, r.rows.order_lines,
                r.rows.identifiers, r.rows.profiles, r.rows.merges, r.rows.consents,
-               r.rows.quarantine, r.unresolved, r.suppressed, r.shared,
+               r.rows.quarantine, r.unresolved, r.suppressed, r.shared, r.rows.derived,
                r.vacuumed ? "true" : "false", r.seconds);
     } else {
         printf("erased profile %" PRId64 " in %.2f s\n"
@@ -115,10 +116,11 @@ static int privacy_erase(int argc, char **argv)
                "rows carry them too: %" PRId64 "), profiles %" PRId64 ", merges %" PRId64
                ", consents %" PRId64 "\n"
                "  quarantined messages %" PRId64 ", unresolved events and records %" PRId64 "\n"
+               "  derived rows (scores, tags, segment stays, review pairs) %" PRId64 "\n"
                "  database %s\n",
                r.profile, r.seconds, r.rows.events, r.rows.records, r.rows.orders,
                r.rows.order_lines, r.rows.identifiers, r.suppressed, r.shared, r.rows.profiles,
-               r.rows.merges, r.rows.consents, r.rows.quarantine, r.unresolved,
+               r.rows.merges, r.rows.consents, r.rows.quarantine, r.unresolved, r.rows.derived,
                r.vacuumed ? "vacuumed, WAL emptied" : "WAL emptied (not vacuumed)");
     }
     if (rc) /* ERR_BUSY: erased, but the WAL could not be emptied */

@@ -238,6 +238,7 @@ struct consent_row {
 struct erase_counts {
     int64_t events, records, orders, order_lines, identifiers, members, profiles, merges, consents,
         quarantine;
+    int64_t derived; /* computed traits, segment memberships, review pairs, unmerges */
 };
 
 typedef int (*store_consent_cb)(const struct consent_row *c, void *ctx);

@@ -398,6 +398,16 @@ int sqp_privacy_erase(struct store *st, int64_t live, struct erase_counts *n, st
         {offsetof(struct erase_counts, merges),
          "DELETE FROM merges WHERE from_profile IN " FAMILY " OR into_profile IN " FAMILY},
         {offsetof(struct erase_counts, profiles), "DELETE FROM profiles WHERE id IN " FAMILY},
+        /* What was derived from the person: scores and tags, segment stays, the review
+         * queue's pairs and the journal of undone merges. */
+        {offsetof(struct erase_counts, derived),
+         "DELETE FROM computed_traits WHERE profile_id IN " FAMILY},
+        {offsetof(struct erase_counts, derived),
+         "DELETE FROM segment_members WHERE profile_id IN " FAMILY},
+        {offsetof(struct erase_counts, derived),
+         "DELETE FROM review_pairs WHERE profile_a IN " FAMILY " OR profile_b IN " FAMILY},
+        {offsetof(struct erase_counts, derived),
+         "DELETE FROM unmerges WHERE profile IN " FAMILY " OR from_profile IN " FAMILY},
     };
     for (size_t i = 0; i < ARRAY_SIZE(steps) && !rc; i++)
         rc = run1(db, steps[i].sql, 0, (int64_t *)((char *)n + steps[i].counter), e);

@@ -34,6 +34,20 @@ SELECT c.p FROM c JOIN city ON city.p = c.p WHERE city.v = '上海' ORDER BY c.p
 check_eq "members equal the same condition written in SQL" "$WANT" "$GOT"
 check_match "... and there are some" '[0-9]' "$GOT"
 
+# Exports leave out the members without the purpose's consent (opt-in by default).
+FIRST=$(echo "$GOT" | cut -d' ' -f1); SECOND=$(echo "$GOT" | cut -d' ' -f2)
+"$CUSTOS" privacy consent set --profile "$FIRST" --purpose marketing --status granted >/dev/null
+"$CUSTOS" privacy consent set --profile "$SECOND" --purpose marketing --status denied >/dev/null
+EXP=$("$CUSTOS" segment export sh --purpose marketing --as-of $ASOF 2>"$WORK/exp.err" | tail -n +2 | cut -d, -f1 | tr '\n' ' ')
+check_eq "segment export: only the member who granted marketing (undecided ones are denied)" "$FIRST " "$EXP"
+check_match "... and it says how many were left out" "1 profiles exported for marketing, $(( $(echo "$GOT" | wc -w) - 1 )) left out" "$(cat "$WORK/exp.err")"
+EXP=$("$CUSTOS" segment export sh --purpose marketing --as-of $ASOF --consent-default granted 2>/dev/null | tail -n +2 | cut -d, -f1 | tr '\n' ' ')
+check_eq "with consent-default granted, all but the one who denied" "$(echo "$GOT" | wc -w)" "$(( $(echo "$EXP" | wc -w) + 1 ))"
+check "the denied member is not in it" bash -c "! echo ' $EXP' | grep -q ' $SECOND '"
+"$CUSTOS" segment export sh --as-of $ASOF >/dev/null 2>&1
+check_eq "an export without --purpose is a usage error" 2 $?
+check_match "exports are audited" '"action":"export","subject":"segment:sh"' "$("$CUSTOS" audit list --json)"
+
 # Tags from the setting, kept as segments tag:NAME
 export CUSTOS_TAGS="mother_baby: orders.count(all, category = '母婴') >= 2"
 "$CUSTOS" segment refresh --as-of $ASOF 2>/dev/null

@@ -85,12 +85,19 @@ post "$KEY" /v1/track "{\"userId\":\"probe-1\",\"event\":\"Checkout\",\"context\
 stop_server
 check_eq "the message is in the quarantine before the erasure" 1 "$("$CUSTOS" quarantine list --json | wc -l)"
 
+# What analytics derived from the person goes too: a segment stay (every profile is in
+# "everyone") and the computed traits of a saved RFM run.
+"$CUSTOS" segment create everyone 'orders.count(all) >= 0' >/dev/null 2>&1
+"$CUSTOS" analyze rfm --window 0 --save >/dev/null 2>&1
+derived() { sqlite3 "$CUSTOS_DB" "SELECT (SELECT count(*) FROM segment_members WHERE profile_id = $P) + (SELECT count(*) FROM computed_traits WHERE profile_id = $P)"; }
+check "before the erasure the profile has derived rows (segment stay, RFM traits)" test "$(derived)" -gt 0
 run "$CUSTOS" privacy erase --profile "$P"
 check_eq "erase without --yes and without a terminal is refused (exit 2)" 2 "$RC"
 run "$CUSTOS" privacy erase --profile "$P" --yes --json
 check_eq "privacy erase exits 0" 0 "$RC"
 check_eq "it reports events, records, identifiers and the quarantined message deleted" "True" "$(printf '%s' "$OUT" | "$PY" -c '
 import json,sys; v=json.load(sys.stdin); print(v["events"]>0 and v["records"]>0 and v["identifiers"]>=2 and v["quarantine"]==1 and v["suppressed"]>=2)')"
+check_eq "and its derived rows are gone (segment stays, computed traits)" 0 "$(derived)"
 
 # No byte of any value is left in the database, its WAL or its shared memory.
 LEFT=$("$PY" - "$WORK/values" "$CUSTOS_DB" "$CUSTOS_DB-wal" "$CUSTOS_DB-shm" <<'PY'
