@@ -3,7 +3,9 @@
 #include <strings.h>
 
 #include "core/timeutil.h"
+#include "core/log.h"
 #include "http/api_key.h"
+#include "http/server.h"
 
 const char *const api_key_roles[] = {"admin", "analyst", "marketing", "service", "risk", NULL};
 
@@ -139,4 +141,21 @@ int api_key_check(const char *authorization, api_key_lookup_fn lookup, void *ctx
     memcpy(who->role, f.role, sizeof(f.role));
     memcpy(who->hint, f.hint, sizeof(f.hint));
     return 0;
+}
+
+int api_key_refuse(struct http_response *res, int rc, const struct err *e, const char *api)
+{
+    if (rc == ERR_NOTFOUND) {
+        http_error(res, 401, "missing_api_key",
+                   "send an API key as \"Authorization: Bearer KEY\" (custos keys add)");
+        res->www_auth = "Bearer realm=\"custos\"";
+    } else if (rc == ERR_AUTH) {
+        log_info("%s: refused: %s", api, e->msg);
+        http_error(res, 401, "invalid_api_key", "the API key is unknown, expired or revoked");
+        res->www_auth = "Bearer realm=\"custos\", error=\"invalid_token\"";
+    } else if (rc) {
+        log_error("%s: cannot check an API key: %s", api, e->msg);
+        http_error(res, 500, "store_error", "cannot check the API key");
+    }
+    return rc;
 }

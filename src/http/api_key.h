@@ -64,4 +64,10 @@ typedef int (*api_key_lookup_fn)(void *ctx, const unsigned char key_hash[32], st
 int api_key_check(const char *authorization, api_key_lookup_fn lookup, void *ctx,
                   struct api_key_identity *who, struct err *e);
 
+/* Answers a request whose key api_key_* refused with rc (ERR_NOTFOUND: 401
+ * missing_api_key; ERR_AUTH: 401 invalid_api_key, the reason logged for api, never sent;
+ * anything else: 500). Does nothing for rc == 0. Returns rc. */
+struct http_response;
+int api_key_refuse(struct http_response *res, int rc, const struct err *e, const char *api);
+
 #endif

@@ -71,19 +71,7 @@ static int authenticate(struct profile_api *a, const struct http_request *req,
     const char *auth = http_header(req, "Authorization");
     int rc = a->cache ? profile_cache_authenticate(a->cache, auth, who, &e)
                       : api_key_identify(a->st, auth, who, &e);
-    if (rc == ERR_NOTFOUND) {
-        http_error(res, 401, "missing_api_key",
-                   "send an API key as \"Authorization: Bearer KEY\" (custos keys add)");
-        res->www_auth = "Bearer realm=\"custos\"";
-    } else if (rc == ERR_AUTH) {
-        log_info("profile api: refused: %s", e.msg);
-        http_error(res, 401, "invalid_api_key", "the API key is unknown, expired or revoked");
-        res->www_auth = "Bearer realm=\"custos\", error=\"invalid_token\"";
-    } else if (rc) {
-        log_error("profile api: cannot check an API key: %s", e.msg);
-        http_error(res, 500, "store_error", "cannot check the API key");
-    }
-    return rc;
+    return api_key_refuse(res, rc, &e, "profile api");
 }
 
 /* Whether role may see a sensitive class clear: then an answer may need an audit entry,

@@ -48,19 +48,7 @@ static int authenticate(struct consent_api *a, const struct http_request *req,
 {
     struct err e = {0};
     int rc = api_key_authenticate(a->st, http_header(req, "Authorization"), role, &e);
-    if (rc == ERR_NOTFOUND) {
-        http_error(res, 401, "missing_api_key",
-                   "send an API key as \"Authorization: Bearer KEY\" (custos keys add)");
-        res->www_auth = "Bearer realm=\"custos\"";
-    } else if (rc == ERR_AUTH) {
-        log_info("consent api: refused: %s", e.msg);
-        http_error(res, 401, "invalid_api_key", "the API key is unknown, expired or revoked");
-        res->www_auth = "Bearer realm=\"custos\", error=\"invalid_token\"";
-    } else if (rc) {
-        log_error("consent api: cannot check an API key: %s", e.msg);
-        http_error(res, 500, "store_error", "cannot check the API key");
-    }
-    return rc;
+    return api_key_refuse(res, rc, &e, "consent api");
 }
 
 static const char *string_member(const cJSON *o, const char *name)

@@ -128,16 +128,8 @@ static int authorize(struct analytics_live *a, const struct http_request *req,
     char role[API_KEY_ROLE_MAX];
     struct err e = {0};
     int rc = api_key_authenticate(a->st, http_header(req, "Authorization"), role, &e);
-    if (rc == ERR_NOTFOUND) {
-        http_error(res, 401, "missing_api_key",
-                   "send an API key as \"Authorization: Bearer KEY\" (custos keys add)");
-        res->www_auth = "Bearer realm=\"custos\"";
-    } else if (rc == ERR_AUTH) {
-        http_error(res, 401, "invalid_api_key", "the API key is unknown, expired or revoked");
-        res->www_auth = "Bearer realm=\"custos\", error=\"invalid_token\"";
-    } else if (rc) {
-        log_error("analytics api: cannot check an API key: %s", e.msg);
-        http_error(res, 500, "store_error", "cannot check the API key");
+    if (rc) {
+        api_key_refuse(res, rc, &e, "analytics api");
     } else if (strcmp(role, "admin") != 0) {
         http_error(res, 403, "forbidden",
                    "analytics and segments need a key with the role admin for now");
