@@ -286,6 +286,35 @@ static const char *col_text(sqlite3_stmt *q, int i)
     return (const char *)sqlite3_column_text(q, i);
 }
 
+cJSON *store_sqlite_row_json(sqlite3_stmt *q)
+{
+    cJSON *o = cJSON_CreateObject();
+    for (int i = 0; o && i < sqlite3_column_count(q); i++) {
+        const char *name = sqlite3_column_name(q, i);
+        switch (sqlite3_column_type(q, i)) {
+        case SQLITE_INTEGER:
+            cJSON_AddNumberToObject(o, name, (double)sqlite3_column_int64(q, i));
+            break;
+        case SQLITE_FLOAT:
+            cJSON_AddNumberToObject(o, name, sqlite3_column_double(q, i));
+            break;
+        case SQLITE_NULL:
+            cJSON_AddNullToObject(o, name);
+            break;
+        default: {
+            const char *t = col_text(q, i);
+            cJSON *parsed = NULL;
+            /* JSON columns (identifiers, traits, raw) are nested as JSON */
+            if (t && (t[0] == '{' || t[0] == '[') && (parsed = cJSON_Parse(t)))
+                cJSON_AddItemToObject(o, name, parsed);
+            else
+                cJSON_AddStringToObject(o, name, t ? t : "");
+        }
+        }
+    }
+    return o;
+}
+
 static int64_t col_time(sqlite3_stmt *q, int i)
 {
     return sqlite3_column_type(q, i) == SQLITE_NULL ? STORE_NULL_TIME : sqlite3_column_int64(q, i);
@@ -1993,31 +2022,7 @@ static int rows_to_json(struct sqlite_store *s, const char *sql, int64_t param, 
     sqlite3_bind_int64(q, 2, param2);
     int rc;
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        cJSON *o = cJSON_CreateObject();
-        for (int i = 0; i < sqlite3_column_count(q); i++) {
-            const char *name = sqlite3_column_name(q, i);
-            switch (sqlite3_column_type(q, i)) {
-            case SQLITE_INTEGER:
-                cJSON_AddNumberToObject(o, name, (double)sqlite3_column_int64(q, i));
-                break;
-            case SQLITE_FLOAT:
-                cJSON_AddNumberToObject(o, name, sqlite3_column_double(q, i));
-                break;
-            case SQLITE_NULL:
-                cJSON_AddNullToObject(o, name);
-                break;
-            default: {
-                const char *t = col_text(q, i);
-                cJSON *parsed = NULL;
-                /* JSON columns (identifiers, traits, raw) are nested as JSON */
-                if (t && (t[0] == '{' || t[0] == '[') && (parsed = cJSON_Parse(t)))
-                    cJSON_AddItemToObject(o, name, parsed);
-                else
-                    cJSON_AddStringToObject(o, name, t ? t : "");
-            }
-            }
-        }
-        cJSON_AddItemToArray(array, o);
+        cJSON_AddItemToArray(array, store_sqlite_row_json(q));
     }
     sqlite3_finalize(q);
     return rc == SQLITE_DONE ? 0 : db_err(s, e, "read profile view");

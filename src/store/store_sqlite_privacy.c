@@ -217,30 +217,7 @@ static int rows_json(sqlite3 *db, const char *sql, int64_t param, cJSON *array, 
         sqlite3_bind_int64(q, 1, param);
     int s;
     while ((s = sqlite3_step(q)) == SQLITE_ROW) {
-        cJSON *o = cJSON_CreateObject();
-        for (int i = 0; i < sqlite3_column_count(q); i++) {
-            const char *name = sqlite3_column_name(q, i);
-            switch (sqlite3_column_type(q, i)) {
-            case SQLITE_INTEGER:
-                cJSON_AddNumberToObject(o, name, (double)sqlite3_column_int64(q, i));
-                break;
-            case SQLITE_FLOAT:
-                cJSON_AddNumberToObject(o, name, sqlite3_column_double(q, i));
-                break;
-            case SQLITE_NULL:
-                cJSON_AddNullToObject(o, name);
-                break;
-            default: {
-                const char *t = col_text(q, i);
-                cJSON *parsed = NULL;
-                if (t && (t[0] == '{' || t[0] == '[') && (parsed = cJSON_Parse(t)))
-                    cJSON_AddItemToObject(o, name, parsed);
-                else
-                    cJSON_AddStringToObject(o, name, t ? t : "");
-            }
-            }
-        }
-        cJSON_AddItemToArray(array, o);
+        cJSON_AddItemToArray(array, store_sqlite_row_json(q));
     }
     if (s != SQLITE_DONE)
         rc = fail(db, e, "read for the export");

@@ -11,6 +11,11 @@
 /* The connection of a SQLite store (defined in store_sqlite.c). */
 sqlite3 *store_sqlite_db(struct store *st);
 
+/* The current row of q as a JSON object named by its columns: numbers, nulls, text,
+ * and text that parses as a JSON object or array nested as JSON (store_sqlite.c). */
+struct cJSON;
+struct cJSON *store_sqlite_row_json(sqlite3_stmt *q);
+
 int sqp_privacy_secret(struct store *st, const char *name, unsigned char out[32], struct err *e);
 int sqp_suppression_add(struct store *st, const unsigned char hash[32], const char *type,
                         int64_t now, struct err *e);
