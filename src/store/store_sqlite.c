@@ -446,16 +446,25 @@ static int scan_rows(struct sqlite_store *s, sqlite3_stmt *q, row_fn fn, const u
     return ret;
 }
 
-/* Prepares a one-off statement, scans it like scan_rows, finalizes it. */
-static int scan_sql(struct sqlite_store *s, const char *sql, row_fn fn, const union row_cb *cb,
-                    void *ctx, struct err *e)
+/* Prepares a one-off statement, binds args[0..nargs) to ?1, ?2 ..., scans it like
+ * scan_rows, finalizes it. */
+static int scan_sql_args(struct sqlite_store *s, const char *sql, const int64_t *args, size_t nargs,
+                         row_fn fn, const union row_cb *cb, void *ctx, struct err *e)
 {
     sqlite3_stmt *q;
     if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK)
         return db_err(s, e, "prepare");
+    for (size_t i = 0; i < nargs; i++)
+        sqlite3_bind_int64(q, (int)i + 1, args[i]);
     int rc = scan_rows(s, q, fn, cb, ctx, e);
     sqlite3_finalize(q);
     return rc;
+}
+
+static int scan_sql(struct sqlite_store *s, const char *sql, row_fn fn, const union row_cb *cb,
+                    void *ctx, struct err *e)
+{
+    return scan_sql_args(s, sql, NULL, 0, fn, cb, ctx, e);
 }
 
 static int source_row(sqlite3_stmt *q, const union row_cb *cb, void *ctx)
@@ -983,14 +992,7 @@ static int sq_table_count(struct store *st, const char *table, int64_t source_id
     char sql[128];
     snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s%s", tables[i],
              source_id ? " WHERE source_id = ?1" : "");
-    sqlite3_stmt *q;
-    if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK)
-        return db_err(s, e, "prepare count");
-    if (source_id)
-        sqlite3_bind_int64(q, 1, source_id);
-    int rc = scan_rows(s, q, int_row, NULL, n, e);
-    sqlite3_finalize(q);
-    return rc;
+    return scan_sql_args(s, sql, &source_id, source_id ? 1 : 0, int_row, NULL, n, e);
 }
 
 static int import_row_read(sqlite3_stmt *q, const union row_cb *cb, void *ctx)
@@ -1501,13 +1503,8 @@ static int sq_analytics_orders(struct store *st, int64_t after_id, store_analyti
         "LEFT JOIN sources s ON s.id = o.source_id WHERE o.id > ?1 AND o.time IS NOT NULL "
         "ORDER BY o.id";
     struct sqlite_store *s = impl(st);
-    sqlite3_stmt *q;
-    if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK)
-        return db_err(s, e, "prepare");
-    sqlite3_bind_int64(q, 1, after_id);
-    int rc = scan_rows(s, q, analytics_order_row, &(union row_cb){.analytics_order = cb}, ctx, e);
-    sqlite3_finalize(q);
-    return rc;
+    return scan_sql_args(s, sql, &after_id, 1, analytics_order_row,
+                         &(union row_cb){.analytics_order = cb}, ctx, e);
 }
 
 static int analytics_event_row(sqlite3_stmt *q, const union row_cb *cb, void *ctx)
@@ -1538,13 +1535,8 @@ static int sq_analytics_events(struct store *st, int64_t after_id, store_analyti
         "profile_members pm ON pm.kind = 0 AND pm.row_id = e.id LEFT JOIN sources s ON s.id = "
         "e.source_id WHERE e.id > ?1) WHERE p IS NOT NULL ORDER BY id";
     struct sqlite_store *s = impl(st);
-    sqlite3_stmt *q;
-    if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK)
-        return db_err(s, e, "prepare");
-    sqlite3_bind_int64(q, 1, after_id);
-    int rc = scan_rows(s, q, analytics_event_row, &(union row_cb){.analytics_event = cb}, ctx, e);
-    sqlite3_finalize(q);
-    return rc;
+    return scan_sql_args(s, sql, &after_id, 1, analytics_event_row,
+                         &(union row_cb){.analytics_event = cb}, ctx, e);
 }
 
 static int sq_analytics_stamp(struct store *st, int64_t *stamp, struct err *e)
@@ -2035,14 +2027,9 @@ static int sq_profile_view(struct store *st, int64_t profile_id, int recent_even
     int64_t id = profile_id, into = 0, hops = 0;
     /* Follow redirects of merged-away ids. */
     for (;;) {
-        sqlite3_stmt *q;
-        if (sqlite3_prepare_v2(s->db, "SELECT coalesce(merged_into, 0) FROM profiles WHERE id = ?1",
-                               -1, &q, NULL) != SQLITE_OK)
-            return db_err(s, e, "prepare profile");
-        sqlite3_bind_int64(q, 1, id);
         into = -1;
-        int rc = scan_rows(s, q, int_row, NULL, &into, e);
-        sqlite3_finalize(q);
+        int rc = scan_sql_args(s, "SELECT coalesce(merged_into, 0) FROM profiles WHERE id = ?1",
+                               &id, 1, int_row, NULL, &into, e);
         if (rc)
             return rc;
         if (into < 0)
@@ -2295,16 +2282,10 @@ static int sq_audit_scan(struct store *st, int64_t since, int64_t after_seq, sto
                          void *ctx, struct err *e)
 {
     struct sqlite_store *s = impl(st);
-    sqlite3_stmt *q;
-    if (sqlite3_prepare_v2(s->db, AUDIT_COLUMNS "WHERE time >= ?1 AND seq > ?2 ORDER BY seq", -1,
-                           &q, NULL) != SQLITE_OK)
-        return db_err(s, e, "prepare audit scan");
-    sqlite3_bind_int64(q, 1, since);
-    sqlite3_bind_int64(q, 2, after_seq);
     struct audit_scan_ctx c = {cb, ctx};
-    int rc = scan_rows(s, q, audit_row_read, NULL, &c, e);
-    sqlite3_finalize(q);
-    return rc;
+    const int64_t args[] = {since, after_seq};
+    return scan_sql_args(s, AUDIT_COLUMNS "WHERE time >= ?1 AND seq > ?2 ORDER BY seq", args, 2,
+                         audit_row_read, NULL, &c, e);
 }
 
 static bool sq_in_transaction(struct store *st)

@@ -276,19 +276,15 @@ int sqp_privacy_export(struct store *st, int64_t live, void **json, struct err *
     return 0;
 }
 
-int sqp_privacy_unresolved(struct store *st, store_event_cb on_event, store_import_row_cb on_record,
-                           void *ctx, struct err *e)
+/* The columns scan_events reads, of an events table named e. */
+#define EVENT_COLUMNS                                                                              \
+    "e.id, e.source_id, e.type, e.event, e.user_id, e.anonymous_id, e.message_id, e.timestamp, "   \
+    "e.raw"
+
+/* Steps q, whose columns are EVENT_COLUMNS, giving each row to cb; finalizes q. */
+static int scan_events(sqlite3 *db, sqlite3_stmt *q, store_event_cb cb, void *ctx, struct err *e)
 {
-    sqlite3 *db = store_sqlite_db(st);
-    sqlite3_stmt *q;
-    int rc = prep(db,
-                  "SELECT id, source_id, type, event, user_id, anonymous_id, message_id, raw FROM "
-                  "events e WHERE NOT EXISTS (SELECT 1 FROM profile_members m WHERE m.kind = 0 "
-                  "AND m.row_id = e.id) ORDER BY id",
-                  &q, e);
-    if (rc)
-        return rc;
-    int s;
+    int rc = 0, s;
     while (!rc && (s = sqlite3_step(q)) == SQLITE_ROW) {
         struct event_row r = {
             .id = sqlite3_column_int64(q, 0),
@@ -298,20 +294,36 @@ int sqp_privacy_unresolved(struct store *st, store_event_cb on_event, store_impo
             .user_id = col_text(q, 4),
             .anonymous_id = col_text(q, 5),
             .message_id = col_text(q, 6),
-            .raw = col_text(q, 7),
-            .raw_len = (size_t)sqlite3_column_bytes(q, 7),
+            .timestamp = sqlite3_column_int64(q, 7),
+            .raw = col_text(q, 8),
+            .raw_len = (size_t)sqlite3_column_bytes(q, 8),
         };
-        rc = on_event(&r, ctx);
+        rc = cb(&r, ctx);
     }
     if (!rc && s != SQLITE_DONE)
         rc = fail(db, e, "read events");
     sqlite3_finalize(q);
+    return rc;
+}
+
+int sqp_privacy_unresolved(struct store *st, store_event_cb on_event, store_import_row_cb on_record,
+                           void *ctx, struct err *e)
+{
+    sqlite3 *db = store_sqlite_db(st);
+    sqlite3_stmt *q;
+    int rc = prep(db,
+                  "SELECT " EVENT_COLUMNS " FROM events e WHERE NOT EXISTS (SELECT 1 FROM "
+                  "profile_members m WHERE m.kind = 0 AND m.row_id = e.id) ORDER BY e.id",
+                  &q, e);
+    if (!rc)
+        rc = scan_events(db, q, on_event, ctx, e);
     if (rc || (rc = prep(db,
                          "SELECT id, source_id, kind, record_key, identifiers FROM records r "
                          "WHERE NOT EXISTS (SELECT 1 FROM profile_members m WHERE m.kind = 1 AND "
                          "m.row_id = r.id) ORDER BY id",
                          &q, e)))
         return rc;
+    int s;
     while (!rc && (s = sqlite3_step(q)) == SQLITE_ROW) {
         struct import_row r = {
             .id = sqlite3_column_int64(q, 0),
@@ -527,34 +539,14 @@ int sqp_consent_events(struct store *st, int64_t after_id, store_event_cb cb, vo
     sqlite3 *db = store_sqlite_db(st);
     sqlite3_stmt *q;
     int rc = prep(db,
-                  "SELECT e.id, e.source_id, e.type, e.event, e.user_id, e.anonymous_id, "
-                  "e.message_id, e.timestamp, e.raw FROM events e WHERE e.id > ?1 AND "
-                  "(instr(e.raw, '\"consent\"') > 0 OR (e.type = 'track' AND e.event = 'Consent "
-                  "Updated')) ORDER BY e.id",
+                  "SELECT " EVENT_COLUMNS " FROM events e WHERE e.id > ?1 AND (instr(e.raw, "
+                  "'\"consent\"') > 0 OR (e.type = 'track' AND e.event = 'Consent Updated')) "
+                  "ORDER BY e.id",
                   &q, e);
     if (rc)
         return rc;
     sqlite3_bind_int64(q, 1, after_id);
-    int s;
-    while (!rc && (s = sqlite3_step(q)) == SQLITE_ROW) {
-        struct event_row r = {
-            .id = sqlite3_column_int64(q, 0),
-            .source_id = sqlite3_column_int64(q, 1),
-            .type = col_text(q, 2),
-            .event = col_text(q, 3),
-            .user_id = col_text(q, 4),
-            .anonymous_id = col_text(q, 5),
-            .message_id = col_text(q, 6),
-            .timestamp = sqlite3_column_int64(q, 7),
-            .raw = col_text(q, 8),
-            .raw_len = (size_t)sqlite3_column_bytes(q, 8),
-        };
-        rc = cb(&r, ctx);
-    }
-    if (!rc && s != SQLITE_DONE)
-        rc = fail(db, e, "read events");
-    sqlite3_finalize(q);
-    return rc;
+    return scan_events(db, q, cb, ctx, e);
 }
 
 int sqp_privacy_state_get(struct store *st, const char *name, int64_t *v, struct err *e)
