@@ -9,6 +9,7 @@
  * head); it is never ahead, so an entry missing at the end is a removal. */
 #include <cJSON.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -166,8 +167,9 @@ out:
     return rc;
 }
 
-int audit_append(struct store *st, const char *actor, const char *action, const char *subject,
-                 const char *detail_json, struct err *e)
+/* Refuses what no entry may hold: ERR_INVALID naming the field. */
+static int entry_check(const char *actor, const char *action, const char *subject,
+                       const char *detail_json, struct err *e)
 {
     if (!actor || !actor[0] || strlen(actor) > AUDIT_TEXT_MAX)
         return err_set(e, ERR_INVALID, "an audit entry needs an actor (at most %d bytes)",
@@ -187,6 +189,14 @@ int audit_append(struct store *st, const char *actor, const char *action, const 
         if (!ok)
             return err_set(e, ERR_INVALID, "an audit detail must be a JSON object");
     }
+    return 0;
+}
+
+int audit_append(struct store *st, const char *actor, const char *action, const char *subject,
+                 const char *detail_json, struct err *e)
+{
+    if (entry_check(actor, action, subject, detail_json, e))
+        return ERR_INVALID;
     bool own = !st->ops->in_transaction(st);
     int rc = own ? st->ops->begin(st, e) : 0;
     if (rc)
@@ -225,6 +235,101 @@ int audit_append(struct store *st, const char *actor, const char *action, const 
     if (!rc && own)
         rc = head_write(st, r.seq, hash, e);
     return rc;
+}
+
+/* ---- group commit ---- */
+
+struct audit_pending { /* one waiting append, on its thread's stack */
+    const char *actor, *action, *subject, *detail;
+    struct audit_pending *next;
+    bool done;
+    int rc;
+    struct err err;
+};
+
+struct audit_group {
+    struct store *st;
+    pthread_mutex_t lock;
+    pthread_cond_t committed;
+    struct audit_pending *head, **tail; /* queued for the next commit */
+    bool committing;
+};
+
+int audit_group_new(struct store *st, struct audit_group **out, struct err *e)
+{
+    struct audit_group *g = calloc(1, sizeof(*g));
+    if (!g)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    g->st = st;
+    g->tail = &g->head;
+    pthread_mutex_init(&g->lock, NULL);
+    pthread_cond_init(&g->committed, NULL);
+    *out = g;
+    return 0;
+}
+
+void audit_group_free(struct audit_group *g)
+{
+    if (!g)
+        return;
+    pthread_cond_destroy(&g->committed);
+    pthread_mutex_destroy(&g->lock);
+    free(g);
+}
+
+/* Commits batch in one transaction and moves the head once. Every entry of it gets
+ * the result: a batch is kept or dropped whole. */
+static void commit_batch(struct store *st, struct audit_pending *batch)
+{
+    struct err e = {0};
+    int rc = st->ops->begin(st, &e);
+    for (struct audit_pending *p = batch; p && !rc; p = p->next)
+        rc = audit_append(st, p->actor, p->action, p->subject, p->detail, &e);
+    if (!rc)
+        rc = st->ops->commit(st, &e);
+    if (rc)
+        st->ops->rollback(st);
+    else
+        rc = audit_head_sync(st, &e);
+    for (struct audit_pending *p = batch; p; p = p->next) {
+        p->rc = rc;
+        p->err = e;
+    }
+}
+
+int audit_group_append(struct audit_group *g, const char *actor, const char *action,
+                       const char *subject, const char *detail_json, struct err *e)
+{
+    if (entry_check(actor, action, subject, detail_json, e))
+        return ERR_INVALID;
+    struct audit_pending me = {actor, action, subject, detail_json, NULL, false, 0, {0}};
+    pthread_mutex_lock(&g->lock);
+    *g->tail = &me;
+    g->tail = &me.next;
+    while (!me.done) {
+        if (g->committing) {
+            pthread_cond_wait(&g->committed, &g->lock);
+            continue;
+        }
+        /* No commit under way: this thread commits all that is queued, its own with it. */
+        struct audit_pending *batch = g->head;
+        g->head = NULL;
+        g->tail = &g->head;
+        g->committing = true;
+        pthread_mutex_unlock(&g->lock);
+        commit_batch(g->st, batch);
+        pthread_mutex_lock(&g->lock);
+        for (struct audit_pending *p = batch, *next; p; p = next) {
+            next = p->next;
+            p->done = true;
+        }
+        g->committing = false;
+        pthread_cond_broadcast(&g->committed);
+    }
+    pthread_mutex_unlock(&g->lock);
+    if (me.rc && e)
+        *e = me.err;
+    return me.rc;
 }
 
 int audit_head_sync(struct store *st, struct err *e)

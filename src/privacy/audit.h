@@ -40,6 +40,18 @@
 int audit_append(struct store *st, const char *actor, const char *action, const char *subject,
                  const char *detail_json, struct err *e);
 
+/* Group commit, for a server answering many clear reads at once: appends from many
+ * threads share one transaction, one fsync and one head write. A thread that finds no
+ * commit under way commits everything queued so far (its own entry with it) while the
+ * threads arriving meanwhile queue for the next one; each append returns once its
+ * entry is committed, with that commit's result, as audit_append would. The store st
+ * is the group's alone from audit_group_new to audit_group_free. */
+struct audit_group;
+int audit_group_new(struct store *st, struct audit_group **out, struct err *e);
+void audit_group_free(struct audit_group *g);
+int audit_group_append(struct audit_group *g, const char *actor, const char *action,
+                       const char *subject, const char *detail_json, struct err *e);
+
 /* Moves the head file to the newest entry: call it after committing a transaction in
  * which audit_append joined (audit_append does it itself otherwise). */
 int audit_head_sync(struct store *st, struct err *e);

@@ -383,25 +383,36 @@ int policy_apply_with(cJSON *json, const char *policy_spec, const char *class_sp
     return run(&p, json, stats);
 }
 
+/* The detail of the read.clear entry for what one pass showed clear; "" for none. */
+static int read_detail(const char *role, const struct policy_stats *stats,
+                       char detail[POLICY_DETAIL_MAX], struct err *e)
+{
+    detail[0] = 0;
+    if (stats->clear_sensitive == 0)
+        return 0;
+    cJSON *d = cJSON_CreateObject();
+    bool ok = d && cJSON_AddStringToObject(d, "role", role) &&
+              cJSON_AddStringToObject(d, "fields", stats->fields) &&
+              cJSON_AddNumberToObject(d, "values", stats->clear_sensitive) &&
+              cJSON_PrintPreallocated(d, detail, POLICY_DETAIL_MAX, false);
+    cJSON_Delete(d);
+    if (!ok) {
+        detail[0] = 0;
+        return err_set(e, ERR_NOMEM, "cannot describe the read for the audit log");
+    }
+    return 0;
+}
+
 int policy_answer(struct store *st, cJSON *json, const char *role, const char *actor,
                   const char *subject, struct err *e)
 {
     struct policy_stats stats;
+    char detail[POLICY_DETAIL_MAX];
     if (policy_apply(json, role, &stats))
         return err_set(e, ERR_NOMEM, "out of memory while masking");
-    if (stats.clear_sensitive == 0)
-        return 0;
-    cJSON *d = cJSON_CreateObject();
-    cJSON_AddStringToObject(d, "role", role);
-    cJSON_AddStringToObject(d, "fields", stats.fields);
-    cJSON_AddNumberToObject(d, "values", stats.clear_sensitive);
-    char *text = cJSON_PrintUnformatted(d);
-    cJSON_Delete(d);
-    if (!text)
-        return err_set(e, ERR_NOMEM, "out of memory");
-    int rc = audit_append(st, actor, AUDIT_READ_CLEAR, subject, text, e);
-    cJSON_free(text);
-    return rc;
+    if (read_detail(role, &stats, detail, e))
+        return ERR_NOMEM;
+    return detail[0] ? audit_append(st, actor, AUDIT_READ_CLEAR, subject, detail, e) : 0;
 }
 
 bool policy_all_clear(const char *role)
@@ -421,20 +432,21 @@ int policy_audit_bulk(struct store *st, const char *role, const char *actor, con
     return audit_append(st, actor, AUDIT_READ_CLEAR, subject, detail_json, e);
 }
 
-int policy_answer_text(struct store *st, char **body, size_t *len, const char *role,
-                       const char *actor, const char *subject, struct err *e)
+int policy_mask_text(char **body, size_t *len, const char *role, char detail[POLICY_DETAIL_MAX],
+                     struct err *e)
 {
+    detail[0] = 0;
     if (policy_all_clear(role)) {
-        if (*len == 0)
-            return 0;
-        char detail[64];
-        snprintf(detail, sizeof(detail), "{\"role\":\"%s\"}", role);
-        return audit_append(st, actor, AUDIT_READ_CLEAR, subject, detail, e);
+        if (*len)
+            snprintf(detail, POLICY_DETAIL_MAX, "{\"role\":\"%s\"}", role);
+        return 0;
     }
     cJSON *json = cJSON_ParseWithLength(*body, *len);
     if (!json)
         return err_set(e, ERR_INVALID, "the answer to mask is not JSON");
-    int rc = policy_answer(st, json, role, actor, subject, e);
+    struct policy_stats stats;
+    int rc = policy_apply(json, role, &stats) ? err_set(e, ERR_NOMEM, "out of memory while masking")
+                                              : read_detail(role, &stats, detail, e);
     char *text = rc ? NULL : cJSON_PrintUnformatted(json);
     cJSON_Delete(json);
     if (rc)
@@ -453,4 +465,14 @@ int policy_answer_text(struct store *st, char **body, size_t *len, const char *r
     *body = copy;
     *len = n;
     return 0;
+}
+
+int policy_answer_text(struct store *st, char **body, size_t *len, const char *role,
+                       const char *actor, const char *subject, struct err *e)
+{
+    char detail[POLICY_DETAIL_MAX];
+    int rc = policy_mask_text(body, len, role, detail, e);
+    if (!rc && detail[0])
+        rc = audit_append(st, actor, AUDIT_READ_CLEAR, subject, detail, e);
+    return rc;
 }

@@ -72,9 +72,17 @@ int policy_answer(struct store *st, cJSON *json, const char *role, const char *a
 /* policy_answer for an answer already rendered as JSON text (*body, *len: malloc'd;
  * replaced by the masked text, the old one freed). Roles that see every class clear
  * keep the text as it is (no parse) and get a read.clear entry whenever the text is
- * not empty. Same returns as policy_answer; on failure *body is unchanged. */
+ * not empty. Same returns as policy_answer; on failure *body is still the caller's
+ * (masked or not) and must not be sent. */
 int policy_answer_text(struct store *st, char **body, size_t *len, const char *role,
                        const char *actor, const char *subject, struct err *e);
+
+/* The masking half of policy_answer_text, for callers that audit on their own (a server
+ * batching its audit entries, audit.h's group commit): masks *body for role and writes
+ * into detail the read.clear entry's detail, or "" when the answer needs none. */
+#define POLICY_DETAIL_MAX 256
+int policy_mask_text(char **body, size_t *len, const char *role, char detail[POLICY_DETAIL_MAX],
+                     struct err *e);
 
 /* Whether role sees every class clear (then policy_apply changes nothing). */
 bool policy_all_clear(const char *role);
