@@ -20,6 +20,17 @@ int64_t period_of_day(enum period p, int64_t d);
 /* The label of period number n: 2025-03-14, 2025-03-10 (the Monday), 2025-03, 2025-Q1. */
 void period_label(enum period p, int64_t n, char out[16]);
 
+/* ---- Clamping (for differentially private answers: analytics_dp below) ---- */
+
+/* What one profile may add to one cell of an answer: its money summed, then clamped
+ * to [lo, hi] (minor units, lo <= 0 <= hi), and at most max_orders orders. Off: no
+ * clamp (the exact answer). */
+struct dp_clamp {
+    bool on;
+    int64_t lo, hi;
+    int64_t max_orders;
+};
+
 /* ---- RFM ---- */
 
 enum rfm_segment {
@@ -78,7 +89,8 @@ int dim_parse(const char *s, enum snap_dim *d);
 struct kpi_options {
     enum period period;
     enum snap_dim by;
-    int64_t from, to; /* ms, [from, to); INT64_MIN / INT64_MAX: everything */
+    int64_t from, to;      /* ms, [from, to); INT64_MIN / INT64_MAX: everything */
+    struct dp_clamp clamp; /* orders and revenue per profile and cell */
 };
 
 struct kpi_row {
@@ -145,8 +157,9 @@ void funnel_result_release(struct funnel_result *r);
 /* ---- Cohorts ---- */
 
 struct cohort_options {
-    enum period period; /* PERIOD_WEEK or PERIOD_MONTH */
-    bool by_first_seen; /* cohort of the first event or order, else of the first order */
+    enum period period;    /* PERIOD_WEEK or PERIOD_MONTH */
+    bool by_first_seen;    /* cohort of the first event or order, else of the first order */
+    struct dp_clamp clamp; /* revenue per profile and cell (max_orders unused) */
 };
 
 struct cohort_row {
@@ -193,5 +206,47 @@ struct paths_result {
 int paths_compute(const struct snapshot *s, const struct paths_options *o, struct paths_result *out,
                   struct err *e);
 void paths_result_release(struct paths_result *r);
+
+/* ---- Differentially private answers (dp_answer.c; privacy/dp.h) ----
+ *
+ * The Laplace mechanism on a computed result: every count and sum of the answer (a
+ * "cell") gets its own noise, and the answer's epsilon is split evenly over its cells
+ * (sequential composition: the cells together cost epsilon). A count of profiles has
+ * sensitivity 1; a count of orders max_orders; a sum of money max(|lo|, |hi|) (the
+ * result must come from a computation with that clamp on). Derived figures (rates,
+ * averages, totals, changes) are then computed from the noisy cells by the report,
+ * which is post-processing and costs nothing more. Noisy counts are rounded and at
+ * least 0. Figures that are neither counts nor sums (funnel medians) are withheld. */
+
+struct dp_request {
+    double epsilon;        /* of the whole answer: DP_EPSILON_MIN..DP_EPSILON_MAX */
+    struct dp_clamp clamp; /* the one the result was computed with (on) */
+};
+
+struct dp_answer {
+    double epsilon;      /* of the whole answer */
+    size_t cells;        /* noisy figures in it */
+    double cell_epsilon; /* epsilon / cells */
+    double count_scale;  /* Laplace scale b of a count of profiles: 1 / cell_epsilon */
+    double orders_scale; /* of a count of orders: max_orders / cell_epsilon (0: none) */
+    double sum_scale;    /* of a sum of money: max(|lo|, |hi|) / cell_epsilon (0: none) */
+    struct dp_clamp clamp;
+};
+
+/* Parses "LO:HI" (integers, minor units, LO <= 0 <= HI, not both 0) into c->lo/hi. */
+int dp_clamp_parse(const char *text, struct dp_clamp *c, struct err *e);
+
+/* Each replaces the counts and sums of a computed result by noisy ones and fills a.
+ * ERR_INVALID for a bad epsilon or clamp. rfm: the profile rows are freed (rows NULL;
+ * n becomes the noisy total of customers), the segments' revenue is summed from each
+ * profile's monetary clamped. funnel: medians become -1. */
+int kpi_privatize(struct kpi_result *k, const struct dp_request *r, struct dp_answer *a,
+                  struct err *e);
+int rfm_privatize(struct rfm_result *f, const struct dp_request *r, struct dp_answer *a,
+                  struct err *e);
+int funnel_privatize(struct funnel_result *f, const struct dp_request *r, struct dp_answer *a,
+                     struct err *e);
+int cohort_privatize(struct cohort_result *c, const struct dp_request *r, struct dp_answer *a,
+                     struct err *e);
 
 #endif

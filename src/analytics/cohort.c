@@ -20,6 +20,11 @@ static inline int64_t per_at(const struct cohort_job *j, int64_t t)
     return j->period[snap_day(t) - j->day0] - j->pmin;
 }
 
+static inline int64_t clamp64(int64_t v, int64_t lo, int64_t hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
 static void cohort_part(int part, int nparts, void *ctx)
 {
     struct cohort_job *j = ctx;
@@ -38,15 +43,23 @@ static void cohort_part(int part, int nparts, void *ctx)
             continue;
         int64_t c = per_at(j, first);
         size[c]++;
-        int64_t last = -1;
+        int64_t last = -1, spent = 0; /* the profile's money so far in the cell */
+        const struct dp_clamp *cl = &j->o->clamp;
         for (uint32_t i = ob; i < oe; i++) {
             int64_t off = per_at(j, s->ord_time[i]) - c;
             size_t cell = (size_t)c * nper + (size_t)off;
             if (off != last) {
                 cust[cell]++;
                 last = off;
+                spent = 0;
             }
-            rev[cell] += s->ord_amount[i];
+            if (cl->on) { /* the cell gets clamp(after) - clamp(before): 0 is inside */
+                int64_t after = spent + s->ord_amount[i];
+                rev[cell] += clamp64(after, cl->lo, cl->hi) - clamp64(spent, cl->lo, cl->hi);
+                spent = after;
+            } else {
+                rev[cell] += s->ord_amount[i];
+            }
         }
     }
 }

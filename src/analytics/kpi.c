@@ -106,6 +106,8 @@ static inline int64_t period_at(const struct period_map *pm, int64_t t)
 struct kpi_acc {
     int64_t *orders, *revenue, *buyers, *new_buyers, *repeat, *active, *first_seen;
     uint32_t *stamp_buy, *stamp_rep, *stamp_act;
+    /* With a clamp: the current profile's money and orders so far in each cell. */
+    int64_t *cur_rev, *cur_ord;
 };
 
 struct kpi_job {
@@ -129,6 +131,28 @@ static uint32_t order_dim(const struct snapshot *s, enum snap_dim by, size_t i)
         break;
     }
     return 0;
+}
+
+static inline int64_t clamp64(int64_t v, int64_t lo, int64_t hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* Adds order i of the profile with stamp to cell c, its money and order count clamped
+ * per profile and cell: the cell gets clamp(total after) - clamp(total before), which
+ * adds up to the clamp of the profile's total (0 is inside the clamp). */
+static inline void add_clamped(struct kpi_acc *a, const struct dp_clamp *cl, size_t c,
+                               uint32_t stamp, int64_t amount)
+{
+    if (a->stamp_buy[c] != stamp) {
+        a->cur_rev[c] = 0;
+        a->cur_ord[c] = 0;
+    }
+    int64_t before = a->cur_rev[c], after = before + amount;
+    a->cur_rev[c] = after;
+    a->revenue[c] += clamp64(after, cl->lo, cl->hi) - clamp64(before, cl->lo, cl->hi);
+    if (a->cur_ord[c]++ < cl->max_orders)
+        a->orders[c]++;
 }
 
 static void kpi_part(int part, int nparts, void *ctx)
@@ -159,8 +183,12 @@ static void kpi_part(int part, int nparts, void *ctx)
                 continue;
             int64_t per = period_at(&j->pm, t);
             size_t c = (size_t)(per - j->pm.pmin) * j->ndim + order_dim(s, o->by, i);
-            a->orders[c]++;
-            a->revenue[c] += s->ord_amount[i];
+            if (o->clamp.on) {
+                add_clamped(a, &o->clamp, c, stamp, s->ord_amount[i]);
+            } else {
+                a->orders[c]++;
+                a->revenue[c] += s->ord_amount[i];
+            }
             if (a->stamp_buy[c] != stamp) {
                 a->stamp_buy[c] = stamp;
                 a->buyers[c]++;
@@ -203,6 +231,8 @@ static void acc_free(struct kpi_acc *a)
     free(a->stamp_buy);
     free(a->stamp_rep);
     free(a->stamp_act);
+    free(a->cur_rev);
+    free(a->cur_ord);
 }
 
 int kpi_compute(const struct snapshot *s, const struct kpi_options *o, struct kpi_result *out,
@@ -240,6 +270,9 @@ int kpi_compute(const struct snapshot *s, const struct kpi_options *o, struct kp
         a->stamp_act = calloc(nc, sizeof(uint32_t));
         if (!a->orders || !a->revenue || !a->buyers || !a->new_buyers || !a->repeat || !a->active ||
             !a->first_seen || !a->stamp_buy || !a->stamp_rep || !a->stamp_act)
+            goto out;
+        if (o->clamp.on && (!(a->cur_rev = calloc(nc, sizeof(int64_t))) ||
+                            !(a->cur_ord = calloc(nc, sizeof(int64_t)))))
             goto out;
     }
     if (j.ncell)

@@ -231,8 +231,10 @@ cJSON *report_cohort(const struct cohort_result *c, bool by_first_seen)
         for (size_t k = 0; k < x->nperiods; k++) {
             cJSON_AddItemToArray(cu, cJSON_CreateNumber((double)x->customers[k]));
             cJSON_AddItemToArray(rv, cJSON_CreateNumber((double)x->revenue[k]));
-            cJSON_AddItemToArray(
-                rt, cJSON_CreateNumber(round2(100.0 * (double)x->customers[k] / (double)x->size)));
+            cJSON_AddItemToArray(rt, x->size
+                                         ? cJSON_CreateNumber(round2(
+                                               100.0 * (double)x->customers[k] / (double)x->size))
+                                         : cJSON_CreateNull());
         }
         cJSON_AddItemToArray(rows, o);
     }
@@ -269,4 +271,28 @@ cJSON *report_paths(const struct snapshot *s, const struct paths_options *o,
         cJSON_AddItemToArray(rows, x);
     }
     return r;
+}
+
+void report_add_dp(cJSON *rep, const struct dp_answer *a)
+{
+    cJSON *d = cJSON_AddObjectToObject(rep, "dp");
+    if (!d)
+        return;
+    cJSON_AddBoolToObject(d, "noisy", true);
+    cJSON_AddNumberToObject(d, "epsilon", a->epsilon);
+    cJSON_AddNumberToObject(d, "cells", (double)a->cells);
+    cJSON_AddNumberToObject(d, "epsilon_per_cell", a->cell_epsilon);
+    cJSON_AddNumberToObject(d, "count_noise_scale", a->count_scale);
+    if (a->orders_scale > 0)
+        cJSON_AddNumberToObject(d, "orders_noise_scale", a->orders_scale);
+    if (a->sum_scale > 0)
+        cJSON_AddNumberToObject(d, "sum_noise_scale", a->sum_scale);
+    cJSON *c = cJSON_AddArrayToObject(d, "clamp_minor");
+    cJSON_AddItemToArray(c, cJSON_CreateNumber((double)a->clamp.lo));
+    cJSON_AddItemToArray(c, cJSON_CreateNumber((double)a->clamp.hi));
+    cJSON_AddNumberToObject(d, "max_orders", (double)a->clamp.max_orders);
+    cJSON_AddStringToObject(d, "note",
+                            "values are noisy (Laplace mechanism): each count and sum has "
+                            "noise of scale b (standard deviation 1.41 b); rates are computed "
+                            "from the noisy values");
 }

@@ -90,6 +90,13 @@ static const struct setting settings[] = {
     {"dp-budget", SET_STRING, S(dp_budget), "10", 0, 0, NULL, false,
      "differentially private aggregates: the total epsilon an API key may spend (a "
      "positive number; docs/privacy.md)"},
+    {"dp-clamp", SET_STRING, S(dp_clamp), "0:100000", 0, 0, NULL, false,
+     "differentially private sums: LO:HI in minor units, the range each profile's money in "
+     "one cell of an answer is clamped to (LO <= 0 <= HI); the noise grows with the larger "
+     "of -LO and HI (docs/privacy.md)"},
+    {"dp-max-orders", SET_INT, S(dp_max_orders), "10", 1, 1000000, NULL, false,
+     "differentially private order counts: the most orders one profile counts for in one "
+     "cell of an answer (the noise grows with it)"},
     {"quality-max-duplicate-before", SET_INT, S(quality_max_duplicate_before), "100", 0, 100, NULL,
      false,
      "custos quality: percent of an identifier field's values shared with another row (as "

@@ -461,6 +461,14 @@ struct store_ops {
      * the figures after the call. */
     int (*dp_spend)(struct store *st, int64_t key_id, double epsilon, double default_budget,
                     int64_t now, double *spent, double *budget, struct err *e);
+    /* dp_budget_get: what key_id has spent (0 when nothing yet), its budget (its own,
+     * else default_budget) and whether it has one of its own. dp_budget_set gives
+     * key_id a budget of its own (budget < 0: back to default) and, with reset, sets
+     * what it spent back to 0. */
+    int (*dp_budget_get)(struct store *st, int64_t key_id, double default_budget, double *spent,
+                         double *budget, bool *own, struct err *e);
+    int (*dp_budget_set)(struct store *st, int64_t key_id, double budget, bool reset, int64_t now,
+                         struct err *e);
     /* Privacy (migration 0010; privacy/dsr.h, consent.h, retention.h).
      * privacy_secret gives the 32-byte secret called name, made at random and kept on
      * first use. suppression_add keeps a blind index (again: no error);

@@ -23,8 +23,12 @@
 
 #include <unistd.h>
 
+#include <math.h>
+#include <sodium.h>
+
 #include "analytics/analytics.h"
 #include "core/timeutil.h"
+#include "privacy/dp.h"
 
 static int64_t at(int y, int m, int d, int hh, int mm)
 {
@@ -606,14 +610,179 @@ static void test_refresh(void **state)
     unlink(aux);
 }
 
+/* Clamping per profile and cell (what private sums need), exactly, on the golden data:
+ * money to [0, 500] and at most 2 orders a profile in a cell. March 2025: P101 2 orders
+ * (500), P104 1 (100), P105 4 -> 2 (1600 -> 500): 5 orders, 1100; February: P102 1000 ->
+ * 500, P103 50: 550. Cohorts: 2025-03 (P105) 1600 -> 500. */
+static void test_clamp(void **state)
+{
+    (void)state;
+    struct snapshot *s = golden();
+    struct err e = {0};
+    struct dp_clamp cl = {.on = true, .lo = 0, .hi = 500, .max_orders = 2};
+    struct kpi_options o = {
+        .period = PERIOD_MONTH, .from = INT64_MIN, .to = INT64_MAX, .clamp = cl};
+    struct kpi_result k;
+    assert_int_equal(kpi_compute(s, &o, &k, &e), 0);
+    assert_int_equal(k.n, 4);
+    assert_int_equal(k.rows[3].orders, 5);
+    assert_int_equal(k.rows[3].revenue, 1100);
+    assert_int_equal(k.rows[2].revenue, 550);
+    assert_int_equal(k.rows[3].buyers, 3); /* counts of profiles are not changed */
+    kpi_result_release(&k);
+    o.by = DIM_CHANNEL; /* cells by channel: P105's tmall orders alone in theirs */
+    assert_int_equal(kpi_compute(s, &o, &k, &e), 0);
+    uint32_t tmall = snap_dict_find(&s->channels, "tmall");
+    bool found = false;
+    for (size_t i = 0; i < k.n; i++)
+        if (k.rows[i].dim == tmall) {
+            assert_int_equal(k.rows[i].orders, 2);
+            assert_int_equal(k.rows[i].revenue, 500);
+            found = true;
+        }
+    assert_true(found);
+    kpi_result_release(&k);
+    struct cohort_options co = {.period = PERIOD_MONTH, .clamp = cl};
+    struct cohort_result c;
+    assert_int_equal(cohort_compute(s, &co, &c, &e), 0);
+    assert_int_equal(c.rows[3].revenue[0], 500);
+    assert_int_equal(c.rows[1].revenue[2], 500); /* P101's March: 200 + 300 */
+    cohort_result_release(&c);
+    /* a negative bound: refunds count down to it */
+    struct dp_clamp parsed;
+    assert_int_equal(dp_clamp_parse("-100:2000", &parsed, &e), 0);
+    assert_true(parsed.lo == -100 && parsed.hi == 2000);
+    assert_int_equal(dp_clamp_parse("5:10", &parsed, &e), ERR_INVALID);
+    assert_int_equal(dp_clamp_parse("0:0", &parsed, &e), ERR_INVALID);
+    assert_int_equal(dp_clamp_parse("0:1x", &parsed, &e), ERR_INVALID);
+    snapshot_free(s);
+}
+
+/* A profile with an enormous order (an outlier: 10^12) adds at most the clamp's top
+ * to any private sum: the noisy revenue stays near the clamped sum, never near 10^12. */
+static void test_dp_outlier(void **state)
+{
+    (void)state;
+    struct snapshot *s = golden();
+    order(s, 107, 2025, 3, 10, 1000000000000LL);
+    struct err e = {0};
+    assert_int_equal(snapshot_build(s, &e), 0);
+    struct dp_request r = {.epsilon = 10, .clamp = {true, 0, 500, 2}};
+    struct kpi_options o = {
+        .period = PERIOD_QUARTER, .from = INT64_MIN, .to = INT64_MAX, .clamp = r.clamp};
+    for (int i = 0; i < 200; i++) {
+        struct kpi_result k;
+        struct dp_answer a;
+        assert_int_equal(kpi_compute(s, &o, &k, &e), 0);
+        assert_int_equal(k.n, 2);
+        if (i == 0)
+            /* exact, clamped per profile in 2025-Q1: P101 600 -> 500, P102 1000 -> 500,
+             * P103 100, P104 100, P105 1600 -> 500, P107 10^12 -> 500 */
+            assert_int_equal(k.rows[1].revenue, 2200);
+        assert_int_equal(kpi_privatize(&k, &r, &a, &e), 0);
+        assert_int_equal(a.cells, 14);
+        assert_true(fabs(a.sum_scale - 500 / (10.0 / 14)) < 1e-9);
+        /* 60 noise scales off has probability e^-60 */
+        if (llabs(k.rows[1].revenue - 2200) > 60 * (int64_t)a.sum_scale)
+            fail_msg("noisy revenue %" PRId64 " is far from the clamped 2200", k.rows[1].revenue);
+        kpi_result_release(&k);
+        struct rfm_options ro = {.as_of = at(2025, 4, 1, 0, 0), .window_days = 365};
+        struct rfm_result f;
+        assert_int_equal(rfm_compute(s, &ro, &f, &e), 0);
+        assert_true(f.revenue > 1000000000000LL); /* the exact answer has it all */
+        assert_int_equal(rfm_privatize(&f, &r, &a, &e), 0);
+        assert_null(f.rows);
+        if (llabs(f.revenue) > 6 * 500 + 11 * 60 * (int64_t)a.sum_scale)
+            fail_msg("noisy RFM revenue %" PRId64 " is not clamped", f.revenue);
+        rfm_result_release(&f);
+    }
+    snapshot_free(s);
+}
+
+/* The sample variance of each cell's noise over many draws: 2 b^2 (+ 1/12 from the
+ * rounding), with b = sensitivity / (epsilon / cells); 5 standard errors of the sample
+ * variance (sqrt(20 / n) b^2 for the Laplace) as the tolerance. */
+static void check_variance(const double *x, size_t n, double b, const char *what)
+{
+    double mean = 0, var = 0;
+    for (size_t i = 0; i < n; i++)
+        mean += x[i];
+    mean /= (double)n;
+    for (size_t i = 0; i < n; i++)
+        var += (x[i] - mean) * (x[i] - mean);
+    var /= (double)(n - 1);
+    double want = 2 * b * b + 1.0 / 12, tol = 5 * sqrt(20.0 / (double)n) * b * b;
+    if (fabs(var - want) > tol || fabs(mean) > 5 * sqrt(want / (double)n))
+        fail_msg("%s: mean %g, variance %g, want 0 and %g +- %g", what, mean, var, want, tol);
+}
+
+#define DP_DRAWS 40000
+
+static void test_dp_noise(void **state)
+{
+    (void)state;
+    struct err e = {0};
+    double *xc = malloc(DP_DRAWS * sizeof(double)), *xo = malloc(DP_DRAWS * sizeof(double)),
+           *xr = malloc(DP_DRAWS * sizeof(double));
+    assert_true(xc && xo && xr);
+    /* A funnel of 2 groups x 4 steps, epsilon 2: 8 cells of 0.25, b = 4 */
+    struct dp_request r = {.epsilon = 2, .clamp = {true, 0, 50, 3}};
+    struct funnel_result f = {.nsteps = 4, .ngroups = 2};
+    f.groups = calloc(2, sizeof(*f.groups));
+    assert_non_null(f.groups);
+    struct dp_answer a;
+    for (size_t i = 0; i < DP_DRAWS; i++) {
+        for (int g = 0; g < 2; g++)
+            for (int k = 0; k < 4; k++) {
+                f.groups[g].count[k] = 100000;
+                f.groups[g].median_ms[k] = 1000;
+            }
+        assert_int_equal(funnel_privatize(&f, &r, &a, &e), 0);
+        xc[i] = (double)(f.groups[1].count[2] - 100000);
+    }
+    assert_int_equal(a.cells, 8);
+    assert_true(fabs(a.count_scale - 4) < 1e-12);
+    assert_int_equal(f.groups[0].median_ms[1], -1); /* withheld */
+    check_variance(xc, DP_DRAWS, 4, "funnel count");
+    free(f.groups);
+    /* A KPI of one row, epsilon 7: 7 cells of 1; orders b = 3 (max_orders), money b = 50 */
+    r.epsilon = 7;
+    for (size_t i = 0; i < DP_DRAWS; i++) {
+        struct kpi_row row = {.orders = 100000, .revenue = 1000000, .buyers = 100000};
+        struct kpi_result k = {.n = 1, .rows = &row};
+        assert_int_equal(kpi_privatize(&k, &r, &a, &e), 0);
+        xo[i] = (double)(row.orders - 100000);
+        xr[i] = (double)(row.revenue - 1000000);
+        xc[i] = (double)(row.buyers - 100000);
+    }
+    assert_int_equal(a.cells, 7);
+    check_variance(xo, DP_DRAWS, 3, "kpi orders");
+    check_variance(xr, DP_DRAWS, 50, "kpi revenue");
+    check_variance(xc, DP_DRAWS, 1, "kpi buyers");
+    /* bad requests */
+    r.epsilon = 0;
+    struct kpi_result k0 = {0};
+    assert_int_equal(kpi_privatize(&k0, &r, &a, &e), ERR_INVALID);
+    r.epsilon = 1;
+    r.clamp.on = false;
+    assert_int_equal(kpi_privatize(&k0, &r, &a, &e), ERR_INVALID);
+    free(xc);
+    free(xo);
+    free(xr);
+}
+
 int main(void)
 {
+    if (sodium_init() < 0)
+        return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_snapshot_sorted), cmocka_unit_test(test_rfm),
         cmocka_unit_test(test_rfm_grid),        cmocka_unit_test(test_kpi),
         cmocka_unit_test(test_periods),         cmocka_unit_test(test_funnel),
         cmocka_unit_test(test_cohort),          cmocka_unit_test(test_paths),
         cmocka_unit_test(test_refresh),         cmocka_unit_test(test_empty),
+        cmocka_unit_test(test_clamp),           cmocka_unit_test(test_dp_outlier),
+        cmocka_unit_test(test_dp_noise),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -152,10 +152,11 @@ static void test_defaults(void **state)
         settings++;
         assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(s, "origin")), "default");
     }
-    assert_int_equal(settings, 36); /* 8 of the collector, 7 of identity resolution, 6 of
-                                       data quality, 2 of profiles, 6 of privacy access
+    assert_int_equal(settings, 38); /* 8 of the collector, 7 of identity resolution, 6 of
+                                       data quality, 2 of profiles, 8 of privacy access
                                        (classification, tls-cert, tls-key, cli-role,
-                                       role-policy, dp-budget), 5 of consent and retention,
+                                       role-policy, dp-budget, dp-clamp, dp-max-orders), 5 of
+                                       consent and retention,
                                        2 of analytics */
     assert_string_equal(cfg.consent_default, "denied");
     assert_int_equal(cfg.retention_interval, 3600);
@@ -470,6 +471,8 @@ static void test_show_json(void **state)
         {"cli-role", "default", "admin"},
         {"role-policy", "default", ""},
         {"dp-budget", "default", "10"},
+        {"dp-clamp", "default", "0:100000"},
+        {"dp-max-orders", "default", "10"},
         {"identity-match", "default", "on"},
         {"identity-match-link", "default", "990"},
         {"identity-match-review", "default", "500"},
