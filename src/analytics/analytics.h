@@ -117,21 +117,33 @@ void kpi_result_release(struct kpi_result *r);
 
 /* ---- Funnels ---- */
 
-#define FUNNEL_MAX_STEPS 16
+#define FUNNEL_MAX_STEPS   16
+#define FUNNEL_MAX_FILTERS 8  /* filters on one step */
+#define FUNNEL_PROP_MAX    64 /* bytes of a property's name */
 
-enum funnel_prop { FPROP_NONE, FPROP_SOURCE, FPROP_CAMPAIGN };
+/* What a filter or a breakdown reads of an event: its source (also called channel),
+ * its campaign (context.campaign.name), or a top-level key of its properties. */
+enum funnel_prop { FPROP_NONE, FPROP_SOURCE, FPROP_CAMPAIGN, FPROP_PROPERTY };
+
+struct funnel_filter {
+    enum funnel_prop prop;
+    uint32_t key;   /* FPROP_PROPERTY: the key's id in prop_keys (UINT32_MAX: unknown) */
+    uint32_t value; /* value id in that property's dictionary (UINT32_MAX: never matches;
+                       SNAP_NONE: the event does not have it) */
+};
 
 struct funnel_step {
-    uint32_t name;         /* event name id */
-    enum funnel_prop prop; /* a filter on one property, or none */
-    uint32_t value;        /* its value id */
+    uint32_t name; /* event name id */
+    size_t nfilters;
+    struct funnel_filter filter[FUNNEL_MAX_FILTERS]; /* all must hold */
 };
 
 struct funnel_options {
     struct funnel_step steps[FUNNEL_MAX_STEPS];
     size_t nsteps;
     int64_t window_ms;          /* from the first step */
-    enum funnel_prop breakdown; /* by the first step's event property */
+    enum funnel_prop breakdown; /* by this property of the first step's event */
+    uint32_t breakdown_key;     /* FPROP_PROPERTY: its key id (UINT32_MAX: unknown) */
 };
 
 struct funnel_group {
@@ -145,11 +157,20 @@ struct funnel_result {
     struct funnel_group *groups; /* the total first, then each value by id */
 };
 
-/* Parses a step "Event Name" or "Event Name[source=web]" / "[campaign=NAME]" against
- * the snapshot's dictionaries (an unknown name or value matches nothing). */
+/* Parses a step "Event Name" or "Event Name[PROP=VALUE,PROP=VALUE...]" (PROP as for
+ * funnel_prop_parse; up to FUNNEL_MAX_FILTERS) against the snapshot's dictionaries
+ * (an unknown name or value matches nothing; an empty VALUE matches events without
+ * the property). ERR_INVALID / ERR_LIMIT saying what is wrong. */
 int funnel_step_parse(const struct snapshot *s, const char *text, struct funnel_step *st,
                       struct err *e);
-int funnel_prop_parse(const char *s, enum funnel_prop *p);
+/* "" (none), "source" or "channel", "campaign", "properties.KEY" or "KEY" (a top-level
+ * key of the event's properties) -> *p and, for a property, *key (UINT32_MAX when no
+ * event has it). ERR_INVALID for an empty or too long KEY. */
+int funnel_prop_parse(const struct snapshot *s, const char *text, enum funnel_prop *p,
+                      uint32_t *key);
+/* The name funnel_prop_parse would read back: "source", "campaign", "properties.KEY". */
+void funnel_prop_name(const struct snapshot *s, enum funnel_prop p, uint32_t key, char *out,
+                      size_t cap);
 int funnel_compute(const struct snapshot *s, const struct funnel_options *o,
                    struct funnel_result *out, struct err *e);
 void funnel_result_release(struct funnel_result *r);

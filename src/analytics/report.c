@@ -182,11 +182,12 @@ cJSON *report_funnel(const struct snapshot *s, const struct funnel_options *o,
     if (!r)
         return NULL;
     cJSON_AddNumberToObject(r, "window_seconds", (double)(o->window_ms / 1000));
-    cJSON_AddStringToObject(r, "breakdown",
-                            o->breakdown == FPROP_SOURCE     ? "source"
-                            : o->breakdown == FPROP_CAMPAIGN ? "campaign"
-                                                             : "");
-    const struct snap_dict *dict = o->breakdown == FPROP_SOURCE ? &s->sources : &s->campaigns;
+    char by[FUNNEL_PROP_MAX + 16];
+    funnel_prop_name(s, o->breakdown, o->breakdown_key, by, sizeof(by));
+    cJSON_AddStringToObject(r, "breakdown", by);
+    const struct snap_dict *dict = o->breakdown == FPROP_SOURCE     ? &s->sources
+                                   : o->breakdown == FPROP_CAMPAIGN ? &s->campaigns
+                                                                    : &s->prop_values;
     for (size_t g = 0; g < f->ngroups; g++) {
         const struct funnel_group *fg = &f->groups[g];
         for (size_t k = 0; k < f->nsteps; k++) {

@@ -313,8 +313,6 @@ static int run_funnel(int argc, char **argv)
     if (days < 1 || days > 3650)
         return cli_usage(sub, "--window is 1 to 3650 days, not %" PRId64, days);
     o.window_ms = days * MS_PER_DAY;
-    if (funnel_prop_parse(by, &o.breakdown))
-        return cli_usage(sub, "--by is source or campaign, not \"%s\"", by);
     struct dp_request dp;
     struct dp_answer da;
     if ((rc = dp_options(sub, eps, &dp)))
@@ -324,6 +322,11 @@ static int run_funnel(int argc, char **argv)
     struct funnel_result f = {0};
     struct err e = {0};
     rc = load(&st, &s);
+    if (!rc && funnel_prop_parse(s, by, &o.breakdown, &o.breakdown_key))
+        rc = cli_usage(sub,
+                       "--by is source, channel, campaign or a property (properties.KEY or "
+                       "KEY), not \"%s\"",
+                       by);
     for (size_t k = 0; !rc && k < nsteps; k++)
         if (funnel_step_parse(s, steps[k], &o.steps[k], &e))
             rc = cli_usage(sub, "step %zu: %s", k + 1, e.msg);

@@ -260,20 +260,26 @@ static cJSON *analysis(struct analytics_live *a, const char *name, const struct 
         if (!steps)
             return NULL;
         bool ok = count_param(q(req, "window", "7"), 1, 3650, &days) &&
-                  !funnel_prop_parse(q(req, "by", ""), &o.breakdown);
-        char *save = NULL;
-        for (char *t = strtok_r(steps, ",", &save); ok && t; t = strtok_r(NULL, ",", &save)) {
+                  !funnel_prop_parse(s, q(req, "by", ""), &o.breakdown, &o.breakdown_key);
+        /* steps are separated by commas outside brackets: A[x=1,y=2],B */
+        for (char *t = steps; ok && *t;) {
+            char *c = t;
+            for (int depth = 0; *c && (*c != ',' || depth); c++)
+                depth += *c == '[' ? 1 : *c == ']' ? -1 : 0;
+            bool last = !*c;
+            *c = 0;
             if (o.nsteps == FUNNEL_MAX_STEPS || funnel_step_parse(s, t, &o.steps[o.nsteps], &e))
                 ok = false;
             else
                 text[o.nsteps++] = t;
+            t = last ? c : c + 1;
         }
         if (!ok || o.nsteps < 2) {
             http_error(res, 400, "bad_parameter",
                        "steps is 2 to %d event names separated by commas (each may end with "
-                       "[source=X] or [campaign=X]); window is 1 to 3650 days; by is source or "
-                       "campaign",
-                       FUNNEL_MAX_STEPS);
+                       "[PROP=VALUE,...], PROP source, channel, campaign or a property); window "
+                       "is 1 to 3650 days; by is source, channel, campaign or a property%s%s",
+                       FUNNEL_MAX_STEPS, e.msg[0] ? ": " : "", e.msg);
             free(steps);
             return NULL;
         }

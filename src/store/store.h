@@ -198,9 +198,10 @@ struct analytics_order_row {
 };
 struct analytics_event_row {
     int64_t id, profile_id, time;
-    const char *name;     /* track: the event; other calls: their type ("page", "identify") */
-    const char *source;   /* the source's name */
-    const char *campaign; /* context.campaign.name, "" when absent */
+    const char *name;       /* track: the event; other calls: their type ("page", "identify") */
+    const char *source;     /* the source's name */
+    const char *campaign;   /* context.campaign.name, "" when absent */
+    const char *properties; /* the properties object as JSON text, "" when absent */
 };
 typedef int (*store_analytics_order_cb)(const struct analytics_order_row *r, void *ctx);
 typedef int (*store_analytics_event_cb)(const struct analytics_event_row *r, void *ctx);

@@ -1520,6 +1520,7 @@ static int analytics_event_row(sqlite3_stmt *q, const union row_cb *cb, void *ct
         .name = col_str(q, 3),
         .source = col_str(q, 4),
         .campaign = col_str(q, 5),
+        .properties = col_str(q, 6),
     };
     return cb->analytics_event(&r, ctx);
 }
@@ -1530,12 +1531,15 @@ static int sq_analytics_events(struct store *st, int64_t after_id, store_analyti
     /* Events stored after the last resolution have no member row yet: they go to the
      * profile of their userId, else of their anonymousId. */
     static const char sql[] =
-        "SELECT id, p, timestamp, name, src, camp FROM (SELECT e.id, coalesce(pm.profile_id, "
+        "SELECT id, p, timestamp, name, src, camp, props FROM (SELECT e.id, "
+        "coalesce(pm.profile_id, "
         "(SELECT i.profile_id FROM identifiers i WHERE i.value = e.user_id AND i.type = "
         "'user_id'), (SELECT i.profile_id FROM identifiers i WHERE i.value = e.anonymous_id AND "
         "i.type = 'anonymous_id')) AS p, e.timestamp, CASE WHEN e.type = 'track' THEN e.event "
         "ELSE e.type END AS name, s.name AS src, CASE WHEN json_valid(e.raw) THEN "
-        "json_extract(e.raw, '$.context.campaign.name') END AS camp FROM events e LEFT JOIN "
+        "json_extract(e.raw, '$.context.campaign.name') END AS camp, CASE WHEN "
+        "json_valid(e.raw) AND json_type(e.raw, '$.properties') = 'object' THEN "
+        "json_extract(e.raw, '$.properties') END AS props FROM events e LEFT JOIN "
         "profile_members pm ON pm.kind = 0 AND pm.row_id = e.id LEFT JOIN sources s ON s.id = "
         "e.source_id WHERE e.id > ?1) WHERE p IS NOT NULL ORDER BY id";
     struct sqlite_store *s = impl(st);

@@ -50,6 +50,12 @@ N1=$(jget 'd["rows"][0]["customers"]')
 code admin "funnel?steps=Product%20Viewed,Order%20Completed" >/dev/null
 E1=$(jget 'd["rows"][0]["customers"]')
 check "... within 20 noise scales (0.25 each) of the exact $E1: $N1" test "$(( N1 - E1 < 5 && E1 - N1 < 5 ))" = 1
+# steps with several filters over HTTP: commas inside brackets belong to the step
+code admin "funnel?steps=Product%20Viewed%5Bcategory%3D%E9%A3%9F%E5%93%81%2Csource%3Dapp%5D,Product%20Added&by=properties.category" >/dev/null
+check_eq "admin funnel with two filters in a step, by a property: equals custos analyze" \
+    "$("$CUSTOS" analyze funnel 'Product Viewed[category=食品,source=app]' 'Product Added' --by properties.category --json | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["rows"])')" \
+    "$(jget 'd["rows"]')"
+check_eq "... and it has rows" True "$(jget 'd["rows"][0]["customers"] > 0')"
 check_eq "analyst cohort with dp_epsilon=1: 200" 200 "$(code analyst "cohort?dp_epsilon=1")"
 check_eq "analyst rfm with dp_epsilon=1: 200" 200 "$(code analyst "rfm?dp_epsilon=1")"
 check_eq "... the segments' customers add up to the total given" True "$(jget 'sum(r["customers"] for r in d["rows"]) == d["customers"]')"

@@ -14,7 +14,9 @@
  *           P101 app: 2025-03-05 08:59 page, 09:00 Viewed, 09:10 Added, 09:30 Checkout,
  *                 09:40 Completed
  *           P102 web/spring: 2025-02-01 12:00 Viewed, 12:30 Order Completed
- *           P103 miniprogram: 2025-01-15 10:00 Added, 11:00 Viewed, 11:30 Added */
+ *           P103 miniprogram: 2025-01-15 10:00 Added, 11:00 Viewed, 11:30 Added
+ *   properties of the Product Viewed events: P106 {category: books, price: 12.5}, P101
+ *           {category: toys, price: 3, gift: true}, P102 {category: books}, P103 none */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -50,16 +52,33 @@ static void order(struct snapshot *s, int64_t p, int y, int m, int d, int64_t am
     assert_int_equal(snapshot_add_order(s, &o, &e), 0);
 }
 
-static void event(struct snapshot *s, int64_t p, int64_t t, const char *name, const char *src,
-                  const char *camp)
+/* An event; props: "key=value" strings (values as snap_number_text would keep them),
+ * NULL-terminated, or NULL. */
+static void event_with(struct snapshot *s, int64_t p, int64_t t, const char *name, const char *src,
+                       const char *camp, const char *const *props)
 {
     struct err e = {0};
+    struct snap_prop pp[SNAP_EVENT_PROPS];
+    size_t n = 0;
+    for (; props && props[n]; n++) {
+        const char *eq = strchr(props[n], '=');
+        pp[n].key = snap_dict_intern(&s->prop_keys, props[n], (size_t)(eq - props[n]));
+        pp[n].value = in(&s->prop_values, eq + 1);
+    }
     struct snap_event v = {.profile_id = p,
                            .time = t,
                            .name = in(&s->names, name),
                            .source = in(&s->sources, src),
-                           .campaign = in(&s->campaigns, camp)};
+                           .campaign = in(&s->campaigns, camp),
+                           .props = pp,
+                           .nprops = n};
     assert_int_equal(snapshot_add_event(s, &v, &e), 0);
+}
+
+static void event(struct snapshot *s, int64_t p, int64_t t, const char *name, const char *src,
+                  const char *camp)
+{
+    event_with(s, p, t, name, src, camp, NULL);
 }
 
 /* Rows are added out of order on purpose: the build sorts them. */
@@ -78,16 +97,19 @@ static struct snapshot *golden(void)
     for (int d = 4; d >= 1; d--)
         order(s, 105, 2025, 3, d, 400);
     event(s, 106, at(2025, 2, 20, 10, 0), "Order Completed", "web", "spring");
-    event(s, 106, at(2025, 2, 10, 10, 0), "Product Viewed", "web", "spring");
+    event_with(s, 106, at(2025, 2, 10, 10, 0), "Product Viewed", "web", "spring",
+               (const char *const[]){"category=books", "price=12.5", NULL});
     event(s, 106, at(2025, 2, 10, 10, 5), "Product Added", "web", "spring");
     event(s, 106, at(2025, 2, 10, 10, 20), "Checkout Started", "web", "spring");
     event(s, 101, at(2025, 3, 5, 8, 59), "page", "app", "");
-    event(s, 101, at(2025, 3, 5, 9, 0), "Product Viewed", "app", "");
+    event_with(s, 101, at(2025, 3, 5, 9, 0), "Product Viewed", "app", "",
+               (const char *const[]){"category=toys", "price=3", "gift=true", NULL});
     event(s, 101, at(2025, 3, 5, 9, 10), "Product Added", "app", "");
     event(s, 101, at(2025, 3, 5, 9, 30), "Checkout Started", "app", "");
     event(s, 101, at(2025, 3, 5, 9, 40), "Order Completed", "app", "");
     event(s, 102, at(2025, 2, 1, 12, 30), "Order Completed", "web", "spring");
-    event(s, 102, at(2025, 2, 1, 12, 0), "Product Viewed", "web", "spring");
+    event_with(s, 102, at(2025, 2, 1, 12, 0), "Product Viewed", "web", "spring",
+               (const char *const[]){"category=books", NULL});
     event(s, 103, at(2025, 1, 15, 10, 0), "Product Added", "miniprogram", "");
     event(s, 103, at(2025, 1, 15, 11, 0), "Product Viewed", "miniprogram", "");
     event(s, 103, at(2025, 1, 15, 11, 30), "Product Added", "miniprogram", "");
@@ -388,7 +410,71 @@ static void test_funnel(void **state)
     assert_int_equal(f.groups[0].count[3], 2);
     funnel_result_release(&f);
 
-    assert_int_equal(funnel_step_parse(s, "Product Viewed[city=x]", &o.steps[0], &e), ERR_INVALID);
+    /* Filters on properties: books viewers P106, P102 enter; P106 adds */
+    assert_int_equal(funnel_step_parse(s, "Product Viewed[category=books]", &o.steps[0], &e), 0);
+    assert_int_equal(funnel_compute(s, &o, &f, &e), 0);
+    assert_int_equal(f.groups[0].count[0], 2);
+    assert_int_equal(f.groups[0].count[1], 1);
+    funnel_result_release(&f);
+    /* several filters, all must hold; numbers match in any spelling (12.50 is 12.5) */
+    static const struct {
+        const char *step;
+        int64_t entered;
+    } filters[] = {
+        {"Product Viewed[category=books,price=12.50]", 1},         /* P106 */
+        {"Product Viewed[properties.category=toys,gift=true]", 1}, /* P101 */
+        {"Product Viewed[category=books,source=web,campaign=spring]", 2},
+        {"Product Viewed[category=books,source=app]", 0},
+        {"Product Viewed[category=]", 1}, /* without a category: P103 */
+        {"Product Viewed[category=garden]", 0},
+        {"Product Viewed[city=x]", 0}, /* a key no event has */
+        {"Product Viewed[city=]", 4},  /* ... so every event is without it */
+        {"Product Viewed[price=3.0]", 1},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(filters); i++) {
+        assert_int_equal(funnel_step_parse(s, filters[i].step, &o.steps[0], &e), 0);
+        assert_int_equal(funnel_compute(s, &o, &f, &e), 0);
+        if (f.groups[0].count[0] != filters[i].entered)
+            fail_msg("%s: %" PRId64 " entered, want %" PRId64, filters[i].step,
+                     f.groups[0].count[0], filters[i].entered);
+        funnel_result_release(&f);
+    }
+    /* Breakdown by a property of step 1: "" P103 (1, 1, 0, 0), books P106 + P102 (2, 1,
+     * 1, 1 in 15 days: P106's completion is on day 10), toys P101 (1, 1, 1, 1) */
+    assert_int_equal(funnel_step_parse(s, steps[0], &o.steps[0], &e), 0);
+    assert_int_equal(funnel_prop_parse(s, "properties.category", &o.breakdown, &o.breakdown_key),
+                     0);
+    assert_int_equal(o.breakdown, FPROP_PROPERTY);
+    assert_int_equal(funnel_compute(s, &o, &f, &e), 0);
+    assert_int_equal(f.ngroups, 4);
+    checked = 0;
+    for (size_t g = 1; g < f.ngroups; g++) {
+        const char *v = snap_dict_str(&s->prop_values, f.groups[g].value);
+        const int64_t *c = f.groups[g].count;
+        if (strcmp(v, "") == 0)
+            checked += c[0] == 1 && c[1] == 1 && c[2] == 0 && c[3] == 0;
+        else if (strcmp(v, "books") == 0)
+            checked += c[0] == 2 && c[1] == 1 && c[2] == 1 && c[3] == 1;
+        else if (strcmp(v, "toys") == 0)
+            checked += c[0] == 1 && c[1] == 1 && c[2] == 1 && c[3] == 1;
+    }
+    assert_int_equal(checked, 3);
+    funnel_result_release(&f);
+    char name[80];
+    funnel_prop_name(s, o.breakdown, o.breakdown_key, name, sizeof(name));
+    assert_string_equal(name, "properties.category");
+    enum funnel_prop fp;
+    uint32_t key;
+    assert_int_equal(funnel_prop_parse(s, "category", &fp, &key), 0);
+    assert_int_equal(key, o.breakdown_key);
+    assert_int_equal(funnel_prop_parse(s, "properties.", &fp, &key), ERR_INVALID);
+    assert_int_equal(funnel_step_parse(s, "Product Viewed[category]", &o.steps[0], &e),
+                     ERR_INVALID);
+    assert_int_equal(funnel_step_parse(s, "Product Viewed[]", &o.steps[0], &e), ERR_INVALID);
+    assert_int_equal(funnel_step_parse(s, "Product Viewed[a=1,b=2,c=3,d=4,e=5,f=6,g=7,h=8,i=9]",
+                                       &o.steps[0], &e),
+                     ERR_LIMIT);
+    o.breakdown = FPROP_NONE;
     assert_int_equal(funnel_step_parse(s, "Product Viewed[source=web", &o.steps[0], &e),
                      ERR_INVALID);
     assert_int_equal(funnel_step_parse(s, "", &o.steps[0], &e), ERR_INVALID);
