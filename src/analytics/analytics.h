@@ -130,6 +130,7 @@ struct funnel_filter {
     uint32_t key;   /* FPROP_PROPERTY: the key's id in prop_keys (UINT32_MAX: unknown) */
     uint32_t value; /* value id in that property's dictionary (UINT32_MAX: never matches;
                        SNAP_NONE: the event does not have it) */
+    const uint32_t *column; /* set by funnel_compute: the key's column, if it has one */
 };
 
 struct funnel_step {

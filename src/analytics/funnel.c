@@ -139,9 +139,12 @@ static inline bool step_match(const struct snapshot *s, const struct funnel_step
 {
     if (s->ev_name[i] != st->name)
         return false;
-    for (size_t k = 0; k < st->nfilters; k++)
-        if (ev_prop(s, st->filter[k].prop, st->filter[k].key, i) != st->filter[k].value)
+    for (size_t k = 0; k < st->nfilters; k++) {
+        const struct funnel_filter *f = &st->filter[k];
+        uint32_t v = f->column ? f->column[i] : ev_prop(s, f->prop, f->key, i);
+        if (v != f->value)
             return false;
+    }
     return true;
 }
 
@@ -262,6 +265,14 @@ int funnel_compute(const struct snapshot *s, const struct funnel_options *o,
         return err_set(e, ERR_INVALID, "a funnel has 1 to %d steps", FUNNEL_MAX_STEPS);
     if (o->window_ms <= 0)
         return err_set(e, ERR_INVALID, "the conversion window must be positive");
+    /* property filters on keys that have a column read it */
+    struct funnel_options resolved = *o;
+    for (size_t k = 0; k < o->nsteps; k++)
+        for (size_t f = 0; f < o->steps[k].nfilters; f++) {
+            struct funnel_filter *fl = &resolved.steps[k].filter[f];
+            fl->column = fl->prop == FPROP_PROPERTY ? snap_prop_column(s, fl->key) : NULL;
+        }
+    o = &resolved;
     struct funnel_job j = {.s = s, .o = o};
     const struct snap_dict *dict = prop_dict(s, o->breakdown);
     j.ngroups = 1 + (dict ? dict->n : 0);

@@ -212,6 +212,9 @@ static void columns_free(struct snapshot *s)
     free(s->ev_campaign);
     free(s->ev_props);
     s->ev_props = NULL;
+    for (size_t c = 0; c < s->nprop_cols; c++)
+        free(s->prop_col[c]);
+    s->nprop_cols = 0;
     s->ord_time = s->ord_amount = s->ev_time = NULL;
     s->ord_source = s->ord_channel = s->ord_store = NULL;
     s->ord_cats = NULL;
@@ -458,6 +461,54 @@ static int order_rows(size_t np, size_t n, const uint32_t *profile, size_t strid
     return 0;
 }
 
+/* Makes the columns of the (at most SNAP_PROP_COLUMNS) keys that at least one event
+ * in SNAP_PROP_COLUMN_MIN has, from s->ev_props (nprops pairs, nev events, offsets not
+ * needed: a column is filled by walking every event's pairs). ERR_NOMEM. */
+static int prop_columns(struct snapshot *s, size_t nprops, size_t nev)
+{
+    size_t nkeys = s->prop_keys.n;
+    if (!nprops || !nev)
+        return 0;
+    uint32_t *count = calloc(nkeys, sizeof(*count));
+    if (!count)
+        return ERR_NOMEM;
+    for (size_t k = 0; k < nprops; k++)
+        count[s->ev_props[k].key]++;
+    /* the most frequent keys over the threshold, most frequent first */
+    for (size_t c = 0; c < SNAP_PROP_COLUMNS; c++) {
+        size_t best = 0;
+        for (size_t k = 1; k < nkeys; k++)
+            if (count[k] > count[best])
+                best = k;
+        if (best == 0 || count[best] < nev / SNAP_PROP_COLUMN_MIN || count[best] == 0)
+            break;
+        count[best] = 0;
+        uint32_t *col = snap_alloc(nev * sizeof(*col));
+        if (!col) {
+            free(count);
+            return ERR_NOMEM;
+        }
+        memset(col, 0, nev * sizeof(*col));
+        s->prop_col_key[s->nprop_cols] = (uint32_t)best;
+        s->prop_col[s->nprop_cols++] = col;
+    }
+    free(count);
+    return 0;
+}
+
+static void prop_columns_fill(struct snapshot *s, const uint32_t *poff, size_t nev)
+{
+    for (size_t c = 0; c < s->nprop_cols; c++) {
+        uint32_t key = s->prop_col_key[c], *col = s->prop_col[c];
+        for (size_t i = 0; i < nev; i++)
+            for (uint32_t k = poff[i]; k < poff[i + 1]; k++)
+                if (s->ev_props[k].key == key) {
+                    col[i] = s->ev_props[k].value;
+                    break;
+                }
+    }
+}
+
 int snapshot_build(struct snapshot *s, struct err *e)
 {
     struct snap_raw *r = s->raw;
@@ -520,6 +571,11 @@ int snapshot_build(struct snapshot *s, struct err *e)
         np_done += v->nprop;
     }
     poff[r->nev] = np_done;
+    if (prop_columns(s, r->nprops, r->nev)) {
+        columns_free(s);
+        goto nomem;
+    }
+    prop_columns_fill(s, poff, r->nev);
     free(oidx);
     free(eidx);
     free(s->ord_off);

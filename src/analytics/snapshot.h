@@ -23,6 +23,8 @@
 #define SNAP_THREADS        2           /* scans split into this many parts (the machine's cores) */
 #define SNAP_EVENT_PROPS    16  /* properties kept per event (the first top-level scalars) */
 #define SNAP_PROP_VALUE_MAX 200 /* longer string values are not kept: ids, not free text */
+#define SNAP_PROP_COLUMNS   8  /* property keys also kept as a column (the most frequent) */
+#define SNAP_PROP_COLUMN_MIN 16 /* ... when at least 1 event in this many has the key */
 #define MS_PER_DAY          86400000LL
 
 /* Strings interned to dense ids; id 0 is "" (no value). */
@@ -80,6 +82,11 @@ struct snapshot {
     /* Event properties: those of event i are ev_props[ev_prop_off[i] .. ev_prop_off[i+1]). */
     uint32_t *ev_prop_off; /* nevents + 1 */
     struct snap_prop *ev_props;
+    /* The most frequent keys also as columns of value ids (SNAP_NONE: absent), so that
+     * a filter on them reads one array in event order instead of each event's list. */
+    size_t nprop_cols;
+    uint32_t prop_col_key[SNAP_PROP_COLUMNS];
+    uint32_t *prop_col[SNAP_PROP_COLUMNS];
     /* Dictionaries. */
     struct snap_dict names, sources, channels, stores, categories, campaigns;
     struct snap_dict prop_keys, prop_values;
@@ -95,6 +102,15 @@ struct snapshot {
     /* Scratch memory analyses reuse from call to call (snap_scratch_take). */
     struct snap_scratch *scratch;
 };
+
+/* The column of property key, or NULL when it has none (snap_event_prop then). */
+static inline const uint32_t *snap_prop_column(const struct snapshot *s, uint32_t key)
+{
+    for (size_t c = 0; c < s->nprop_cols; c++)
+        if (s->prop_col_key[c] == key)
+            return s->prop_col[c];
+    return NULL;
+}
 
 /* The value id of property key in event i, SNAP_NONE when the event has none. */
 static inline uint32_t snap_event_prop(const struct snapshot *s, size_t i, uint32_t key)
