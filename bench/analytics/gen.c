@@ -98,8 +98,8 @@ int main(int argc, char **argv)
     }
     setvbuf(f, buf, _IOFBF, sizeof(buf));
     fprintf(f, "p,t,name,category\n");
-    static const char *const categories[] = {"food",   "baby",   "beauty", "electronics",
-                                             "home",   "sports", "books",  "apparel"};
+    static const char *const categories[] = {"food", "baby",   "beauty", "electronics",
+                                             "home", "sports", "books",  "apparel"};
     static const char *const steps[] = {"Product Viewed", "Product Added", "Checkout Started",
                                         "Order Completed"};
     static const double go_on[] = {1.0, 0.45, 0.55, 0.8};

@@ -127,9 +127,9 @@ enum funnel_prop { FPROP_NONE, FPROP_SOURCE, FPROP_CAMPAIGN, FPROP_PROPERTY };
 
 struct funnel_filter {
     enum funnel_prop prop;
-    uint32_t key;   /* FPROP_PROPERTY: the key's id in prop_keys (UINT32_MAX: unknown) */
-    uint32_t value; /* value id in that property's dictionary (UINT32_MAX: never matches;
-                       SNAP_NONE: the event does not have it) */
+    uint32_t key;           /* FPROP_PROPERTY: the key's id in prop_keys (UINT32_MAX: unknown) */
+    uint32_t value;         /* value id in that property's dictionary (UINT32_MAX: never matches;
+                               SNAP_NONE: the event does not have it) */
     const uint32_t *column; /* set by funnel_compute: the key's column, if it has one */
 };
 

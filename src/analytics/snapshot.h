@@ -17,15 +17,15 @@
 #include "store/store.h"
 
 /* Limits: row counts are 32-bit offsets; categories of an order are a 64-bit mask. */
-#define SNAP_MAX_ROWS       4000000000u /* orders or events in one snapshot */
-#define SNAP_MAX_CATEGORIES 64          /* distinct product categories tracked per order */
-#define SNAP_NONE           0           /* dictionary id of "no value" */
-#define SNAP_THREADS        2           /* scans split into this many parts (the machine's cores) */
-#define SNAP_EVENT_PROPS    16  /* properties kept per event (the first top-level scalars) */
-#define SNAP_PROP_VALUE_MAX 200 /* longer string values are not kept: ids, not free text */
-#define SNAP_PROP_COLUMNS   8  /* property keys also kept as a column (the most frequent) */
-#define SNAP_PROP_COLUMN_MIN 16 /* ... when at least 1 event in this many has the key */
-#define MS_PER_DAY          86400000LL
+#define SNAP_MAX_ROWS        4000000000u /* orders or events in one snapshot */
+#define SNAP_MAX_CATEGORIES  64          /* distinct product categories tracked per order */
+#define SNAP_NONE            0           /* dictionary id of "no value" */
+#define SNAP_THREADS         2   /* scans split into this many parts (the machine's cores) */
+#define SNAP_EVENT_PROPS     16  /* properties kept per event (the first top-level scalars) */
+#define SNAP_PROP_VALUE_MAX  200 /* longer string values are not kept: ids, not free text */
+#define SNAP_PROP_COLUMNS    8   /* property keys also kept as a column (the most frequent) */
+#define SNAP_PROP_COLUMN_MIN 16  /* ... when at least 1 event in this many has the key */
+#define MS_PER_DAY           86400000LL
 
 /* Strings interned to dense ids; id 0 is "" (no value). */
 struct snap_dict {
