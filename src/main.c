@@ -242,8 +242,10 @@ static const struct command commands[] = {
      "       every one: [--json | --csv]; kpi, rfm, funnel, cohort: [--dp-epsilon E]\n"
      "\n"
      "Runs on an in-memory, columnar snapshot of the store's orders and events, each\n"
-     "belonging to a resolved profile (run custos resolve first). Times are UTC;\n"
-     "amounts are integer minor units (fen, cents). Definitions: docs/analytics.md.\n"
+     "belonging to a resolved profile (run custos resolve first). Days, weeks, months\n"
+     "and quarters are those of the analytics-time-zone setting (default UTC; e.g.\n"
+     "--analytics-time-zone +08:00), as are dates given without a zone; amounts are\n"
+     "integer minor units (fen, cents). Definitions: docs/analytics.md.\n"
      "\n"
      "kpi     per period (default month): customers seen so far, active (an event or\n"
      "        an order), buyers, new and returning buyers, orders, revenue, average\n"
@@ -488,6 +490,10 @@ int main(int argc, char **argv)
     struct err ce = {0};
     if (rc == 0 && (rc = dp_clamp_parse(cfg.dp_clamp, &clamp, &ce)))
         err_set(&e, rc, "dp-clamp: %s", ce.msg);
+    int64_t tz;
+    if (rc == 0 && (rc = analytics_tz_parse(cfg.analytics_time_zone, &tz)))
+        err_set(&e, rc, "analytics-time-zone is UTC or an offset such as +08:00, not \"%.40s\"",
+                cfg.analytics_time_zone);
     if (rc == 0)
         rc = consent_check_setting(cfg.consent_categories, &e);
     if (rc == 0) {

@@ -8,7 +8,16 @@
 
 #include "analytics/snapshot.h"
 
-/* ---- Periods (UTC) ---- */
+/* ---- Periods (in the analytics time zone: an offset from UTC) ---- */
+
+#define ANALYTICS_TZ_MAX_MS (14 * 3600000LL) /* offsets are -14:00 to +14:00 */
+
+/* "UTC" (or "Z", "+00:00") or an offset "+08:00" / "-05:30" / "+0800" / "+08" ->
+ * *offset_ms (local time = UTC + offset). ERR_INVALID otherwise. */
+int analytics_tz_parse(const char *text, int64_t *offset_ms);
+/* A date or date-time (time_parse_iso8601) -> ms UTC; one without a zone ("2026-01-01",
+ * "2026-01-01T08:00") is read in the time zone tz_ms. ERR_INVALID. */
+int analytics_date_parse(const char *text, int64_t tz_ms, int64_t *ms);
 
 enum period { PERIOD_DAY, PERIOD_WEEK, PERIOD_MONTH, PERIOD_QUARTER };
 
@@ -51,6 +60,7 @@ enum rfm_segment {
 struct rfm_options {
     int64_t as_of;       /* ms; orders before it count. INT64_MIN: midnight after the last order */
     int64_t window_days; /* orders in [as_of - window, as_of) count; 0: all before as_of */
+    int64_t tz_ms;       /* the time zone of the default as_of's midnight */
 };
 
 struct rfm_score {
@@ -91,6 +101,7 @@ struct kpi_options {
     enum snap_dim by;
     int64_t from, to;      /* ms, [from, to); INT64_MIN / INT64_MAX: everything */
     struct dp_clamp clamp; /* orders and revenue per profile and cell */
+    int64_t tz_ms;         /* periods are local days, weeks, months, quarters */
 };
 
 struct kpi_row {
@@ -182,6 +193,7 @@ struct cohort_options {
     enum period period;    /* PERIOD_WEEK or PERIOD_MONTH */
     bool by_first_seen;    /* cohort of the first event or order, else of the first order */
     struct dp_clamp clamp; /* revenue per profile and cell (max_orders unused) */
+    int64_t tz_ms;         /* periods are local weeks and months */
 };
 
 struct cohort_row {

@@ -11,13 +11,14 @@ struct cohort_job {
     const struct snapshot *s;
     const struct cohort_options *o;
     int64_t day0, *period, pmin;
+    int64_t tz; /* ms added to a UTC time to make it local */
     size_t nper;
     int64_t *size[SNAP_THREADS], *cust[SNAP_THREADS], *rev[SNAP_THREADS];
 };
 
 static inline int64_t per_at(const struct cohort_job *j, int64_t t)
 {
-    return j->period[snap_day(t) - j->day0] - j->pmin;
+    return j->period[snap_day(t + j->tz) - j->day0] - j->pmin;
 }
 
 static inline int64_t clamp64(int64_t v, int64_t lo, int64_t hi)
@@ -73,9 +74,9 @@ int cohort_compute(const struct snapshot *s, const struct cohort_options *o,
         return err_set(e, ERR_INVALID, "cohorts are by week or by month");
     if (s->time_min > s->time_max)
         return 0;
-    struct cohort_job j = {.s = s, .o = o};
-    j.day0 = snap_day(s->time_min);
-    int64_t nday = snap_day(s->time_max) - j.day0 + 1;
+    struct cohort_job j = {.s = s, .o = o, .tz = o->tz_ms};
+    j.day0 = snap_day(s->time_min + j.tz);
+    int64_t nday = snap_day(s->time_max + j.tz) - j.day0 + 1;
     if (nday > 366 * 200)
         return err_set(e, ERR_LIMIT, "the data spans more than 200 years");
     int rc = ERR_NOMEM;

@@ -5,8 +5,57 @@
  * Each thread takes half the profiles and counts into its own table of (period,
  * value) cells; a profile is counted once per cell with a stamp array (the last
  * profile that touched the cell), so no per-profile set is built. */
+#include <ctype.h>
+
 #include "analytics/analytics.h"
 #include "core/timeutil.h"
+
+int analytics_tz_parse(const char *text, int64_t *offset_ms)
+{
+    if (strcmp(text, "UTC") == 0 || strcmp(text, "utc") == 0 || strcmp(text, "Z") == 0) {
+        *offset_ms = 0;
+        return 0;
+    }
+    int sign = text[0] == '+' ? 1 : text[0] == '-' ? -1 : 0;
+    const char *c = text + 1;
+    int h = 0, m = 0;
+    if (!sign || !isdigit((unsigned char)c[0]) || !isdigit((unsigned char)c[1]))
+        return ERR_INVALID;
+    h = (c[0] - '0') * 10 + (c[1] - '0');
+    c += 2;
+    if (*c == ':')
+        c++;
+    if (*c) {
+        if (!isdigit((unsigned char)c[0]) || !isdigit((unsigned char)c[1]) || c[2])
+            return ERR_INVALID;
+        m = (c[0] - '0') * 10 + (c[1] - '0');
+    }
+    int64_t off = sign * ((int64_t)h * 3600000 + (int64_t)m * 60000);
+    if (m > 59 || off > ANALYTICS_TZ_MAX_MS || off < -ANALYTICS_TZ_MAX_MS)
+        return ERR_INVALID;
+    *offset_ms = off;
+    return 0;
+}
+
+int analytics_date_parse(const char *text, int64_t tz_ms, int64_t *ms)
+{
+    size_t n = strlen(text);
+    int64_t v;
+    if (time_parse_iso8601(text, n, &v))
+        return ERR_INVALID;
+    /* Without a zone of its own: the text with a "Z" after it is valid too (a date
+     * alone takes none: "2026-01-01Z" is refused, so check its length). */
+    char z[64];
+    bool local = n == 10;
+    if (!local && n + 2 <= sizeof(z)) {
+        memcpy(z, text, n);
+        z[n] = 'Z';
+        int64_t w;
+        local = time_parse_iso8601(z, n + 1, &w) == 0;
+    }
+    *ms = local ? v - tz_ms : v;
+    return 0;
+}
 
 int period_parse(const char *s, enum period *p)
 {
@@ -69,23 +118,26 @@ int dim_parse(const char *s, enum snap_dim *d)
     return ERR_INVALID;
 }
 
-/* Day -> period number, over the snapshot's days. */
+/* Local day -> period number, over the snapshot's days. */
 struct period_map {
     int64_t day0, nday;
     int64_t *period;
     int64_t pmin, pmax;
+    int64_t tz; /* ms added to a UTC time to make it local */
 };
 
-static int period_map_init(struct period_map *pm, const struct snapshot *s, enum period p)
+static int period_map_init(struct period_map *pm, const struct snapshot *s, enum period p,
+                           int64_t tz)
 {
     memset(pm, 0, sizeof(*pm));
+    pm->tz = tz;
     if (s->time_min > s->time_max) {
         pm->pmin = 0;
         pm->pmax = -1;
         return 0;
     }
-    pm->day0 = snap_day(s->time_min);
-    pm->nday = snap_day(s->time_max) - pm->day0 + 1;
+    pm->day0 = snap_day(s->time_min + tz);
+    pm->nday = snap_day(s->time_max + tz) - pm->day0 + 1;
     if (pm->nday > 366 * 200)
         return ERR_LIMIT;
     pm->period = malloc((size_t)pm->nday * sizeof(*pm->period));
@@ -100,7 +152,7 @@ static int period_map_init(struct period_map *pm, const struct snapshot *s, enum
 
 static inline int64_t period_at(const struct period_map *pm, int64_t t)
 {
-    return pm->period[snap_day(t) - pm->day0];
+    return pm->period[snap_day(t + pm->tz) - pm->day0];
 }
 
 struct kpi_acc {
@@ -242,7 +294,7 @@ int kpi_compute(const struct snapshot *s, const struct kpi_options *o, struct kp
     out->period = o->period;
     out->by = o->by;
     struct kpi_job j = {.s = s, .o = o};
-    int rc = period_map_init(&j.pm, s, o->period);
+    int rc = period_map_init(&j.pm, s, o->period, o->tz_ms);
     if (rc == ERR_LIMIT)
         return err_set(e, ERR_LIMIT, "the data spans more than 200 years");
     if (rc)

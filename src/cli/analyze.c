@@ -78,9 +78,19 @@ out:
     free(buf);
 }
 
+/* The analytics-time-zone setting (checked at start-up: UTC if it cannot be read). */
+static int64_t time_zone(void)
+{
+    int64_t tz = 0;
+    if (cfg.analytics_time_zone)
+        analytics_tz_parse(cfg.analytics_time_zone, &tz);
+    return tz;
+}
+
+/* A date option; one without a zone is read in the analytics time zone. */
 static int parse_date(const char *sub, const char *name, const char *text, int64_t *ms)
 {
-    if (time_parse_iso8601(text, strlen(text), ms))
+    if (analytics_date_parse(text, time_zone(), ms))
         return cli_usage(sub,
                          "--%s must be a date such as 2025-06-30 or 2025-06-30T12:00:00Z, "
                          "not \"%s\"",
@@ -158,7 +168,7 @@ static int run_kpi(int argc, char **argv)
     int rc = cli_parse(sub, argc, argv, opts, ARRAY_SIZE(opts), NULL, 0, &npos);
     if (rc)
         return rc;
-    struct kpi_options o = {.from = INT64_MIN, .to = INT64_MAX};
+    struct kpi_options o = {.from = INT64_MIN, .to = INT64_MAX, .tz_ms = time_zone()};
     if (period_parse(period, &o.period))
         return cli_usage(sub, "--period is day, week, month or quarter, not \"%s\"", period);
     if (dim_parse(by, &o.by))
@@ -241,7 +251,7 @@ static int run_rfm(int argc, char **argv)
     int rc = cli_parse(sub, argc, argv, opts, ARRAY_SIZE(opts), NULL, 0, &npos);
     if (rc)
         return rc;
-    struct rfm_options o = {.as_of = INT64_MIN};
+    struct rfm_options o = {.as_of = INT64_MIN, .tz_ms = time_zone()};
     if (as_of && parse_date(sub, "as-of", as_of, &o.as_of))
         return EXIT_USAGE;
     if (cli_parse_count(sub, "window", window, &o.window_days))
@@ -404,7 +414,7 @@ static int run_cohort(int argc, char **argv)
     int rc = cli_parse(sub, argc, argv, opts, ARRAY_SIZE(opts), NULL, 0, &npos);
     if (rc)
         return rc;
-    struct cohort_options o = {0};
+    struct cohort_options o = {.tz_ms = time_zone()};
     if (period_parse(period, &o.period) || (o.period != PERIOD_WEEK && o.period != PERIOD_MONTH))
         return cli_usage(sub, "--period is week or month, not \"%s\"", period);
     if (strcmp(by, "first-seen") == 0)

@@ -138,6 +138,10 @@ static const struct setting settings[] = {
     {"segment-refresh-ms", SET_INT, S(segment_refresh_ms), "200", 0, 3600000, NULL, false,
      "custos serve: how often new events and orders are added to the analytics snapshot and "
      "segment memberships evaluated again (0: never)"},
+    {"analytics-time-zone", SET_STRING, S(analytics_time_zone), "UTC", 0, 0, NULL, false,
+     "the time zone of analytics' days, weeks, months and quarters (kpi, cohort) and of "
+     "dates given without one (--as-of, --from, --to): UTC or an offset such as +08:00 "
+     "(China Standard Time, which has no daylight saving time)"},
 };
 #undef S
 

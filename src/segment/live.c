@@ -161,9 +161,19 @@ static bool count_param(const char *text, int64_t lo, int64_t hi, int64_t *out)
     return true;
 }
 
+/* The analytics-time-zone setting (checked at start-up). */
+static int64_t time_zone(void)
+{
+    int64_t tz = 0;
+    if (cfg.analytics_time_zone)
+        analytics_tz_parse(cfg.analytics_time_zone, &tz);
+    return tz;
+}
+
+/* A date parameter; one without a zone is read in the analytics time zone. */
 static bool date_param(const char *text, int64_t *ms)
 {
-    return time_parse_iso8601(text, strlen(text), ms) == 0;
+    return analytics_date_parse(text, time_zone(), ms) == 0;
 }
 
 /* Spends dp->epsilon of key's budget before a private answer is given: false, with
@@ -213,7 +223,7 @@ static cJSON *analysis(struct analytics_live *a, const char *name, const struct 
         return NULL;
     }
     if (strcmp(name, "kpi") == 0) {
-        struct kpi_options o = {.from = INT64_MIN, .to = INT64_MAX};
+        struct kpi_options o = {.from = INT64_MIN, .to = INT64_MAX, .tz_ms = time_zone()};
         const char *from = q(req, "from", NULL), *to = q(req, "to", NULL);
         if (period_parse(q(req, "period", "month"), &o.period) ||
             dim_parse(q(req, "by", ""), &o.by) || (from && !date_param(from, &o.from)) ||
@@ -234,7 +244,7 @@ static cJSON *analysis(struct analytics_live *a, const char *name, const struct 
             kpi_result_release(&k);
         }
     } else if (strcmp(name, "rfm") == 0) {
-        struct rfm_options o = {.as_of = INT64_MIN, .window_days = 365};
+        struct rfm_options o = {.as_of = INT64_MIN, .window_days = 365, .tz_ms = time_zone()};
         const char *as_of = q(req, "as_of", NULL);
         if ((as_of && !date_param(as_of, &o.as_of)) ||
             !count_param(q(req, "window", "365"), 0, 36500, &o.window_days)) {
@@ -296,7 +306,7 @@ static cJSON *analysis(struct analytics_live *a, const char *name, const struct 
         }
         free(steps);
     } else if (strcmp(name, "cohort") == 0) {
-        struct cohort_options o = {0};
+        struct cohort_options o = {.tz_ms = time_zone()};
         const char *by = q(req, "by", "first-order");
         if (period_parse(q(req, "period", "month"), &o.period) ||
             (o.period != PERIOD_WEEK && o.period != PERIOD_MONTH) ||

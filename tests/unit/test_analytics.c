@@ -857,6 +857,133 @@ static void test_dp_noise(void **state)
     free(xr);
 }
 
+/* The analytics time zone, around midnight in Beijing (UTC+8): profile 1 orders at
+ * 2025-01-31 23:30 Beijing (15:30 UTC) and 2025-02-28 16:30 UTC (2025-03-01 00:30
+ * Beijing); profile 2 at 2025-02-01 00:30 Beijing (2025-01-31 16:30 UTC) and is seen
+ * (an event) at 2025-03-31 23:59 UTC (2025-04-01 07:59 Beijing).
+ *   UTC:    months 2025-01 (2 orders: p1, p2), 2025-02 (1: p1), 2025-03 (active p2)
+ *   +08:00: months 2025-01 (1: p1), 2025-02 (1: p2), 2025-03 (1: p1), 2025-04 (p2)
+ *   days, +08:00: 2025-01-31 (p1), 2025-02-01 (p2)
+ *   cohorts by first order, +08:00: 2025-01 {p1: +0, +2}, 2025-02 {p2: +0}
+ *   RFM's default as of: the local midnight after the last order (2025-02-28 16:30
+ *   UTC): 2025-03-01 00:00 UTC in UTC; 2025-03-02 00:00 Beijing = 03-01 16:00 UTC. */
+static void test_time_zone(void **state)
+{
+    (void)state;
+    struct snapshot *s = snapshot_new();
+    struct err e = {0};
+    const struct {
+        int64_t p, t, amount;
+    } orders[] = {{1, at(2025, 1, 31, 15, 30), 100},
+                  {1, at(2025, 2, 28, 16, 30), 200},
+                  {2, at(2025, 1, 31, 16, 30), 400}};
+    for (size_t i = 0; i < ARRAY_SIZE(orders); i++) {
+        struct snap_order o = {
+            .profile_id = orders[i].p, .time = orders[i].t, .amount = orders[i].amount};
+        assert_int_equal(snapshot_add_order(s, &o, &e), 0);
+    }
+    event(s, 2, at(2025, 3, 31, 23, 59), "page", "web", "");
+    assert_int_equal(snapshot_build(s, &e), 0);
+    int64_t tz;
+    assert_int_equal(analytics_tz_parse("+08:00", &tz), 0);
+    assert_int_equal(tz, 8 * 3600000);
+    struct kpi_options o = {.period = PERIOD_MONTH, .from = INT64_MIN, .to = INT64_MAX};
+    struct kpi_result k;
+    char label[16];
+    /* period, orders, revenue, active */
+    static const struct {
+        const char *period;
+        int64_t orders, revenue, active;
+    } utc[] = {{"2025-01", 2, 500, 2}, {"2025-02", 1, 200, 1}, {"2025-03", 0, 0, 1}},
+      bj[] = {{"2025-01", 1, 100, 1},
+              {"2025-02", 1, 400, 1},
+              {"2025-03", 1, 200, 1},
+              {"2025-04", 0, 0, 1}};
+    for (int zone = 0; zone < 2; zone++) {
+        o.tz_ms = zone ? tz : 0;
+        size_t want_n = zone ? ARRAY_SIZE(bj) : ARRAY_SIZE(utc);
+        assert_int_equal(kpi_compute(s, &o, &k, &e), 0);
+        assert_int_equal(k.n, want_n);
+        for (size_t i = 0; i < k.n; i++) {
+            period_label(PERIOD_MONTH, k.rows[i].period, label);
+            const char *wp = zone ? bj[i].period : utc[i].period;
+            int64_t wo = zone ? bj[i].orders : utc[i].orders;
+            int64_t wr = zone ? bj[i].revenue : utc[i].revenue;
+            int64_t wa = zone ? bj[i].active : utc[i].active;
+            if (strcmp(label, wp) || k.rows[i].orders != wo || k.rows[i].revenue != wr ||
+                k.rows[i].active != wa)
+                fail_msg("zone %d row %zu: %s %" PRId64 " %" PRId64 " %" PRId64 ", want %s %" PRId64
+                         " %" PRId64 " %" PRId64,
+                         zone, i, label, k.rows[i].orders, k.rows[i].revenue, k.rows[i].active, wp,
+                         wo, wr, wa);
+        }
+        kpi_result_release(&k);
+    }
+    o.period = PERIOD_DAY;
+    o.tz_ms = tz;
+    o.to = at(2025, 2, 2, 0, 0);
+    assert_int_equal(kpi_compute(s, &o, &k, &e), 0);
+    assert_int_equal(k.n, 2);
+    period_label(PERIOD_DAY, k.rows[0].period, label);
+    assert_string_equal(label, "2025-01-31");
+    period_label(PERIOD_DAY, k.rows[1].period, label);
+    assert_string_equal(label, "2025-02-01");
+    assert_int_equal(k.rows[1].revenue, 400);
+    kpi_result_release(&k);
+
+    struct cohort_options co = {.period = PERIOD_MONTH, .tz_ms = tz};
+    struct cohort_result c;
+    assert_int_equal(cohort_compute(s, &co, &c, &e), 0);
+    assert_int_equal(c.n, 2);
+    period_label(PERIOD_MONTH, c.rows[0].cohort, label);
+    assert_string_equal(label, "2025-01");
+    assert_int_equal(c.rows[0].size, 1);
+    assert_int_equal(c.rows[0].customers[2], 1);
+    assert_int_equal(c.rows[0].revenue[2], 200);
+    period_label(PERIOD_MONTH, c.rows[1].cohort, label);
+    assert_string_equal(label, "2025-02");
+    assert_int_equal(c.rows[1].revenue[0], 400);
+    cohort_result_release(&c);
+    co.tz_ms = 0; /* in UTC both first orders are in January */
+    assert_int_equal(cohort_compute(s, &co, &c, &e), 0);
+    assert_int_equal(c.n, 1);
+    assert_int_equal(c.rows[0].size, 2);
+    cohort_result_release(&c);
+
+    struct rfm_options ro = {.as_of = INT64_MIN, .window_days = 365};
+    struct rfm_result f;
+    assert_int_equal(rfm_compute(s, &ro, &f, &e), 0);
+    assert_int_equal(f.as_of, at(2025, 3, 1, 0, 0));
+    rfm_result_release(&f);
+    ro.tz_ms = tz;
+    assert_int_equal(rfm_compute(s, &ro, &f, &e), 0);
+    assert_int_equal(f.as_of, at(2025, 3, 1, 16, 0));
+    rfm_result_release(&f);
+
+    /* dates without a zone are local; with one they are what they say */
+    int64_t ms;
+    assert_int_equal(analytics_date_parse("2025-02-01", tz, &ms), 0);
+    assert_int_equal(ms, at(2025, 1, 31, 16, 0));
+    assert_int_equal(analytics_date_parse("2025-02-01T08:00", tz, &ms), 0);
+    assert_int_equal(ms, at(2025, 2, 1, 0, 0));
+    assert_int_equal(analytics_date_parse("2025-02-01T00:00:00Z", tz, &ms), 0);
+    assert_int_equal(ms, at(2025, 2, 1, 0, 0));
+    assert_int_equal(analytics_date_parse("2025-02-01T00:00+08:00", 0, &ms), 0);
+    assert_int_equal(ms, at(2025, 1, 31, 16, 0));
+    assert_int_equal(analytics_date_parse("2025-02-30", tz, &ms), ERR_INVALID);
+    static const char *const good[] = {"UTC", "Z", "+00:00", "-05:30", "+0800", "+08", "+14:00"};
+    static const char *const bad[] = {"", "8", "+8", "+08:60", "+15:00", "CST", "+08:00x"};
+    for (size_t i = 0; i < ARRAY_SIZE(good); i++)
+        if (analytics_tz_parse(good[i], &tz))
+            fail_msg("\"%s\" refused", good[i]);
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+        if (!analytics_tz_parse(bad[i], &tz))
+            fail_msg("\"%s\" accepted", bad[i]);
+    assert_int_equal(analytics_tz_parse("-05:30", &tz), 0);
+    assert_int_equal(tz, -(5 * 3600000 + 30 * 60000));
+    snapshot_free(s);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -868,7 +995,7 @@ int main(void)
         cmocka_unit_test(test_cohort),          cmocka_unit_test(test_paths),
         cmocka_unit_test(test_refresh),         cmocka_unit_test(test_empty),
         cmocka_unit_test(test_clamp),           cmocka_unit_test(test_dp_outlier),
-        cmocka_unit_test(test_dp_noise),
+        cmocka_unit_test(test_dp_noise),        cmocka_unit_test(test_time_zone),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
