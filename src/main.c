@@ -3,6 +3,7 @@
 #include <sodium.h>
 #include <sqlite3.h>
 
+#include "analytics/analytics.h"
 #include "cli/cli.h"
 #include "core/arena.h"
 #include "core/config.h"
@@ -61,6 +62,7 @@ static const struct command commands[] = {
      "usage: custos keys add --role ROLE [--name NAME] [--expires DAYS]\n"
      "       custos keys list [--json | --csv]\n"
      "       custos keys revoke ID\n"
+     "       custos keys budget ID [--set E | --default] [--reset] [--json | --csv]\n"
      "\n"
      "API keys let programs read profiles over HTTP (GET /api/v1/profiles/ID and\n"
      "GET /api/v1/profiles?email=E, see docs/identity.md), sent as\n"
@@ -78,10 +80,18 @@ static const struct command commands[] = {
      "list    shows every key: id, name, role, hint (its first characters), created,\n"
      "        expires, revoked. Never the key itself.\n"
      "revoke  stops key ID from working, at once, for good.\n"
+     "budget  shows key ID's privacy budget: the epsilon it may spend in all on\n"
+     "        differentially private analytics (GET /api/v1/analytics/...?dp_epsilon=E\n"
+     "        charges E), what it spent and what remains (docs/privacy.md).\n"
+     "        --set E     gives the key a budget of its own (above 0, at most 1000)\n"
+     "        --default   back to the dp-budget setting (default 10)\n"
+     "        --reset     sets what it spent back to 0 (a new accounting period)\n"
+     "        Changes are recorded in the audit log (key.budget).\n"
      "\n"
      "example:\n"
      "  KEY=$(custos keys add --role analyst --name dashboard)\n"
-     "  curl -H \"Authorization: Bearer $KEY\" localhost:8080/api/v1/profiles/42\n"},
+     "  curl -H \"Authorization: Bearer $KEY\" localhost:8080/api/v1/profiles/42\n"
+     "  custos keys budget 3 --set 5 --reset\n"},
     {"events", cmd_events, "print stored events",
      "usage: custos events [--source NAME] [--limit N] [--after ID] [--json | --csv]\n"
      "\n"
@@ -225,15 +235,17 @@ static const struct command commands[] = {
      "usage: custos analyze kpi [--period day|week|month|quarter] [--by source|channel|store]\n"
      "                          [--from DATE] [--to DATE]\n"
      "       custos analyze rfm [--as-of DATE] [--window DAYS] [--profiles] [--save]\n"
-     "       custos analyze funnel STEP STEP... [--window DAYS] [--by source|campaign]\n"
+     "       custos analyze funnel STEP STEP... [--window DAYS] [--by PROPERTY]\n"
      "       custos analyze cohort [--period week|month] [--by first-order|first-seen]\n"
      "                             [--measure customers|revenue|retention]\n"
      "       custos analyze paths --from EVENT | --to EVENT [--depth K] [--limit N]\n"
-     "       every one: [--json | --csv]\n"
+     "       every one: [--json | --csv]; kpi, rfm, funnel, cohort: [--dp-epsilon E]\n"
      "\n"
      "Runs on an in-memory, columnar snapshot of the store's orders and events, each\n"
-     "belonging to a resolved profile (run custos resolve first). Times are UTC;\n"
-     "amounts are integer minor units (fen, cents). Definitions: docs/analytics.md.\n"
+     "belonging to a resolved profile (run custos resolve first). Days, weeks, months\n"
+     "and quarters are those of the analytics-time-zone setting (default UTC; e.g.\n"
+     "--analytics-time-zone +08:00), as are dates given without a zone; amounts are\n"
+     "integer minor units (fen, cents). Definitions: docs/analytics.md.\n"
      "\n"
      "kpi     per period (default month): customers seen so far, active (an event or\n"
      "        an order), buyers, new and returning buyers, orders, revenue, average\n"
@@ -245,23 +257,37 @@ static const struct command commands[] = {
      "        (Champions ... Lost) with their size and revenue share. --profiles prints\n"
      "        one row per profile instead. --save keeps each profile's scores as\n"
      "        computed traits (rfm_segment, rfm_r, rfm_f, rfm_m, rfm_score).\n"
-     "funnel  ordered steps: event names, each optionally filtered on a property:\n"
-     "        'Order Completed[source=app]' or '[campaign=NAME]'. A profile enters at\n"
-     "        its first step-1 event and must do each next step later, within --window\n"
-     "        days (default 7) of entering. Counts, conversion and median time per\n"
-     "        step; --by breaks it down by the first step's source or campaign.\n"
+     "funnel  ordered steps: event names, each optionally filtered on properties of\n"
+     "        its event: 'Order Completed[source=app]', '[campaign=NAME]' (context.\n"
+     "        campaign.name), or any top-level key of properties, several at once:\n"
+     "        'Product Viewed[category=母婴,price=89]' (numbers match in any spelling;\n"
+     "        KEY= with no value: events without it). A profile enters at its first\n"
+     "        step-1 event and must do each next step later, within --window days\n"
+     "        (default 7) of entering. Counts, conversion and median time per step;\n"
+     "        --by source|channel|campaign|KEY|properties.KEY breaks it down by that\n"
+     "        property of the step-1 event.\n"
      "cohort  profiles by the month (or week) of their first order (or first event or\n"
      "        order, --by first-seen), and how many of each cohort ordered (or their\n"
      "        revenue, or the retention %) in each later period: +0, +1, ...\n"
      "paths   the most frequent sequences of --depth events (default 3) after (--from)\n"
      "        or before (--to) each profile's first occurrence of EVENT.\n"
      "\n"
+     "--dp-epsilon E  a differentially private answer (0.001 <= E <= 10): every count\n"
+     "        and sum gets Laplace noise, E split evenly over the answer's cells (a cell:\n"
+     "        one count or sum), so fewer rows cost less noise. Counts of customers have\n"
+     "        sensitivity 1; orders count at most dp-max-orders (default 10) per customer\n"
+     "        and cell; money is clamped per customer and cell to dp-clamp (LO:HI minor\n"
+     "        units, default 0:100000). Rates come from the noisy values; funnel medians\n"
+     "        are withheld. stderr (or \"dp\" in --json) says epsilon and the noise scale.\n"
+     "\n"
      "examples:\n"
      "  custos analyze kpi --period quarter --by channel\n"
      "  custos analyze rfm --as-of 2026-01-01 --window 365\n"
      "  custos analyze funnel 'Product Viewed' 'Product Added' 'Checkout Started' \\\n"
      "                        'Order Completed' --by campaign --csv\n"
-     "  custos analyze cohort --measure retention\n"},
+     "  custos analyze funnel 'Product Viewed[category=母婴]' 'Order Completed' --by channel\n"
+     "  custos analyze cohort --measure retention\n"
+     "  custos analyze kpi --period quarter --dp-epsilon 1 --dp-clamp 0:500000\n"},
     {"segment", cmd_segment, "segments in the segment language, with who entered and left",
      "usage: custos segment create NAME 'EXPRESSION' [--as-of DATE]\n"
      "       custos segment list [--json | --csv]\n"
@@ -460,6 +486,14 @@ int main(int argc, char **argv)
     double budget;
     if (rc == 0)
         rc = dp_budget_parse(cfg.dp_budget, &budget, &e);
+    struct dp_clamp clamp;
+    struct err ce = {0};
+    if (rc == 0 && (rc = dp_clamp_parse(cfg.dp_clamp, &clamp, &ce)))
+        err_set(&e, rc, "dp-clamp: %s", ce.msg);
+    int64_t tz;
+    if (rc == 0 && (rc = analytics_tz_parse(cfg.analytics_time_zone, &tz)))
+        err_set(&e, rc, "analytics-time-zone is UTC or an offset such as +08:00, not \"%.40s\"",
+                cfg.analytics_time_zone);
     if (rc == 0)
         rc = consent_check_setting(cfg.consent_categories, &e);
     if (rc == 0) {

@@ -55,7 +55,8 @@ FROM act LEFT JOIN om ON om.mo = act.mo LEFT JOIN nb ON nb.mo = act.mo ORDER BY 
 const FUNNEL = `
 WITH s1 AS (SELECT p, min(t) AS t1 FROM events WHERE name = 'Product Viewed' GROUP BY p),
 s2 AS (SELECT s1.p, s1.t1, min(e.t) AS t FROM s1 JOIN events e ON e.p = s1.p
-       AND e.name = 'Product Added' AND e.t > s1.t1 AND e.t <= s1.t1 + ${W} GROUP BY s1.p, s1.t1),
+       AND e.name = 'Product Added' AND e.category = 'baby' AND e.t > s1.t1
+       AND e.t <= s1.t1 + ${W} GROUP BY s1.p, s1.t1),
 s3 AS (SELECT s2.p, s2.t1, min(e.t) AS t FROM s2 JOIN events e ON e.p = s2.p
        AND e.name = 'Checkout Started' AND e.t > s2.t AND e.t <= s2.t1 + ${W} GROUP BY s2.p, s2.t1),
 s4 AS (SELECT s3.p, s3.t1, min(e.t) AS t FROM s3 JOIN events e ON e.p = s3.p
@@ -84,7 +85,7 @@ async function main() {
   await con.run(`CREATE TABLE orders AS SELECT * FROM read_csv('${dir}/orders.csv', header = true,
     columns = {'p': 'BIGINT', 't': 'BIGINT', 'amount': 'BIGINT', 'channel': 'VARCHAR'})`);
   await con.run(`CREATE TABLE events AS SELECT * FROM read_csv('${dir}/events.csv', header = true,
-    columns = {'p': 'BIGINT', 't': 'BIGINT', 'name': 'VARCHAR'})`);
+    columns = {'p': 'BIGINT', 't': 'BIGINT', 'name': 'VARCHAR', 'category': 'VARCHAR'})`);
   const load = (performance.now() - t0) / 1000;
   const queries = { rfm: RFM, kpi: KPI, funnel: FUNNEL, cohort: COHORT };
   const times = {};

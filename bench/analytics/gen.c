@@ -1,7 +1,9 @@
 /* gen.c - the analytics benchmark's data: CUSTOMERS customers, ORDERS orders and
  * about EVENTS events over 2024-2025, deterministic (splitmix64 from a fixed seed), as
  * two CSV files every engine loads: orders.csv (p,t,amount,channel) and events.csv
- * (p,t,name). p is the customer (profile) number, t ms UTC, amount minor units.
+ * (p,t,name,category). p is the customer (profile) number, t ms UTC, amount minor
+ * units; category is the product category (the property a funnel step filters on) of
+ * a session's product events, empty for page views.
  *
  * usage: gen CUSTOMERS ORDERS EVENTS OUTDIR
  *
@@ -95,7 +97,9 @@ int main(int argc, char **argv)
         return 1;
     }
     setvbuf(f, buf, _IOFBF, sizeof(buf));
-    fprintf(f, "p,t,name\n");
+    fprintf(f, "p,t,name,category\n");
+    static const char *const categories[] = {"food", "baby",   "beauty", "electronics",
+                                             "home", "sports", "books",  "apparel"};
     static const char *const steps[] = {"Product Viewed", "Product Added", "Checkout Started",
                                         "Order Completed"};
     static const double go_on[] = {1.0, 0.45, 0.55, 0.8};
@@ -103,13 +107,14 @@ int main(int argc, char **argv)
     while (written < ne) {
         uint64_t p = customer(nc);
         int64_t t = T0 + (int64_t)below((uint64_t)(T1 - T0));
+        const char *cat = categories[below(8)];
         for (int k = 0; k < 4 && written < ne; k++) {
             if (k && unit() > go_on[k])
                 break;
             /* a page view or two between the steps */
             for (uint64_t v = below(3); v > 0 && written < ne; v--) {
                 t += (int64_t)(5 + below(120)) * SEC;
-                fprintf(f, "%" PRIu64 ",%" PRId64 ",page\n", p, t);
+                fprintf(f, "%" PRIu64 ",%" PRId64 ",page,\n", p, t);
                 written++;
             }
             if (written >= ne)
@@ -118,7 +123,7 @@ int main(int argc, char **argv)
             /* now and then a session picks up days later */
             if (below(20) == 0)
                 t += (int64_t)below(10) * 86400 * SEC;
-            fprintf(f, "%" PRIu64 ",%" PRId64 ",%s\n", p, t, steps[k]);
+            fprintf(f, "%" PRIu64 ",%" PRId64 ",%s,%s\n", p, t, steps[k], cat);
             written++;
         }
     }

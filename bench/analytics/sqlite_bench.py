@@ -63,7 +63,8 @@ FROM act LEFT JOIN om ON om.mo = act.mo LEFT JOIN nb ON nb.mo = act.mo ORDER BY 
 FUNNEL = f"""
 WITH s1 AS (SELECT p, min(t) AS t1 FROM events WHERE name = 'Product Viewed' GROUP BY p),
 s2 AS (SELECT s1.p, s1.t1, min(e.t) AS t FROM s1 JOIN events e ON e.p = s1.p
-       AND e.name = 'Product Added' AND e.t > s1.t1 AND e.t <= s1.t1 + {W} GROUP BY s1.p, s1.t1),
+       AND e.name = 'Product Added' AND e.category = 'baby' AND e.t > s1.t1
+       AND e.t <= s1.t1 + {W} GROUP BY s1.p, s1.t1),
 s3 AS (SELECT s2.p, s2.t1, min(e.t) AS t FROM s2 JOIN events e ON e.p = s2.p
        AND e.name = 'Checkout Started' AND e.t > s2.t AND e.t <= s2.t1 + {W} GROUP BY s2.p, s2.t1),
 s4 AS (SELECT s3.p, s3.t1, min(e.t) AS t FROM s3 JOIN events e ON e.p = s3.p
@@ -97,7 +98,7 @@ def load(data, db):
 PRAGMA journal_mode = OFF;
 PRAGMA synchronous = OFF;
 CREATE TABLE orders (p INTEGER, t INTEGER, amount INTEGER, channel TEXT);
-CREATE TABLE events (p INTEGER, t INTEGER, name TEXT);
+CREATE TABLE events (p INTEGER, t INTEGER, name TEXT, category TEXT);
 .import --csv --skip 1 {data}/orders.csv orders
 .import --csv --skip 1 {data}/events.csv events
 CREATE INDEX orders_p ON orders(p, t, amount);

@@ -11,13 +11,19 @@ struct cohort_job {
     const struct snapshot *s;
     const struct cohort_options *o;
     int64_t day0, *period, pmin;
+    int64_t tz; /* ms added to a UTC time to make it local */
     size_t nper;
     int64_t *size[SNAP_THREADS], *cust[SNAP_THREADS], *rev[SNAP_THREADS];
 };
 
 static inline int64_t per_at(const struct cohort_job *j, int64_t t)
 {
-    return j->period[snap_day(t) - j->day0] - j->pmin;
+    return j->period[snap_day(t + j->tz) - j->day0] - j->pmin;
+}
+
+static inline int64_t clamp64(int64_t v, int64_t lo, int64_t hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
 }
 
 static void cohort_part(int part, int nparts, void *ctx)
@@ -38,15 +44,23 @@ static void cohort_part(int part, int nparts, void *ctx)
             continue;
         int64_t c = per_at(j, first);
         size[c]++;
-        int64_t last = -1;
+        int64_t last = -1, spent = 0; /* the profile's money so far in the cell */
+        const struct dp_clamp *cl = &j->o->clamp;
         for (uint32_t i = ob; i < oe; i++) {
             int64_t off = per_at(j, s->ord_time[i]) - c;
             size_t cell = (size_t)c * nper + (size_t)off;
             if (off != last) {
                 cust[cell]++;
                 last = off;
+                spent = 0;
             }
-            rev[cell] += s->ord_amount[i];
+            if (cl->on) { /* the cell gets clamp(after) - clamp(before): 0 is inside */
+                int64_t after = spent + s->ord_amount[i];
+                rev[cell] += clamp64(after, cl->lo, cl->hi) - clamp64(spent, cl->lo, cl->hi);
+                spent = after;
+            } else {
+                rev[cell] += s->ord_amount[i];
+            }
         }
     }
 }
@@ -60,9 +74,9 @@ int cohort_compute(const struct snapshot *s, const struct cohort_options *o,
         return err_set(e, ERR_INVALID, "cohorts are by week or by month");
     if (s->time_min > s->time_max)
         return 0;
-    struct cohort_job j = {.s = s, .o = o};
-    j.day0 = snap_day(s->time_min);
-    int64_t nday = snap_day(s->time_max) - j.day0 + 1;
+    struct cohort_job j = {.s = s, .o = o, .tz = o->tz_ms};
+    j.day0 = snap_day(s->time_min + j.tz);
+    int64_t nday = snap_day(s->time_max + j.tz) - j.day0 + 1;
     if (nday > 366 * 200)
         return err_set(e, ERR_LIMIT, "the data spans more than 200 years");
     int rc = ERR_NOMEM;

@@ -1,5 +1,6 @@
 /* funnel.c - ordered funnels: per-step counts, conversion and median time to convert,
- * with a breakdown by a property of the first step's event.
+ * steps filtered on any property of their events, with a breakdown by a property
+ * (source, campaign, or a key of properties) of the first step's event.
  *
  * A profile enters at its first event matching step 1 (time t1); step k is its first
  * event matching step k strictly later than step k-1's and no later than t1 + the
@@ -7,16 +8,78 @@
  * of its profiles, and the medians come from a selection over them. */
 #include "analytics/analytics.h"
 
-int funnel_prop_parse(const char *s, enum funnel_prop *p)
+int funnel_prop_parse(const struct snapshot *s, const char *text, enum funnel_prop *p,
+                      uint32_t *key)
 {
-    if (strcmp(s, "") == 0)
+    *key = 0;
+    if (strcmp(text, "") == 0) {
         *p = FPROP_NONE;
-    else if (strcmp(s, "source") == 0 || strcmp(s, "channel") == 0)
+    } else if (strcmp(text, "source") == 0 || strcmp(text, "channel") == 0) {
         *p = FPROP_SOURCE;
-    else if (strcmp(s, "campaign") == 0)
+    } else if (strcmp(text, "campaign") == 0) {
         *p = FPROP_CAMPAIGN;
-    else
-        return ERR_INVALID;
+    } else {
+        const char *k = strncmp(text, "properties.", 11) == 0 ? text + 11 : text;
+        if (!*k || strlen(k) > FUNNEL_PROP_MAX || strpbrk(k, "=,[]"))
+            return ERR_INVALID;
+        *p = FPROP_PROPERTY;
+        uint32_t id = snap_dict_find(&s->prop_keys, k);
+        *key = id; /* UINT32_MAX when unknown: no event has it */
+    }
+    return 0;
+}
+
+void funnel_prop_name(const struct snapshot *s, enum funnel_prop p, uint32_t key, char *out,
+                      size_t cap)
+{
+    snprintf(out, cap, "%s%s",
+             p == FPROP_SOURCE     ? "source"
+             : p == FPROP_CAMPAIGN ? "campaign"
+             : p == FPROP_PROPERTY ? "properties."
+                                   : "",
+             p == FPROP_PROPERTY && key != UINT32_MAX ? snap_dict_str(&s->prop_keys, key) : "");
+}
+
+static const struct snap_dict *prop_dict(const struct snapshot *s, enum funnel_prop p)
+{
+    return p == FPROP_SOURCE     ? &s->sources
+           : p == FPROP_CAMPAIGN ? &s->campaigns
+           : p == FPROP_PROPERTY ? &s->prop_values
+                                 : NULL;
+}
+
+/* One "PROP=VALUE" of text[0..len) into f. */
+static int filter_parse(const struct snapshot *s, const char *text, size_t len,
+                        struct funnel_filter *f, struct err *e)
+{
+    const char *eq = memchr(text, '=', len);
+    char prop[FUNNEL_PROP_MAX + 16], value[SNAP_PROP_VALUE_MAX + 1], canon[SNAP_PROP_VALUE_MAX + 1];
+    if (!eq)
+        return err_set(e, ERR_INVALID, "a step's filter is PROPERTY=VALUE, not \"%.*s\"", (int)len,
+                       text);
+    size_t pl = (size_t)(eq - text), vl = len - pl - 1;
+    if (pl >= sizeof(prop) || vl >= sizeof(value))
+        return err_set(e, ERR_LIMIT, "a step's filter is too long (\"%.*s\")", (int)len, text);
+    memcpy(prop, text, pl);
+    prop[pl] = 0;
+    memcpy(value, eq + 1, vl);
+    value[vl] = 0;
+    if (funnel_prop_parse(s, prop, &f->prop, &f->key) || f->prop == FPROP_NONE)
+        return err_set(e, ERR_INVALID,
+                       "a step filters on source, channel, campaign or a property "
+                       "(properties.KEY or KEY), not \"%s\"",
+                       prop);
+    if (f->prop == FPROP_PROPERTY) {
+        if (!snap_filter_text(value, canon, sizeof(canon)))
+            return err_set(e, ERR_LIMIT, "a filter's value is at most %d bytes",
+                           SNAP_PROP_VALUE_MAX);
+    } else {
+        memcpy(canon, value, vl + 1);
+    }
+    uint32_t v = snap_dict_find(prop_dict(s, f->prop), canon);
+    f->value = v; /* UINT32_MAX (unknown) never matches */
+    if (f->prop == FPROP_PROPERTY && f->key == UINT32_MAX)
+        f->value = *canon ? UINT32_MAX : SNAP_NONE; /* nobody has the key */
     return 0;
 }
 
@@ -37,35 +100,52 @@ int funnel_step_parse(const struct snapshot *s, const char *text, struct funnel_
     st->name = id == UINT32_MAX ? UINT32_MAX : id; /* UINT32_MAX never matches */
     if (!br)
         return 0;
-    const char *eq = strchr(br, '='), *end = strrchr(br, ']');
-    if (!eq || !end || end < eq || end[1] != 0)
+    const char *end = strrchr(br, ']');
+    if (!end || end[1] != 0 || end == br + 1)
         return err_set(e, ERR_INVALID,
-                       "a step's filter is [source=VALUE] or [campaign=VALUE] at its end (\"%s\")",
+                       "a step's filters are [PROPERTY=VALUE,...] at its end, e.g. "
+                       "'Order Completed[source=app,category=books]' (\"%s\")",
                        text);
-    char prop[32], value[256];
-    size_t pl = (size_t)(eq - br - 1), vl = (size_t)(end - eq - 1);
-    if (pl >= sizeof(prop) || vl >= sizeof(value))
-        return err_set(e, ERR_LIMIT, "a step's filter is too long (\"%s\")", text);
-    memcpy(prop, br + 1, pl);
-    prop[pl] = 0;
-    memcpy(value, eq + 1, vl);
-    value[vl] = 0;
-    if (funnel_prop_parse(prop, &st->prop) || st->prop == FPROP_NONE)
-        return err_set(e, ERR_INVALID, "a step can filter on source or campaign, not \"%s\"", prop);
-    uint32_t v = snap_dict_find(st->prop == FPROP_SOURCE ? &s->sources : &s->campaigns, value);
-    st->value = v == UINT32_MAX ? UINT32_MAX : v;
+    for (const char *f = br + 1; f < end;) {
+        const char *comma = memchr(f, ',', (size_t)(end - f));
+        const char *fe = comma ? comma : end;
+        if (st->nfilters == FUNNEL_MAX_FILTERS)
+            return err_set(e, ERR_LIMIT, "a step has at most %d filters", FUNNEL_MAX_FILTERS);
+        int rc = filter_parse(s, f, (size_t)(fe - f), &st->filter[st->nfilters++], e);
+        if (rc)
+            return rc;
+        f = comma ? comma + 1 : end;
+    }
     return 0;
 }
 
-static inline uint32_t ev_prop(const struct snapshot *s, enum funnel_prop p, uint32_t i)
+static inline uint32_t ev_prop(const struct snapshot *s, enum funnel_prop p, uint32_t key,
+                               uint32_t i)
 {
-    return p == FPROP_SOURCE ? s->ev_source[i] : p == FPROP_CAMPAIGN ? s->ev_campaign[i] : 0;
+    switch (p) {
+    case FPROP_SOURCE:
+        return s->ev_source[i];
+    case FPROP_CAMPAIGN:
+        return s->ev_campaign[i];
+    case FPROP_PROPERTY:
+        return snap_event_prop(s, i, key);
+    case FPROP_NONE:
+        break;
+    }
+    return 0;
 }
 
 static inline bool step_match(const struct snapshot *s, const struct funnel_step *st, uint32_t i)
 {
-    return s->ev_name[i] == st->name &&
-           (st->prop == FPROP_NONE || ev_prop(s, st->prop, i) == st->value);
+    if (s->ev_name[i] != st->name)
+        return false;
+    for (size_t k = 0; k < st->nfilters; k++) {
+        const struct funnel_filter *f = &st->filter[k];
+        uint32_t v = f->column ? f->column[i] : ev_prop(s, f->prop, f->key, i);
+        if (v != f->value)
+            return false;
+    }
+    return true;
 }
 
 /* A time to convert: the group (breakdown value) and the ms from step 1. */
@@ -117,7 +197,8 @@ static void funnel_part(int part, int nparts, void *ctx)
         if (i == end)
             continue;
         int64_t t1 = s->ev_time[i], prev = t1, limit = t1 + o->window_ms;
-        uint32_t g = o->breakdown == FPROP_NONE ? 0 : 1 + ev_prop(s, o->breakdown, i);
+        uint32_t g =
+            o->breakdown == FPROP_NONE ? 0 : 1 + ev_prop(s, o->breakdown, o->breakdown_key, i);
         count[0]++;
         if (g)
             count[g * o->nsteps]++;
@@ -184,10 +265,16 @@ int funnel_compute(const struct snapshot *s, const struct funnel_options *o,
         return err_set(e, ERR_INVALID, "a funnel has 1 to %d steps", FUNNEL_MAX_STEPS);
     if (o->window_ms <= 0)
         return err_set(e, ERR_INVALID, "the conversion window must be positive");
+    /* property filters on keys that have a column read it */
+    struct funnel_options resolved = *o;
+    for (size_t k = 0; k < o->nsteps; k++)
+        for (size_t f = 0; f < o->steps[k].nfilters; f++) {
+            struct funnel_filter *fl = &resolved.steps[k].filter[f];
+            fl->column = fl->prop == FPROP_PROPERTY ? snap_prop_column(s, fl->key) : NULL;
+        }
+    o = &resolved;
     struct funnel_job j = {.s = s, .o = o};
-    const struct snap_dict *dict = o->breakdown == FPROP_SOURCE     ? &s->sources
-                                   : o->breakdown == FPROP_CAMPAIGN ? &s->campaigns
-                                                                    : NULL;
+    const struct snap_dict *dict = prop_dict(s, o->breakdown);
     j.ngroups = 1 + (dict ? dict->n : 0);
     int rc = ERR_NOMEM;
     struct conv_vec all = {0};

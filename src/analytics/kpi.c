@@ -5,8 +5,57 @@
  * Each thread takes half the profiles and counts into its own table of (period,
  * value) cells; a profile is counted once per cell with a stamp array (the last
  * profile that touched the cell), so no per-profile set is built. */
+#include <ctype.h>
+
 #include "analytics/analytics.h"
 #include "core/timeutil.h"
+
+int analytics_tz_parse(const char *text, int64_t *offset_ms)
+{
+    if (strcmp(text, "UTC") == 0 || strcmp(text, "utc") == 0 || strcmp(text, "Z") == 0) {
+        *offset_ms = 0;
+        return 0;
+    }
+    int sign = text[0] == '+' ? 1 : text[0] == '-' ? -1 : 0;
+    const char *c = text + 1;
+    int h = 0, m = 0;
+    if (!sign || !isdigit((unsigned char)c[0]) || !isdigit((unsigned char)c[1]))
+        return ERR_INVALID;
+    h = (c[0] - '0') * 10 + (c[1] - '0');
+    c += 2;
+    if (*c == ':')
+        c++;
+    if (*c) {
+        if (!isdigit((unsigned char)c[0]) || !isdigit((unsigned char)c[1]) || c[2])
+            return ERR_INVALID;
+        m = (c[0] - '0') * 10 + (c[1] - '0');
+    }
+    int64_t off = sign * ((int64_t)h * 3600000 + (int64_t)m * 60000);
+    if (m > 59 || off > ANALYTICS_TZ_MAX_MS || off < -ANALYTICS_TZ_MAX_MS)
+        return ERR_INVALID;
+    *offset_ms = off;
+    return 0;
+}
+
+int analytics_date_parse(const char *text, int64_t tz_ms, int64_t *ms)
+{
+    size_t n = strlen(text);
+    int64_t v;
+    if (time_parse_iso8601(text, n, &v))
+        return ERR_INVALID;
+    /* Without a zone of its own: the text with a "Z" after it is valid too (a date
+     * alone takes none: "2026-01-01Z" is refused, so check its length). */
+    char z[64];
+    bool local = n == 10;
+    if (!local && n + 2 <= sizeof(z)) {
+        memcpy(z, text, n);
+        z[n] = 'Z';
+        int64_t w;
+        local = time_parse_iso8601(z, n + 1, &w) == 0;
+    }
+    *ms = local ? v - tz_ms : v;
+    return 0;
+}
 
 int period_parse(const char *s, enum period *p)
 {
@@ -69,23 +118,26 @@ int dim_parse(const char *s, enum snap_dim *d)
     return ERR_INVALID;
 }
 
-/* Day -> period number, over the snapshot's days. */
+/* Local day -> period number, over the snapshot's days. */
 struct period_map {
     int64_t day0, nday;
     int64_t *period;
     int64_t pmin, pmax;
+    int64_t tz; /* ms added to a UTC time to make it local */
 };
 
-static int period_map_init(struct period_map *pm, const struct snapshot *s, enum period p)
+static int period_map_init(struct period_map *pm, const struct snapshot *s, enum period p,
+                           int64_t tz)
 {
     memset(pm, 0, sizeof(*pm));
+    pm->tz = tz;
     if (s->time_min > s->time_max) {
         pm->pmin = 0;
         pm->pmax = -1;
         return 0;
     }
-    pm->day0 = snap_day(s->time_min);
-    pm->nday = snap_day(s->time_max) - pm->day0 + 1;
+    pm->day0 = snap_day(s->time_min + tz);
+    pm->nday = snap_day(s->time_max + tz) - pm->day0 + 1;
     if (pm->nday > 366 * 200)
         return ERR_LIMIT;
     pm->period = malloc((size_t)pm->nday * sizeof(*pm->period));
@@ -100,12 +152,14 @@ static int period_map_init(struct period_map *pm, const struct snapshot *s, enum
 
 static inline int64_t period_at(const struct period_map *pm, int64_t t)
 {
-    return pm->period[snap_day(t) - pm->day0];
+    return pm->period[snap_day(t + pm->tz) - pm->day0];
 }
 
 struct kpi_acc {
     int64_t *orders, *revenue, *buyers, *new_buyers, *repeat, *active, *first_seen;
     uint32_t *stamp_buy, *stamp_rep, *stamp_act;
+    /* With a clamp: the current profile's money and orders so far in each cell. */
+    int64_t *cur_rev, *cur_ord;
 };
 
 struct kpi_job {
@@ -129,6 +183,28 @@ static uint32_t order_dim(const struct snapshot *s, enum snap_dim by, size_t i)
         break;
     }
     return 0;
+}
+
+static inline int64_t clamp64(int64_t v, int64_t lo, int64_t hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* Adds order i of the profile with stamp to cell c, its money and order count clamped
+ * per profile and cell: the cell gets clamp(total after) - clamp(total before), which
+ * adds up to the clamp of the profile's total (0 is inside the clamp). */
+static inline void add_clamped(struct kpi_acc *a, const struct dp_clamp *cl, size_t c,
+                               uint32_t stamp, int64_t amount)
+{
+    if (a->stamp_buy[c] != stamp) {
+        a->cur_rev[c] = 0;
+        a->cur_ord[c] = 0;
+    }
+    int64_t before = a->cur_rev[c], after = before + amount;
+    a->cur_rev[c] = after;
+    a->revenue[c] += clamp64(after, cl->lo, cl->hi) - clamp64(before, cl->lo, cl->hi);
+    if (a->cur_ord[c]++ < cl->max_orders)
+        a->orders[c]++;
 }
 
 static void kpi_part(int part, int nparts, void *ctx)
@@ -159,8 +235,12 @@ static void kpi_part(int part, int nparts, void *ctx)
                 continue;
             int64_t per = period_at(&j->pm, t);
             size_t c = (size_t)(per - j->pm.pmin) * j->ndim + order_dim(s, o->by, i);
-            a->orders[c]++;
-            a->revenue[c] += s->ord_amount[i];
+            if (o->clamp.on) {
+                add_clamped(a, &o->clamp, c, stamp, s->ord_amount[i]);
+            } else {
+                a->orders[c]++;
+                a->revenue[c] += s->ord_amount[i];
+            }
             if (a->stamp_buy[c] != stamp) {
                 a->stamp_buy[c] = stamp;
                 a->buyers[c]++;
@@ -203,6 +283,8 @@ static void acc_free(struct kpi_acc *a)
     free(a->stamp_buy);
     free(a->stamp_rep);
     free(a->stamp_act);
+    free(a->cur_rev);
+    free(a->cur_ord);
 }
 
 int kpi_compute(const struct snapshot *s, const struct kpi_options *o, struct kpi_result *out,
@@ -212,7 +294,7 @@ int kpi_compute(const struct snapshot *s, const struct kpi_options *o, struct kp
     out->period = o->period;
     out->by = o->by;
     struct kpi_job j = {.s = s, .o = o};
-    int rc = period_map_init(&j.pm, s, o->period);
+    int rc = period_map_init(&j.pm, s, o->period, o->tz_ms);
     if (rc == ERR_LIMIT)
         return err_set(e, ERR_LIMIT, "the data spans more than 200 years");
     if (rc)
@@ -240,6 +322,9 @@ int kpi_compute(const struct snapshot *s, const struct kpi_options *o, struct kp
         a->stamp_act = calloc(nc, sizeof(uint32_t));
         if (!a->orders || !a->revenue || !a->buyers || !a->new_buyers || !a->repeat || !a->active ||
             !a->first_seen || !a->stamp_buy || !a->stamp_rep || !a->stamp_act)
+            goto out;
+        if (o->clamp.on && (!(a->cur_rev = calloc(nc, sizeof(int64_t))) ||
+                            !(a->cur_ord = calloc(nc, sizeof(int64_t)))))
             goto out;
     }
     if (j.ncell)

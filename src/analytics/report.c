@@ -182,11 +182,12 @@ cJSON *report_funnel(const struct snapshot *s, const struct funnel_options *o,
     if (!r)
         return NULL;
     cJSON_AddNumberToObject(r, "window_seconds", (double)(o->window_ms / 1000));
-    cJSON_AddStringToObject(r, "breakdown",
-                            o->breakdown == FPROP_SOURCE     ? "source"
-                            : o->breakdown == FPROP_CAMPAIGN ? "campaign"
-                                                             : "");
-    const struct snap_dict *dict = o->breakdown == FPROP_SOURCE ? &s->sources : &s->campaigns;
+    char by[FUNNEL_PROP_MAX + 16];
+    funnel_prop_name(s, o->breakdown, o->breakdown_key, by, sizeof(by));
+    cJSON_AddStringToObject(r, "breakdown", by);
+    const struct snap_dict *dict = o->breakdown == FPROP_SOURCE     ? &s->sources
+                                   : o->breakdown == FPROP_CAMPAIGN ? &s->campaigns
+                                                                    : &s->prop_values;
     for (size_t g = 0; g < f->ngroups; g++) {
         const struct funnel_group *fg = &f->groups[g];
         for (size_t k = 0; k < f->nsteps; k++) {
@@ -231,8 +232,10 @@ cJSON *report_cohort(const struct cohort_result *c, bool by_first_seen)
         for (size_t k = 0; k < x->nperiods; k++) {
             cJSON_AddItemToArray(cu, cJSON_CreateNumber((double)x->customers[k]));
             cJSON_AddItemToArray(rv, cJSON_CreateNumber((double)x->revenue[k]));
-            cJSON_AddItemToArray(
-                rt, cJSON_CreateNumber(round2(100.0 * (double)x->customers[k] / (double)x->size)));
+            cJSON_AddItemToArray(rt, x->size
+                                         ? cJSON_CreateNumber(round2(
+                                               100.0 * (double)x->customers[k] / (double)x->size))
+                                         : cJSON_CreateNull());
         }
         cJSON_AddItemToArray(rows, o);
     }
@@ -269,4 +272,28 @@ cJSON *report_paths(const struct snapshot *s, const struct paths_options *o,
         cJSON_AddItemToArray(rows, x);
     }
     return r;
+}
+
+void report_add_dp(cJSON *rep, const struct dp_answer *a)
+{
+    cJSON *d = cJSON_AddObjectToObject(rep, "dp");
+    if (!d)
+        return;
+    cJSON_AddBoolToObject(d, "noisy", true);
+    cJSON_AddNumberToObject(d, "epsilon", a->epsilon);
+    cJSON_AddNumberToObject(d, "cells", (double)a->cells);
+    cJSON_AddNumberToObject(d, "epsilon_per_cell", a->cell_epsilon);
+    cJSON_AddNumberToObject(d, "count_noise_scale", a->count_scale);
+    if (a->orders_scale > 0)
+        cJSON_AddNumberToObject(d, "orders_noise_scale", a->orders_scale);
+    if (a->sum_scale > 0)
+        cJSON_AddNumberToObject(d, "sum_noise_scale", a->sum_scale);
+    cJSON *c = cJSON_AddArrayToObject(d, "clamp_minor");
+    cJSON_AddItemToArray(c, cJSON_CreateNumber((double)a->clamp.lo));
+    cJSON_AddItemToArray(c, cJSON_CreateNumber((double)a->clamp.hi));
+    cJSON_AddNumberToObject(d, "max_orders", (double)a->clamp.max_orders);
+    cJSON_AddStringToObject(d, "note",
+                            "values are noisy (Laplace mechanism): each count and sum has "
+                            "noise of scale b (standard deviation 1.41 b); rates are computed "
+                            "from the noisy values");
 }

@@ -19,5 +19,8 @@ cJSON *report_funnel(const struct snapshot *s, const struct funnel_options *o,
 cJSON *report_cohort(const struct cohort_result *c, bool by_first_seen);
 cJSON *report_paths(const struct snapshot *s, const struct paths_options *o,
                     const struct paths_result *p);
+/* Adds "dp": {noisy, epsilon, cells, epsilon_per_cell, count_noise_scale,
+ * orders_noise_scale, sum_noise_scale, clamp_minor, max_orders, note} to rep. */
+void report_add_dp(cJSON *rep, const struct dp_answer *a);
 
 #endif

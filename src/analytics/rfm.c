@@ -209,7 +209,8 @@ int rfm_compute(const struct snapshot *s, const struct rfm_options *o, struct rf
         for (size_t i = 0; i < s->norders; i++)
             if (s->ord_time[i] > last)
                 last = s->ord_time[i];
-        as_of = last == INT64_MIN ? 0 : (snap_day(last) + 1) * MS_PER_DAY;
+        /* the local midnight after it */
+        as_of = last == INT64_MIN ? 0 : (snap_day(last + o->tz_ms) + 1) * MS_PER_DAY - o->tz_ms;
     }
     struct rfm_job j = {.s = s, .as_of = as_of};
     j.from = o->window_days ? as_of - o->window_days * MS_PER_DAY : INT64_MIN;

@@ -1,6 +1,9 @@
 /* snapshot.c - the columnar snapshot: dictionaries, the profile index, rows as they
  * arrive, the sort into per-profile columns, the incremental load from the store and
  * the two-thread split every scan uses. See snapshot.h. */
+#include <cJSON.h>
+#include <ctype.h>
+#include <math.h>
 #include <pthread.h>
 #include <sys/mman.h>
 
@@ -151,6 +154,7 @@ struct raw_order {
 struct raw_event {
     int64_t time;
     uint32_t profile, name, source, campaign;
+    uint32_t prop_off, nprop; /* into snap_raw.props */
 };
 
 struct snap_raw {
@@ -158,6 +162,8 @@ struct snap_raw {
     size_t nord, capord;
     struct raw_event *ev;
     size_t nev, capev;
+    struct snap_prop *props; /* of every event, in arrival order */
+    size_t nprops, capprops;
     /* profile id -> dense index + 1, open addressing */
     uint32_t *pslot;
     size_t npslot;
@@ -175,12 +181,13 @@ struct snapshot *snapshot_new(void)
         pthread_mutex_init(&s->scratch->lock, NULL);
     s->ord_off = calloc(1, sizeof(*s->ord_off));
     s->ev_off = calloc(1, sizeof(*s->ev_off));
-    if (!s->raw || !s->ord_off || !s->ev_off || !s->scratch) {
+    s->ev_prop_off = calloc(1, sizeof(*s->ev_prop_off));
+    if (!s->raw || !s->ord_off || !s->ev_off || !s->ev_prop_off || !s->scratch) {
         snapshot_free(s);
         return NULL;
     }
-    struct snap_dict *dicts[] = {&s->names,  &s->sources,    &s->channels,
-                                 &s->stores, &s->categories, &s->campaigns};
+    struct snap_dict *dicts[] = {&s->names,      &s->sources,   &s->channels,  &s->stores,
+                                 &s->categories, &s->campaigns, &s->prop_keys, &s->prop_values};
     for (size_t i = 0; i < ARRAY_SIZE(dicts); i++)
         if (snap_dict_intern(dicts[i], "", 0) != SNAP_NONE) {
             snapshot_free(s);
@@ -203,6 +210,11 @@ static void columns_free(struct snapshot *s)
     free(s->ev_name);
     free(s->ev_source);
     free(s->ev_campaign);
+    free(s->ev_props);
+    s->ev_props = NULL;
+    for (size_t c = 0; c < s->nprop_cols; c++)
+        free(s->prop_col[c]);
+    s->nprop_cols = 0;
     s->ord_time = s->ord_amount = s->ev_time = NULL;
     s->ord_source = s->ord_channel = s->ord_store = NULL;
     s->ord_cats = NULL;
@@ -221,6 +233,7 @@ void snapshot_free(struct snapshot *s)
     }
     free(s->ord_off);
     free(s->ev_off);
+    free(s->ev_prop_off);
     free(s->profile_id);
     snap_dict_release(&s->names);
     snap_dict_release(&s->sources);
@@ -228,9 +241,12 @@ void snapshot_free(struct snapshot *s)
     snap_dict_release(&s->stores);
     snap_dict_release(&s->categories);
     snap_dict_release(&s->campaigns);
+    snap_dict_release(&s->prop_keys);
+    snap_dict_release(&s->prop_values);
     if (s->raw) {
         free(s->raw->ord);
         free(s->raw->ev);
+        free(s->raw->props);
         free(s->raw->pslot);
         free(s->raw);
     }
@@ -344,14 +360,31 @@ int snapshot_add_event(struct snapshot *s, const struct snap_event *ev, struct e
         r->ev = p;
         r->capev = cap;
     }
+    size_t np = ev->nprops < SNAP_EVENT_PROPS ? ev->nprops : SNAP_EVENT_PROPS;
+    if (r->nprops + np > SNAP_MAX_ROWS)
+        return err_set(e, ERR_LIMIT, "more than %u event properties in the snapshot",
+                       SNAP_MAX_ROWS);
+    if (r->nprops + np > r->capprops) {
+        size_t cap = r->capprops ? r->capprops * 2 : 4096;
+        struct snap_prop *pp = realloc(r->props, cap * sizeof(*pp));
+        if (!pp)
+            return err_set(e, ERR_NOMEM, "out of memory for the snapshot's event properties");
+        r->props = pp;
+        r->capprops = cap;
+    }
     int64_t p = snapshot_add_profile(s, ev->profile_id);
     if (p < 0)
         return err_set(e, ERR_NOMEM, "out of memory for the snapshot's profiles");
+    if (np)
+        memcpy(r->props + r->nprops, ev->props, np * sizeof(*ev->props));
     r->ev[r->nev++] = (struct raw_event){.time = ev->time,
                                          .profile = (uint32_t)p,
                                          .name = ev->name,
                                          .source = ev->source,
-                                         .campaign = ev->campaign};
+                                         .campaign = ev->campaign,
+                                         .prop_off = (uint32_t)r->nprops,
+                                         .nprop = (uint32_t)np};
+    r->nprops += np;
     widen(s, ev->time);
     return 0;
 }
@@ -428,13 +461,61 @@ static int order_rows(size_t np, size_t n, const uint32_t *profile, size_t strid
     return 0;
 }
 
+/* Makes the columns of the (at most SNAP_PROP_COLUMNS) keys that at least one event
+ * in SNAP_PROP_COLUMN_MIN has, from s->ev_props (nprops pairs, nev events, offsets not
+ * needed: a column is filled by walking every event's pairs). ERR_NOMEM. */
+static int prop_columns(struct snapshot *s, size_t nprops, size_t nev)
+{
+    size_t nkeys = s->prop_keys.n;
+    if (!nprops || !nev)
+        return 0;
+    uint32_t *count = calloc(nkeys, sizeof(*count));
+    if (!count)
+        return ERR_NOMEM;
+    for (size_t k = 0; k < nprops; k++)
+        count[s->ev_props[k].key]++;
+    /* the most frequent keys over the threshold, most frequent first */
+    for (size_t c = 0; c < SNAP_PROP_COLUMNS; c++) {
+        size_t best = 0;
+        for (size_t k = 1; k < nkeys; k++)
+            if (count[k] > count[best])
+                best = k;
+        if (best == 0 || count[best] < nev / SNAP_PROP_COLUMN_MIN || count[best] == 0)
+            break;
+        count[best] = 0;
+        uint32_t *col = snap_alloc(nev * sizeof(*col));
+        if (!col) {
+            free(count);
+            return ERR_NOMEM;
+        }
+        memset(col, 0, nev * sizeof(*col));
+        s->prop_col_key[s->nprop_cols] = (uint32_t)best;
+        s->prop_col[s->nprop_cols++] = col;
+    }
+    free(count);
+    return 0;
+}
+
+static void prop_columns_fill(struct snapshot *s, const uint32_t *poff, size_t nev)
+{
+    for (size_t c = 0; c < s->nprop_cols; c++) {
+        uint32_t key = s->prop_col_key[c], *col = s->prop_col[c];
+        for (size_t i = 0; i < nev; i++)
+            for (uint32_t k = poff[i]; k < poff[i + 1]; k++)
+                if (s->ev_props[k].key == key) {
+                    col[i] = s->ev_props[k].value;
+                    break;
+                }
+    }
+}
+
 int snapshot_build(struct snapshot *s, struct err *e)
 {
     struct snap_raw *r = s->raw;
     size_t np = s->nprofiles;
     uint32_t *ooff = malloc((np + 1) * sizeof(*ooff)), *eoff = malloc((np + 1) * sizeof(*eoff));
-    uint32_t *oidx = NULL, *eidx = NULL;
-    if (!ooff || !eoff)
+    uint32_t *oidx = NULL, *eidx = NULL, *poff = malloc((r->nev + 1) * sizeof(*poff));
+    if (!ooff || !eoff || !poff)
         goto nomem;
     /* no rows yet: no array, and no member of it to point at */
     static const struct raw_order no_order;
@@ -457,8 +538,10 @@ int snapshot_build(struct snapshot *s, struct err *e)
     s->ev_name = snap_alloc(ne * sizeof(uint32_t));
     s->ev_source = snap_alloc(ne * sizeof(uint32_t));
     s->ev_campaign = snap_alloc(ne * sizeof(uint32_t));
+    s->ev_props = malloc((r->nprops ? r->nprops : 1) * sizeof(*s->ev_props));
     if (!s->ord_time || !s->ord_amount || !s->ord_cats || !s->ord_source || !s->ord_channel ||
-        !s->ord_store || !s->ev_time || !s->ev_name || !s->ev_source || !s->ev_campaign) {
+        !s->ord_store || !s->ev_time || !s->ev_name || !s->ev_source || !s->ev_campaign ||
+        !s->ev_props) {
         columns_free(s);
         goto nomem;
     }
@@ -478,21 +561,65 @@ int snapshot_build(struct snapshot *s, struct err *e)
         s->ev_source[i] = v->source;
         s->ev_campaign[i] = v->campaign;
     }
+    /* properties in the events' new order */
+    uint32_t np_done = 0;
+    for (size_t i = 0; i < r->nev; i++) {
+        const struct raw_event *v = &r->ev[eidx[i]];
+        poff[i] = np_done;
+        if (v->nprop)
+            memcpy(s->ev_props + np_done, r->props + v->prop_off, v->nprop * sizeof(*s->ev_props));
+        np_done += v->nprop;
+    }
+    poff[r->nev] = np_done;
+    if (prop_columns(s, r->nprops, r->nev)) {
+        columns_free(s);
+        goto nomem;
+    }
+    prop_columns_fill(s, poff, r->nev);
     free(oidx);
     free(eidx);
     free(s->ord_off);
     free(s->ev_off);
+    free(s->ev_prop_off);
     s->ord_off = ooff;
     s->ev_off = eoff;
+    s->ev_prop_off = poff;
     s->norders = r->nord;
     s->nevents = r->nev;
     return 0;
 nomem:
     free(ooff);
     free(eoff);
+    free(poff);
     free(oidx);
     free(eidx);
     return err_set(e, ERR_NOMEM, "out of memory building the snapshot");
+}
+
+/* ---- Property values as text ---- */
+
+void snap_number_text(double v, char out[32])
+{
+    snprintf(out, 32, "%.15g", v);
+    if (strtod(out, NULL) != v)
+        snprintf(out, 32, "%.17g", v);
+}
+
+bool snap_filter_text(const char *value, char *out, size_t cap)
+{
+    char *end;
+    errno = 0;
+    double d = strtod(value, &end);
+    if (*value && !*end && !errno && isfinite(d) && !isspace((unsigned char)value[0])) {
+        if (cap < 32)
+            return false;
+        snap_number_text(d, out);
+        return true;
+    }
+    if (strlen(value) >= cap)
+        return false;
+    memcpy(out, value, strlen(value) + 1);
+    return true;
 }
 
 /* ---- Loading from the store ---- */
@@ -536,16 +663,53 @@ static int load_order(const struct analytics_order_row *r, void *ctx)
     return rc;
 }
 
+/* The first SNAP_EVENT_PROPS top-level string (up to SNAP_PROP_VALUE_MAX bytes),
+ * number and boolean properties of a properties object's JSON text, interned, into
+ * out; returns how many, or -1 when out of memory. Anything else is left out. */
+static int event_props(struct snapshot *s, const char *json, struct snap_prop *out)
+{
+    if (!json || json[0] != '{')
+        return 0;
+    cJSON *o = cJSON_Parse(json);
+    int n = 0;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, o)
+    {
+        if (n == SNAP_EVENT_PROPS)
+            break;
+        char num[32];
+        const char *v = cJSON_IsString(c)   ? c->valuestring
+                        : cJSON_IsNumber(c) ? (snap_number_text(c->valuedouble, num), num)
+                        : cJSON_IsTrue(c)   ? "true"
+                        : cJSON_IsFalse(c)  ? "false"
+                                            : NULL;
+        if (!v || !c->string || strlen(v) > SNAP_PROP_VALUE_MAX)
+            continue;
+        uint32_t k = intern(&s->prop_keys, c->string), val = intern(&s->prop_values, v);
+        if (k == UINT32_MAX || val == UINT32_MAX) {
+            n = -1;
+            break;
+        }
+        out[n++] = (struct snap_prop){k, val};
+    }
+    cJSON_Delete(o);
+    return n;
+}
+
 static int load_event(const struct analytics_event_row *r, void *ctx)
 {
     struct load *l = ctx;
     struct snapshot *s = l->s;
+    struct snap_prop props[SNAP_EVENT_PROPS];
+    int np = event_props(s, r->properties, props);
     struct snap_event v = {.profile_id = r->profile_id,
                            .time = r->time,
                            .name = intern(&s->names, r->name),
                            .source = intern(&s->sources, r->source),
-                           .campaign = intern(&s->campaigns, r->campaign)};
-    if (v.name == UINT32_MAX || v.source == UINT32_MAX || v.campaign == UINT32_MAX)
+                           .campaign = intern(&s->campaigns, r->campaign),
+                           .props = props,
+                           .nprops = np > 0 ? (size_t)np : 0};
+    if (v.name == UINT32_MAX || v.source == UINT32_MAX || v.campaign == UINT32_MAX || np < 0)
         return err_set(l->e, ERR_NOMEM, "out of memory for the snapshot's dictionaries");
     int rc = snapshot_add_event(s, &v, l->e);
     if (!rc) {
@@ -574,7 +738,7 @@ int snapshot_refresh(struct snapshot *s, struct store *st, int64_t *added, struc
     if (full) {
         /* Resolution rewrote the profiles: start again from nothing. */
         struct snap_raw *r = s->raw;
-        r->nord = r->nev = 0;
+        r->nord = r->nev = r->nprops = 0;
         s->nprofiles = 0;
         if (r->pslot)
             memset(r->pslot, 0, r->npslot * sizeof(*r->pslot));

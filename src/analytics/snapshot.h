@@ -17,11 +17,15 @@
 #include "store/store.h"
 
 /* Limits: row counts are 32-bit offsets; categories of an order are a 64-bit mask. */
-#define SNAP_MAX_ROWS       4000000000u /* orders or events in one snapshot */
-#define SNAP_MAX_CATEGORIES 64          /* distinct product categories tracked per order */
-#define SNAP_NONE           0           /* dictionary id of "no value" */
-#define SNAP_THREADS        2           /* scans split into this many parts (the machine's cores) */
-#define MS_PER_DAY          86400000LL
+#define SNAP_MAX_ROWS        4000000000u /* orders or events in one snapshot */
+#define SNAP_MAX_CATEGORIES  64          /* distinct product categories tracked per order */
+#define SNAP_NONE            0           /* dictionary id of "no value" */
+#define SNAP_THREADS         2   /* scans split into this many parts (the machine's cores) */
+#define SNAP_EVENT_PROPS     16  /* properties kept per event (the first top-level scalars) */
+#define SNAP_PROP_VALUE_MAX  200 /* longer string values are not kept: ids, not free text */
+#define SNAP_PROP_COLUMNS    8   /* property keys also kept as a column (the most frequent) */
+#define SNAP_PROP_COLUMN_MIN 16  /* ... when at least 1 event in this many has the key */
+#define MS_PER_DAY           86400000LL
 
 /* Strings interned to dense ids; id 0 is "" (no value). */
 struct snap_dict {
@@ -48,9 +52,16 @@ struct snap_order {
     uint32_t source, channel, store;
     uint64_t categories; /* bit i: a line in category id i (ids < SNAP_MAX_CATEGORIES) */
 };
+/* One property of an event: key and value ids in the snapshot's prop_keys and
+ * prop_values dictionaries (numbers and booleans as text: snap_prop_text). */
+struct snap_prop {
+    uint32_t key, value;
+};
 struct snap_event {
     int64_t profile_id, time;
     uint32_t name, source, campaign;
+    const struct snap_prop *props; /* nprops (at most SNAP_EVENT_PROPS are kept), copied */
+    size_t nprops;
 };
 
 struct snapshot {
@@ -68,8 +79,17 @@ struct snapshot {
     uint32_t *ev_off; /* nprofiles + 1 */
     int64_t *ev_time;
     uint32_t *ev_name, *ev_source, *ev_campaign;
+    /* Event properties: those of event i are ev_props[ev_prop_off[i] .. ev_prop_off[i+1]). */
+    uint32_t *ev_prop_off; /* nevents + 1 */
+    struct snap_prop *ev_props;
+    /* The most frequent keys also as columns of value ids (SNAP_NONE: absent), so that
+     * a filter on them reads one array in event order instead of each event's list. */
+    size_t nprop_cols;
+    uint32_t prop_col_key[SNAP_PROP_COLUMNS];
+    uint32_t *prop_col[SNAP_PROP_COLUMNS];
     /* Dictionaries. */
     struct snap_dict names, sources, channels, stores, categories, campaigns;
+    struct snap_dict prop_keys, prop_values;
     /* The whole time range of orders and events (ms), INT64_MAX/INT64_MIN when empty. */
     int64_t time_min, time_max;
 
@@ -82,6 +102,32 @@ struct snapshot {
     /* Scratch memory analyses reuse from call to call (snap_scratch_take). */
     struct snap_scratch *scratch;
 };
+
+/* The column of property key, or NULL when it has none (snap_event_prop then). */
+static inline const uint32_t *snap_prop_column(const struct snapshot *s, uint32_t key)
+{
+    for (size_t c = 0; c < s->nprop_cols; c++)
+        if (s->prop_col_key[c] == key)
+            return s->prop_col[c];
+    return NULL;
+}
+
+/* The value id of property key in event i, SNAP_NONE when the event has none. */
+static inline uint32_t snap_event_prop(const struct snapshot *s, size_t i, uint32_t key)
+{
+    for (uint32_t k = s->ev_prop_off[i]; k < s->ev_prop_off[i + 1]; k++)
+        if (s->ev_props[k].key == key)
+            return s->ev_props[k].value;
+    return SNAP_NONE;
+}
+
+/* The text a number property is kept as: its shortest round-trip form ("3", "2.5",
+ * "1e+20"). Strings are kept as they are, booleans as "true" / "false". */
+void snap_number_text(double v, char out[32]);
+/* The value text a filter's VALUE matches: a number (strtod reads all of it) in
+ * snap_number_text's form, anything else as it is. out has cap bytes; false when too
+ * long. */
+bool snap_filter_text(const char *value, char *out, size_t cap);
 
 /* Borrows the snapshot's scratch block, grown to at least bytes, for temporary arrays
  * (fresh memory costs a page fault per 4 KiB on first touch: tens of thousands for a

@@ -1,11 +1,14 @@
 /* analyze.c - `custos analyze kpi|rfm|funnel|cohort|paths`: loads the columnar
  * snapshot from the store, runs one analysis on it and prints its report as a table,
- * CSV (--csv) or JSON (--json). Definitions: docs/analytics.md. */
+ * CSV (--csv) or JSON (--json); with --dp-epsilon, its counts and sums noisy
+ * (differential privacy: analytics.h). Definitions: docs/analytics.md. */
 #include <cJSON.h>
 
 #include "analytics/report.h"
 #include "cli/cli.h"
+#include "core/config.h"
 #include "core/timeutil.h"
+#include "privacy/dp.h"
 
 #define VERB "analyze"
 
@@ -75,9 +78,19 @@ out:
     free(buf);
 }
 
+/* The analytics-time-zone setting (checked at start-up: UTC if it cannot be read). */
+static int64_t time_zone(void)
+{
+    int64_t tz = 0;
+    if (cfg.analytics_time_zone)
+        analytics_tz_parse(cfg.analytics_time_zone, &tz);
+    return tz;
+}
+
+/* A date option; one without a zone is read in the analytics time zone. */
 static int parse_date(const char *sub, const char *name, const char *text, int64_t *ms)
 {
-    if (time_parse_iso8601(text, strlen(text), ms))
+    if (analytics_date_parse(text, time_zone(), ms))
         return cli_usage(sub,
                          "--%s must be a date such as 2025-06-30 or 2025-06-30T12:00:00Z, "
                          "not \"%s\"",
@@ -99,6 +112,44 @@ static int load(struct store **st, struct snapshot **s)
     return 0;
 }
 
+/* --dp-epsilon E (NULL: an exact answer, r->epsilon 0) with the dp-clamp and
+ * dp-max-orders settings -> *r. Exit status 2 with the reason when bad. */
+static int dp_options(const char *sub, const char *epsilon, struct dp_request *r)
+{
+    memset(r, 0, sizeof(*r));
+    if (!epsilon)
+        return 0;
+    struct err e = {0};
+    char *end;
+    errno = 0;
+    r->epsilon = strtod(epsilon, &end);
+    if (errno || end == epsilon || *end || dp_epsilon_check(r->epsilon, &e))
+        return cli_usage(sub, "--dp-epsilon: %s, not \"%s\"",
+                         e.msg[0] ? e.msg : "a number is needed", epsilon);
+    if (dp_clamp_parse(cfg.dp_clamp, &r->clamp, &e))
+        return cli_usage(sub, "dp-clamp: %s", e.msg);
+    r->clamp.on = true;
+    r->clamp.max_orders = cfg.dp_max_orders;
+    return 0;
+}
+
+/* Says on stderr that the values printed are noisy, and how (tables and CSV; JSON
+ * has it in its "dp" member). */
+static void dp_note(const struct dp_answer *a)
+{
+    fprintf(stderr,
+            "custos: noisy values (differential privacy): epsilon %g split over %zu cells "
+            "(%.4g each); Laplace noise of scale %.4g on counts of customers",
+            a->epsilon, a->cells, a->cell_epsilon, a->count_scale);
+    if (a->orders_scale > 0)
+        fprintf(stderr, ", %.4g on orders (at most %" PRId64 " a customer)", a->orders_scale,
+                a->clamp.max_orders);
+    if (a->sum_scale > 0)
+        fprintf(stderr, ", %.4g on money (each customer clamped to [%" PRId64 ", %" PRId64 "])",
+                a->sum_scale, a->clamp.lo, a->clamp.hi);
+    fputs("; rates are computed from the noisy values\n", stderr);
+}
+
 static enum cli_format format_of(bool json, bool csv)
 {
     return json ? FORMAT_JSON : csv ? FORMAT_CSV : FORMAT_TABLE;
@@ -107,16 +158,17 @@ static enum cli_format format_of(bool json, bool csv)
 static int run_kpi(int argc, char **argv)
 {
     const char *sub = VERB " kpi";
-    const char *period = "month", *by = "", *from = NULL, *to = NULL;
+    const char *period = "month", *by = "", *from = NULL, *to = NULL, *eps = NULL;
     bool json = false, csv = false;
     const struct cli_opt opts[] = {{"period", &period, NULL}, {"by", &by, NULL},
                                    {"from", &from, NULL},     {"to", &to, NULL},
-                                   {"json", NULL, &json},     {"csv", NULL, &csv}};
+                                   {"json", NULL, &json},     {"csv", NULL, &csv},
+                                   {"dp-epsilon", &eps, NULL}};
     size_t npos;
     int rc = cli_parse(sub, argc, argv, opts, ARRAY_SIZE(opts), NULL, 0, &npos);
     if (rc)
         return rc;
-    struct kpi_options o = {.from = INT64_MIN, .to = INT64_MAX};
+    struct kpi_options o = {.from = INT64_MIN, .to = INT64_MAX, .tz_ms = time_zone()};
     if (period_parse(period, &o.period))
         return cli_usage(sub, "--period is day, week, month or quarter, not \"%s\"", period);
     if (dim_parse(by, &o.by))
@@ -124,6 +176,11 @@ static int run_kpi(int argc, char **argv)
     if ((from && parse_date(sub, "from", from, &o.from)) ||
         (to && parse_date(sub, "to", to, &o.to)))
         return EXIT_USAGE;
+    struct dp_request dp;
+    struct dp_answer da;
+    if ((rc = dp_options(sub, eps, &dp)))
+        return rc;
+    o.clamp = dp.clamp;
     struct store *st = NULL;
     struct snapshot *s = NULL;
     struct kpi_result k = {0};
@@ -131,8 +188,15 @@ static int run_kpi(int argc, char **argv)
     rc = load(&st, &s);
     if (!rc && kpi_compute(s, &o, &k, &e))
         rc = cli_fail("%s", e.msg);
+    if (!rc && eps && kpi_privatize(&k, &dp, &da, &e))
+        rc = cli_fail("%s", e.msg);
     if (!rc) {
         cJSON *rep = report_kpi(s, &k);
+        if (eps) {
+            report_add_dp(rep, &da);
+            if (!json)
+                dp_note(&da);
+        }
         print_flat(rep, format_of(json, csv));
         cJSON_Delete(rep);
     }
@@ -177,22 +241,30 @@ static int save_rfm(struct store *st, const struct snapshot *s, const struct rfm
 static int run_rfm(int argc, char **argv)
 {
     const char *sub = VERB " rfm";
-    const char *as_of = NULL, *window = "365";
+    const char *as_of = NULL, *window = "365", *eps = NULL;
     bool json = false, csv = false, profiles = false, save = false;
     const struct cli_opt opts[] = {{"save", NULL, &save},     {"as-of", &as_of, NULL},
                                    {"window", &window, NULL}, {"profiles", NULL, &profiles},
-                                   {"json", NULL, &json},     {"csv", NULL, &csv}};
+                                   {"json", NULL, &json},     {"csv", NULL, &csv},
+                                   {"dp-epsilon", &eps, NULL}};
     size_t npos;
     int rc = cli_parse(sub, argc, argv, opts, ARRAY_SIZE(opts), NULL, 0, &npos);
     if (rc)
         return rc;
-    struct rfm_options o = {.as_of = INT64_MIN};
+    struct rfm_options o = {.as_of = INT64_MIN, .tz_ms = time_zone()};
     if (as_of && parse_date(sub, "as-of", as_of, &o.as_of))
         return EXIT_USAGE;
     if (cli_parse_count(sub, "window", window, &o.window_days))
         return EXIT_USAGE;
     if (o.window_days > 36500)
         return cli_usage(sub, "--window is at most 36500 days (0: every order before --as-of)");
+    struct dp_request dp;
+    struct dp_answer da;
+    if ((rc = dp_options(sub, eps, &dp)))
+        return rc;
+    if (eps && (profiles || save))
+        return cli_usage(sub, "--dp-epsilon answers the segments only: one row per profile "
+                              "(--profiles, --save) cannot be made private");
     struct store *st = NULL;
     struct snapshot *s = NULL;
     struct rfm_result f = {0};
@@ -202,8 +274,15 @@ static int run_rfm(int argc, char **argv)
         rc = cli_fail("%s", e.msg);
     if (!rc && save)
         rc = save_rfm(st, s, &f);
+    if (!rc && eps && rfm_privatize(&f, &dp, &da, &e))
+        rc = cli_fail("%s", e.msg);
     if (!rc) {
         cJSON *rep = profiles ? report_rfm_profiles(s, &f) : report_rfm_segments(&f);
+        if (eps) {
+            report_add_dp(rep, &da);
+            if (!json)
+                dp_note(&da);
+        }
         if (!profiles && !json) {
             char t[32];
             time_format_iso8601(f.as_of, t);
@@ -222,10 +301,13 @@ static int run_rfm(int argc, char **argv)
 static int run_funnel(int argc, char **argv)
 {
     const char *sub = VERB " funnel";
-    const char *window = "7", *by = "";
+    const char *window = "7", *by = "", *eps = NULL;
     bool json = false, csv = false;
-    const struct cli_opt opts[] = {
-        {"window", &window, NULL}, {"by", &by, NULL}, {"json", NULL, &json}, {"csv", NULL, &csv}};
+    const struct cli_opt opts[] = {{"window", &window, NULL},
+                                   {"by", &by, NULL},
+                                   {"json", NULL, &json},
+                                   {"csv", NULL, &csv},
+                                   {"dp-epsilon", &eps, NULL}};
     const char *steps[FUNNEL_MAX_STEPS + 1];
     size_t nsteps;
     int rc = cli_parse(sub, argc, argv, opts, ARRAY_SIZE(opts), steps, ARRAY_SIZE(steps), &nsteps);
@@ -241,20 +323,34 @@ static int run_funnel(int argc, char **argv)
     if (days < 1 || days > 3650)
         return cli_usage(sub, "--window is 1 to 3650 days, not %" PRId64, days);
     o.window_ms = days * MS_PER_DAY;
-    if (funnel_prop_parse(by, &o.breakdown))
-        return cli_usage(sub, "--by is source or campaign, not \"%s\"", by);
+    struct dp_request dp;
+    struct dp_answer da;
+    if ((rc = dp_options(sub, eps, &dp)))
+        return rc;
     struct store *st = NULL;
     struct snapshot *s = NULL;
     struct funnel_result f = {0};
     struct err e = {0};
     rc = load(&st, &s);
+    if (!rc && funnel_prop_parse(s, by, &o.breakdown, &o.breakdown_key))
+        rc = cli_usage(sub,
+                       "--by is source, channel, campaign or a property (properties.KEY or "
+                       "KEY), not \"%s\"",
+                       by);
     for (size_t k = 0; !rc && k < nsteps; k++)
         if (funnel_step_parse(s, steps[k], &o.steps[k], &e))
             rc = cli_usage(sub, "step %zu: %s", k + 1, e.msg);
     if (!rc && funnel_compute(s, &o, &f, &e))
         rc = cli_fail("%s", e.msg);
+    if (!rc && eps && funnel_privatize(&f, &dp, &da, &e))
+        rc = cli_fail("%s", e.msg);
     if (!rc) {
         cJSON *rep = report_funnel(s, &o, steps, &f);
+        if (eps) {
+            report_add_dp(rep, &da);
+            if (!json)
+                dp_note(&da);
+        }
         print_flat(rep, format_of(json, csv));
         cJSON_Delete(rep);
     }
@@ -309,18 +405,16 @@ static void print_cohort(const cJSON *rep, const char *measure, enum cli_format 
 static int run_cohort(int argc, char **argv)
 {
     const char *sub = VERB " cohort";
-    const char *period = "month", *by = "first-order", *measure = "customers";
+    const char *period = "month", *by = "first-order", *measure = "customers", *eps = NULL;
     bool json = false, csv = false;
-    const struct cli_opt opts[] = {{"period", &period, NULL},
-                                   {"by", &by, NULL},
-                                   {"measure", &measure, NULL},
-                                   {"json", NULL, &json},
-                                   {"csv", NULL, &csv}};
+    const struct cli_opt opts[] = {{"period", &period, NULL},   {"by", &by, NULL},
+                                   {"measure", &measure, NULL}, {"json", NULL, &json},
+                                   {"csv", NULL, &csv},         {"dp-epsilon", &eps, NULL}};
     size_t npos;
     int rc = cli_parse(sub, argc, argv, opts, ARRAY_SIZE(opts), NULL, 0, &npos);
     if (rc)
         return rc;
-    struct cohort_options o = {0};
+    struct cohort_options o = {.tz_ms = time_zone()};
     if (period_parse(period, &o.period) || (o.period != PERIOD_WEEK && o.period != PERIOD_MONTH))
         return cli_usage(sub, "--period is week or month, not \"%s\"", period);
     if (strcmp(by, "first-seen") == 0)
@@ -333,6 +427,11 @@ static int run_cohort(int argc, char **argv)
                                                           : NULL;
     if (!key)
         return cli_usage(sub, "--measure is customers, revenue or retention, not \"%s\"", measure);
+    struct dp_request dp;
+    struct dp_answer da;
+    if ((rc = dp_options(sub, eps, &dp)))
+        return rc;
+    o.clamp = dp.clamp;
     struct store *st = NULL;
     struct snapshot *s = NULL;
     struct cohort_result c = {0};
@@ -340,8 +439,15 @@ static int run_cohort(int argc, char **argv)
     rc = load(&st, &s);
     if (!rc && cohort_compute(s, &o, &c, &e))
         rc = cli_fail("%s", e.msg);
+    if (!rc && eps && cohort_privatize(&c, &dp, &da, &e))
+        rc = cli_fail("%s", e.msg);
     if (!rc) {
         cJSON *rep = report_cohort(&c, o.by_first_seen);
+        if (eps) {
+            report_add_dp(rep, &da);
+            if (!json)
+                dp_note(&da);
+        }
         if (json) {
             char *txt = cJSON_Print(rep);
             if (txt)

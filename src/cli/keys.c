@@ -1,8 +1,11 @@
-/* keys.c - `custos keys add|list|revoke`: API keys of the read API. */
+/* keys.c - `custos keys add|list|revoke|budget`: API keys of the read API and their
+ * privacy budgets (privacy/dp.h). */
 #include "cli/cli.h"
+#include "core/config.h"
 #include "core/timeutil.h"
 #include "http/api_key.h"
 #include "privacy/audit.h"
+#include "privacy/dp.h"
 
 static int keys_add(int argc, char **argv)
 {
@@ -120,15 +123,99 @@ static int keys_revoke(int argc, char **argv)
     return EXIT_OK;
 }
 
+struct key_search {
+    int64_t id;
+    bool found;
+};
+
+/* Finds key id among the keys (revoked ones too). */
+static int find_key(const struct api_key *k, void *arg)
+{
+    struct key_search *want = arg;
+    if (k->id == want->id)
+        want->found = true;
+    return 0;
+}
+
+static int keys_budget(int argc, char **argv)
+{
+    const char *set = NULL, *pos[1];
+    bool reset = false, json = false, csv = false, def = false;
+    size_t npos;
+    const struct cli_opt opts[] = {{"set", &set, NULL},
+                                   {"default", NULL, &def},
+                                   {"reset", NULL, &reset},
+                                   {"json", NULL, &json},
+                                   {"csv", NULL, &csv}};
+    int rc = cli_parse("keys", argc, argv, opts, ARRAY_SIZE(opts), pos, 1, &npos);
+    if (rc)
+        return rc;
+    if (npos != 1)
+        return cli_usage("keys", "budget needs a key ID (see custos keys list)");
+    int64_t id;
+    if ((rc = cli_parse_count("keys", "ID", pos[0], &id)))
+        return rc;
+    struct err e = {0};
+    double budget = -1, def_budget;
+    if (set && dp_budget_parse(set, &budget, &e))
+        return cli_usage("keys", "--set: %s", e.msg + strlen("dp-budget: "));
+    if (set && def)
+        return cli_usage("keys", "say --set E or --default, not both");
+    if (dp_budget_parse(cfg.dp_budget, &def_budget, &e))
+        return cli_usage("keys", "%s", e.msg);
+    struct store *st;
+    if ((rc = cli_open_store(&st)))
+        return rc;
+    struct key_search found = {.id = id};
+    rc = st->ops->api_key_list(st, find_key, &found, &e);
+    if (!rc && !found.found)
+        rc = err_set(&e, ERR_NOTFOUND, "no API key %" PRId64 " (see custos keys list)", id);
+    if (!rc && (set || def || reset)) {
+        rc = st->ops->begin(st, &e);
+        if (!rc)
+            rc = st->ops->dp_budget_set(st, id, budget, reset, time_now_ms(), &e);
+        char subject[32], detail[96];
+        snprintf(subject, sizeof(subject), "key:%" PRId64, id);
+        if (set)
+            snprintf(detail, sizeof(detail), "{\"budget\":%g,\"reset\":%s}", budget,
+                     reset ? "true" : "false");
+        else
+            snprintf(detail, sizeof(detail), "{\"budget\":null,\"reset\":%s}",
+                     reset ? "true" : "false");
+        rc = cli_audited(st, rc, AUDIT_KEY_BUDGET, subject, detail, &e);
+    }
+    double spent = 0, total = 0;
+    bool own = false;
+    if (!rc)
+        rc = st->ops->dp_budget_get(st, id, def_budget, &spent, &total, &own, &e);
+    store_close(st);
+    if (rc)
+        return cli_fail("%s", e.msg);
+    static const char *const headers[] = {"key", "budget", "spent", "remaining", "budget_from"};
+    struct cli_table *t = cli_table_new(ARRAY_SIZE(headers), headers);
+    char c[4][32];
+    snprintf(c[0], sizeof(c[0]), "%" PRId64, id);
+    snprintf(c[1], sizeof(c[1]), "%g", total);
+    snprintf(c[2], sizeof(c[2]), "%g", spent);
+    snprintf(c[3], sizeof(c[3]), "%g", total - spent > 0 ? total - spent : 0);
+    const char *row[] = {c[0], c[1], c[2], c[3], own ? "key" : "dp-budget setting"};
+    cli_table_add(t, row);
+    cli_table_print(t, stdout, json ? FORMAT_JSON : csv ? FORMAT_CSV : FORMAT_TABLE);
+    cli_table_free(t);
+    return EXIT_OK;
+}
+
 int cmd_keys(int argc, char **argv)
 {
     if (argc < 2)
-        return cli_usage("keys", "say add, list or revoke");
+        return cli_usage("keys", "say add, list, revoke or budget");
     if (strcmp(argv[1], "add") == 0)
         return keys_add(argc - 1, argv + 1);
     if (strcmp(argv[1], "list") == 0)
         return keys_list(argc - 1, argv + 1);
     if (strcmp(argv[1], "revoke") == 0)
         return keys_revoke(argc - 1, argv + 1);
-    return cli_usage("keys", "unknown action \"%s\": say add, list or revoke", argv[1]);
+    if (strcmp(argv[1], "budget") == 0)
+        return keys_budget(argc - 1, argv + 1);
+    return cli_usage("keys", "unknown action \"%s\": say add, list, revoke or budget", argv[1]);
 }

@@ -90,6 +90,13 @@ static const struct setting settings[] = {
     {"dp-budget", SET_STRING, S(dp_budget), "10", 0, 0, NULL, false,
      "differentially private aggregates: the total epsilon an API key may spend (a "
      "positive number; docs/privacy.md)"},
+    {"dp-clamp", SET_STRING, S(dp_clamp), "0:100000", 0, 0, NULL, false,
+     "differentially private sums: LO:HI in minor units, the range each profile's money in "
+     "one cell of an answer is clamped to (LO <= 0 <= HI); the noise grows with the larger "
+     "of -LO and HI (docs/privacy.md)"},
+    {"dp-max-orders", SET_INT, S(dp_max_orders), "10", 1, 1000000, NULL, false,
+     "differentially private order counts: the most orders one profile counts for in one "
+     "cell of an answer (the noise grows with it)"},
     {"quality-max-duplicate-before", SET_INT, S(quality_max_duplicate_before), "100", 0, 100, NULL,
      false,
      "custos quality: percent of an identifier field's values shared with another row (as "
@@ -131,6 +138,10 @@ static const struct setting settings[] = {
     {"segment-refresh-ms", SET_INT, S(segment_refresh_ms), "200", 0, 3600000, NULL, false,
      "custos serve: how often new events and orders are added to the analytics snapshot and "
      "segment memberships evaluated again (0: never)"},
+    {"analytics-time-zone", SET_STRING, S(analytics_time_zone), "UTC", 0, 0, NULL, false,
+     "the time zone of analytics' days, weeks, months and quarters (kpi, cohort) and of "
+     "dates given without one (--as-of, --from, --to): UTC or an offset such as +08:00 "
+     "(China Standard Time, which has no daylight saving time)"},
 };
 #undef S
 

@@ -34,6 +34,9 @@ struct config {
     char *cli_role;                /* the role CLI reads act with */
     char *role_policy;             /* role:class:action entries over the built-in table */
     char *dp_budget;               /* epsilon each API key may spend in all */
+    char *analytics_time_zone;     /* UTC or +HH:MM: the analytics' calendar */
+    char *dp_clamp;                /* LO:HI: a profile's money per cell in a private sum */
+    long dp_max_orders;            /* a profile's orders per cell in a private count */
     long quality_max_duplicate_before; /* percent: identifier values shared, as written */
     long quality_max_duplicate_after;  /* percent: resolved rows sharing a profile */
     long quality_interval;             /* serve: seconds between quality measurements */

@@ -24,6 +24,7 @@
 #define AUDIT_KEY_ADD        "key.add"        /* API key or write key created */
 #define AUDIT_KEY_REVOKE     "key.revoke"     /* API key revoked */
 #define AUDIT_KEY_ROTATE     "key.rotate"     /* encryption keys rotated */
+#define AUDIT_KEY_BUDGET     "key.budget"     /* an API key's privacy budget set or reset */
 #define AUDIT_ROLE_CHANGE    "role.change"    /* a role or the role policy changed */
 #define AUDIT_PLAN_CHANGE    "plan.change"    /* a source's tracking plan changed */
 

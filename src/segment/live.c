@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "core/timeutil.h"
 #include "http/api_key.h"
+#include "privacy/dp.h"
 #include "segment/live.h"
 #include "segment/segment.h"
 
@@ -121,18 +122,23 @@ void analytics_live_free(struct analytics_live *a)
     free(a);
 }
 
-/* 401/403 unless an admin key is sent. Call locked. */
-static int authorize(struct analytics_live *a, const struct http_request *req,
-                     struct http_response *res)
+/* 401 unless a valid API key is sent; its identity in *who. Call locked. */
+static int identify(struct analytics_live *a, const struct http_request *req,
+                    struct http_response *res, struct api_key_identity *who)
 {
-    char role[API_KEY_ROLE_MAX];
     struct err e = {0};
-    int rc = api_key_authenticate(a->st, http_header(req, "Authorization"), role, &e);
-    if (rc) {
-        api_key_refuse(res, rc, &e, "analytics api");
-    } else if (strcmp(role, "admin") != 0) {
-        http_error(res, 403, "forbidden",
-                   "analytics and segments need a key with the role admin for now");
+    int rc = api_key_identify(a->st, http_header(req, "Authorization"), who, &e);
+    return api_key_refuse(res, rc, &e, "analytics api");
+}
+
+/* 401/403 unless an admin key is sent (the segments API: members are profiles). */
+static int authorize_admin(struct analytics_live *a, const struct http_request *req,
+                           struct http_response *res)
+{
+    struct api_key_identity who;
+    int rc = identify(a, req, res, &who);
+    if (!rc && strcmp(who.role, "admin") != 0) {
+        http_error(res, 403, "forbidden", "segments need a key with the role admin");
         rc = ERR_AUTH;
     }
     return rc;
@@ -155,19 +161,69 @@ static bool count_param(const char *text, int64_t lo, int64_t hi, int64_t *out)
     return true;
 }
 
-static bool date_param(const char *text, int64_t *ms)
+/* The analytics-time-zone setting (checked at start-up). */
+static int64_t time_zone(void)
 {
-    return time_parse_iso8601(text, strlen(text), ms) == 0;
+    int64_t tz = 0;
+    if (cfg.analytics_time_zone)
+        analytics_tz_parse(cfg.analytics_time_zone, &tz);
+    return tz;
 }
 
+/* A date parameter; one without a zone is read in the analytics time zone. */
+static bool date_param(const char *text, int64_t *ms)
+{
+    return analytics_date_parse(text, time_zone(), ms) == 0;
+}
+
+/* Spends dp->epsilon of key's budget before a private answer is given: false, with
+ * 429 privacy_budget_exhausted (nothing spent) or 500 answered, when it cannot. */
+static bool charge(struct analytics_live *a, const struct dp_request *dp, int64_t key,
+                   double *remaining, struct http_response *res)
+{
+    struct err e = {0};
+    int rc = dp_charge(a->st, key, dp->epsilon, remaining, &e);
+    if (rc == ERR_LIMIT)
+        http_error(res, 429, "privacy_budget_exhausted", "%s", e.msg);
+    else if (rc == ERR_INVALID)
+        http_error(res, 400, "bad_parameter", "%s", e.msg);
+    else if (rc) {
+        log_error("analytics api: cannot charge the privacy budget: %s", e.msg);
+        http_error(res, 500, "store_error", "cannot charge the privacy budget");
+    }
+    return rc == 0;
+}
+
+/* Adds "dp" (with the budget left) to a private answer's report; rep as is without dp. */
+static cJSON *dp_finish(cJSON *rep, const struct dp_request *dp, const struct dp_answer *da,
+                        double left)
+{
+    if (rep && dp) {
+        report_add_dp(rep, da);
+        cJSON_AddNumberToObject(cJSON_GetObjectItem(rep, "dp"), "budget_remaining", left);
+    }
+    return rep;
+}
+
+/* Runs analysis name with the request's parameters; dp (NULL: exact) makes its
+ * answer private and charges key's budget. Returns the report or NULL (answered). */
 static cJSON *analysis(struct analytics_live *a, const char *name, const struct http_request *req,
-                       struct http_response *res)
+                       struct http_response *res, const struct dp_request *dp, int64_t key)
 {
     const struct snapshot *s = a->s;
     struct err e = {0};
     cJSON *rep = NULL;
+    struct dp_answer da; /* how a private answer was made noisy */
+    double left = 0;     /* the key's budget after this answer */
+    if (dp && (strcmp(name, "paths") == 0 ||
+               (strcmp(name, "rfm") == 0 && strcmp(q(req, "profiles", "0"), "1") == 0))) {
+        http_error(res, 400, "bad_parameter",
+                   "dp_epsilon answers kpi, rfm (segments), funnel and cohort; paths and one row "
+                   "per profile cannot be made private");
+        return NULL;
+    }
     if (strcmp(name, "kpi") == 0) {
-        struct kpi_options o = {.from = INT64_MIN, .to = INT64_MAX};
+        struct kpi_options o = {.from = INT64_MIN, .to = INT64_MAX, .tz_ms = time_zone()};
         const char *from = q(req, "from", NULL), *to = q(req, "to", NULL);
         if (period_parse(q(req, "period", "month"), &o.period) ||
             dim_parse(q(req, "by", ""), &o.by) || (from && !date_param(from, &o.from)) ||
@@ -177,13 +233,18 @@ static cJSON *analysis(struct analytics_live *a, const char *name, const struct 
                        "from and to are dates");
             return NULL;
         }
+        if (dp)
+            o.clamp = dp->clamp;
         struct kpi_result k;
+        if (dp && !charge(a, dp, key, &left, res))
+            return NULL;
         if (!kpi_compute(s, &o, &k, &e)) {
-            rep = report_kpi(s, &k);
+            if (!dp || !kpi_privatize(&k, dp, &da, &e))
+                rep = dp_finish(report_kpi(s, &k), dp, &da, left);
             kpi_result_release(&k);
         }
     } else if (strcmp(name, "rfm") == 0) {
-        struct rfm_options o = {.as_of = INT64_MIN, .window_days = 365};
+        struct rfm_options o = {.as_of = INT64_MIN, .window_days = 365, .tz_ms = time_zone()};
         const char *as_of = q(req, "as_of", NULL);
         if ((as_of && !date_param(as_of, &o.as_of)) ||
             !count_param(q(req, "window", "365"), 0, 36500, &o.window_days)) {
@@ -191,9 +252,14 @@ static cJSON *analysis(struct analytics_live *a, const char *name, const struct 
             return NULL;
         }
         struct rfm_result f;
+        if (dp && !charge(a, dp, key, &left, res))
+            return NULL;
         if (!rfm_compute(s, &o, &f, &e)) {
-            rep = strcmp(q(req, "profiles", "0"), "1") == 0 ? report_rfm_profiles(s, &f)
-                                                            : report_rfm_segments(&f);
+            if (!dp || !rfm_privatize(&f, dp, &da, &e))
+                rep =
+                    dp_finish(strcmp(q(req, "profiles", "0"), "1") == 0 ? report_rfm_profiles(s, &f)
+                                                                        : report_rfm_segments(&f),
+                              dp, &da, left);
             rfm_result_release(&f);
         }
     } else if (strcmp(name, "funnel") == 0) {
@@ -204,32 +270,43 @@ static cJSON *analysis(struct analytics_live *a, const char *name, const struct 
         if (!steps)
             return NULL;
         bool ok = count_param(q(req, "window", "7"), 1, 3650, &days) &&
-                  !funnel_prop_parse(q(req, "by", ""), &o.breakdown);
-        char *save = NULL;
-        for (char *t = strtok_r(steps, ",", &save); ok && t; t = strtok_r(NULL, ",", &save)) {
+                  !funnel_prop_parse(s, q(req, "by", ""), &o.breakdown, &o.breakdown_key);
+        /* steps are separated by commas outside brackets: A[x=1,y=2],B */
+        for (char *t = steps; ok && *t;) {
+            char *c = t;
+            for (int depth = 0; *c && (*c != ',' || depth); c++)
+                depth += *c == '[' ? 1 : *c == ']' ? -1 : 0;
+            bool last = !*c;
+            *c = 0;
             if (o.nsteps == FUNNEL_MAX_STEPS || funnel_step_parse(s, t, &o.steps[o.nsteps], &e))
                 ok = false;
             else
                 text[o.nsteps++] = t;
+            t = last ? c : c + 1;
         }
         if (!ok || o.nsteps < 2) {
             http_error(res, 400, "bad_parameter",
                        "steps is 2 to %d event names separated by commas (each may end with "
-                       "[source=X] or [campaign=X]); window is 1 to 3650 days; by is source or "
-                       "campaign",
-                       FUNNEL_MAX_STEPS);
+                       "[PROP=VALUE,...], PROP source, channel, campaign or a property); window "
+                       "is 1 to 3650 days; by is source, channel, campaign or a property%s%s",
+                       FUNNEL_MAX_STEPS, e.msg[0] ? ": " : "", e.msg);
             free(steps);
             return NULL;
         }
         o.window_ms = days * MS_PER_DAY;
         struct funnel_result f;
+        if (dp && !charge(a, dp, key, &left, res)) {
+            free(steps);
+            return NULL;
+        }
         if (!funnel_compute(s, &o, &f, &e)) {
-            rep = report_funnel(s, &o, text, &f);
+            if (!dp || !funnel_privatize(&f, dp, &da, &e))
+                rep = dp_finish(report_funnel(s, &o, text, &f), dp, &da, left);
             funnel_result_release(&f);
         }
         free(steps);
     } else if (strcmp(name, "cohort") == 0) {
-        struct cohort_options o = {0};
+        struct cohort_options o = {.tz_ms = time_zone()};
         const char *by = q(req, "by", "first-order");
         if (period_parse(q(req, "period", "month"), &o.period) ||
             (o.period != PERIOD_WEEK && o.period != PERIOD_MONTH) ||
@@ -239,9 +316,14 @@ static cJSON *analysis(struct analytics_live *a, const char *name, const struct 
             return NULL;
         }
         o.by_first_seen = strcmp(by, "first-seen") == 0;
+        if (dp)
+            o.clamp = dp->clamp;
         struct cohort_result c;
+        if (dp && !charge(a, dp, key, &left, res))
+            return NULL;
         if (!cohort_compute(s, &o, &c, &e)) {
-            rep = report_cohort(&c, o.by_first_seen);
+            if (!dp || !cohort_privatize(&c, dp, &da, &e))
+                rep = dp_finish(report_cohort(&c, o.by_first_seen), dp, &da, left);
             cohort_result_release(&c);
         }
     } else if (strcmp(name, "paths") == 0) {
@@ -273,13 +355,64 @@ static cJSON *analysis(struct analytics_live *a, const char *name, const struct 
     return rep;
 }
 
+/* The role rule of the analytics API: admin keys ask with or without dp_epsilon;
+ * analyst and marketing keys only with it (a private answer); the other roles not at
+ * all. Fills *dp from dp_epsilon, dp_clamp and dp_max_orders (the settings by
+ * default); *want_dp false without dp_epsilon. Answers 400/403 and returns false. */
+static bool dp_parameters(const struct http_request *req, const char *role,
+                          struct http_response *res, struct dp_request *dp, bool *want_dp)
+{
+    const char *eps = q(req, "dp_epsilon", NULL);
+    bool admin = strcmp(role, "admin") == 0;
+    *want_dp = eps != NULL;
+    if (!admin && strcmp(role, "analyst") != 0 && strcmp(role, "marketing") != 0) {
+        http_error(res, 403, "forbidden",
+                   "analytics need a key with the role admin, or analyst or marketing asking "
+                   "for a differentially private answer (dp_epsilon=E)");
+        return false;
+    }
+    if (!admin && !eps) {
+        http_error(
+            res, 403, "forbidden",
+            "keys with the role %s may call the analytics endpoints only with dp_epsilon=E: the "
+            "answer is then differentially private and E is charged to the key's "
+            "privacy budget (docs/privacy.md)",
+            role);
+        return false;
+    }
+    memset(dp, 0, sizeof(*dp));
+    if (!eps)
+        return true;
+    struct err e = {0};
+    char *end;
+    errno = 0;
+    dp->epsilon = strtod(eps, &end);
+    int64_t max_orders = cfg.dp_max_orders;
+    if (errno || end == eps || *end || dp_epsilon_check(dp->epsilon, &e) ||
+        dp_clamp_parse(q(req, "dp_clamp", cfg.dp_clamp), &dp->clamp, &e) ||
+        (q(req, "dp_max_orders", NULL) &&
+         !count_param(q(req, "dp_max_orders", ""), 1, 1000000, &max_orders))) {
+        http_error(res, 400, "bad_parameter",
+                   "dp_epsilon is %g to %g; dp_clamp is LO:HI in minor units with LO <= 0 <= "
+                   "HI; dp_max_orders is 1 to 1000000%s%s",
+                   DP_EPSILON_MIN, DP_EPSILON_MAX, e.msg[0] ? ": " : "", e.msg);
+        return false;
+    }
+    dp->clamp.on = true;
+    dp->clamp.max_orders = max_orders;
+    return true;
+}
+
 static void handle_analytics(const struct http_request *req, struct http_response *res, void *arg)
 {
     struct analytics_live *a = arg;
+    struct api_key_identity who;
+    struct dp_request dp;
+    bool want_dp;
     pthread_mutex_lock(&a->lock);
-    if (!authorize(a, req, res)) {
+    if (!identify(a, req, res, &who) && dp_parameters(req, who.role, res, &dp, &want_dp)) {
         const char *name = req->path + strlen("/api/v1/analytics/");
-        cJSON *rep = analysis(a, name, req, res);
+        cJSON *rep = analysis(a, name, req, res, want_dp ? &dp : NULL, who.id);
         if (rep)
             http_json(res, 200, rep);
     }
@@ -326,7 +459,7 @@ static void handle_segments(const struct http_request *req, struct http_response
 {
     struct analytics_live *a = arg;
     pthread_mutex_lock(&a->lock);
-    if (authorize(a, req, res))
+    if (authorize_admin(a, req, res))
         goto out;
     struct err e = {0};
     const char *rest = req->path + strlen("/api/v1/segments");

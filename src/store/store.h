@@ -198,9 +198,10 @@ struct analytics_order_row {
 };
 struct analytics_event_row {
     int64_t id, profile_id, time;
-    const char *name;     /* track: the event; other calls: their type ("page", "identify") */
-    const char *source;   /* the source's name */
-    const char *campaign; /* context.campaign.name, "" when absent */
+    const char *name;       /* track: the event; other calls: their type ("page", "identify") */
+    const char *source;     /* the source's name */
+    const char *campaign;   /* context.campaign.name, "" when absent */
+    const char *properties; /* the properties object as JSON text, "" when absent */
 };
 typedef int (*store_analytics_order_cb)(const struct analytics_order_row *r, void *ctx);
 typedef int (*store_analytics_event_cb)(const struct analytics_event_row *r, void *ctx);
@@ -461,6 +462,14 @@ struct store_ops {
      * the figures after the call. */
     int (*dp_spend)(struct store *st, int64_t key_id, double epsilon, double default_budget,
                     int64_t now, double *spent, double *budget, struct err *e);
+    /* dp_budget_get: what key_id has spent (0 when nothing yet), its budget (its own,
+     * else default_budget) and whether it has one of its own. dp_budget_set gives
+     * key_id a budget of its own (budget < 0: back to default) and, with reset, sets
+     * what it spent back to 0. */
+    int (*dp_budget_get)(struct store *st, int64_t key_id, double default_budget, double *spent,
+                         double *budget, bool *own, struct err *e);
+    int (*dp_budget_set)(struct store *st, int64_t key_id, double budget, bool reset, int64_t now,
+                         struct err *e);
     /* Privacy (migration 0010; privacy/dsr.h, consent.h, retention.h).
      * privacy_secret gives the 32-byte secret called name, made at random and kept on
      * first use. suppression_add keeps a blind index (again: no error);

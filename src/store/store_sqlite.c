@@ -1468,6 +1468,10 @@ static bool sq_in_transaction(struct store *st);
 static const char *sq_location(struct store *st);
 static int sq_dp_spend(struct store *st, int64_t key_id, double epsilon, double default_budget,
                        int64_t now, double *spent, double *budget, struct err *e);
+static int sq_dp_budget_get(struct store *st, int64_t key_id, double default_budget, double *spent,
+                            double *budget, bool *own, struct err *e);
+static int sq_dp_budget_set(struct store *st, int64_t key_id, double budget, bool reset,
+                            int64_t now, struct err *e);
 /* ---- Analytics: the rows of the columnar snapshot (analytics/snapshot.c) ---- */
 
 static const char *col_str(sqlite3_stmt *q, int i)
@@ -1516,6 +1520,7 @@ static int analytics_event_row(sqlite3_stmt *q, const union row_cb *cb, void *ct
         .name = col_str(q, 3),
         .source = col_str(q, 4),
         .campaign = col_str(q, 5),
+        .properties = col_str(q, 6),
     };
     return cb->analytics_event(&r, ctx);
 }
@@ -1526,12 +1531,15 @@ static int sq_analytics_events(struct store *st, int64_t after_id, store_analyti
     /* Events stored after the last resolution have no member row yet: they go to the
      * profile of their userId, else of their anonymousId. */
     static const char sql[] =
-        "SELECT id, p, timestamp, name, src, camp FROM (SELECT e.id, coalesce(pm.profile_id, "
+        "SELECT id, p, timestamp, name, src, camp, props FROM (SELECT e.id, "
+        "coalesce(pm.profile_id, "
         "(SELECT i.profile_id FROM identifiers i WHERE i.value = e.user_id AND i.type = "
         "'user_id'), (SELECT i.profile_id FROM identifiers i WHERE i.value = e.anonymous_id AND "
         "i.type = 'anonymous_id')) AS p, e.timestamp, CASE WHEN e.type = 'track' THEN e.event "
         "ELSE e.type END AS name, s.name AS src, CASE WHEN json_valid(e.raw) THEN "
-        "json_extract(e.raw, '$.context.campaign.name') END AS camp FROM events e LEFT JOIN "
+        "json_extract(e.raw, '$.context.campaign.name') END AS camp, CASE WHEN "
+        "json_valid(e.raw) AND json_type(e.raw, '$.properties') = 'object' THEN "
+        "json_extract(e.raw, '$.properties') END AS props FROM events e LEFT JOIN "
         "profile_members pm ON pm.kind = 0 AND pm.row_id = e.id LEFT JOIN sources s ON s.id = "
         "e.source_id WHERE e.id > ?1) WHERE p IS NOT NULL ORDER BY id";
     struct sqlite_store *s = impl(st);
@@ -1820,6 +1828,8 @@ static const struct store_ops sqlite_ops = {
     .in_transaction = sq_in_transaction,
     .location = sq_location,
     .dp_spend = sq_dp_spend,
+    .dp_budget_get = sq_dp_budget_get,
+    .dp_budget_set = sq_dp_budget_set,
     .review_clear_pending = sq_review_clear_pending,
     .review_drop_stale = sq_review_drop_stale,
     .review_put = sq_review_put,
@@ -2363,5 +2373,50 @@ static int sq_dp_spend(struct store *st, int64_t key_id, double epsilon, double 
             sq_rollback(st);
         }
     }
+    return rc;
+}
+
+static int sq_dp_budget_get(struct store *st, int64_t key_id, double default_budget, double *spent,
+                            double *budget, bool *own, struct err *e)
+{
+    struct sqlite_store *s = impl(st);
+    sqlite3_stmt *q = budget_stmt(
+        s,
+        "SELECT spent, coalesce(budget, ?3), budget IS NOT NULL FROM dp_budget WHERE key_id = ?1",
+        key_id, 0, default_budget, 0, e);
+    if (!q)
+        return ERR_STORE;
+    *spent = 0;
+    *budget = default_budget;
+    *own = false;
+    int rc = 0, step = sqlite3_step(q);
+    if (step == SQLITE_ROW) {
+        *spent = sqlite3_column_double(q, 0);
+        *budget = sqlite3_column_double(q, 1);
+        *own = sqlite3_column_int(q, 2) != 0;
+    } else if (step != SQLITE_DONE) {
+        rc = db_err(s, e, "read privacy budget");
+    }
+    sqlite3_finalize(q);
+    return rc;
+}
+
+static int sq_dp_budget_set(struct store *st, int64_t key_id, double budget, bool reset,
+                            int64_t now, struct err *e)
+{
+    /* ?2 the budget (NULL: the default), ?3 1 to reset what was spent */
+    static const char *const sql =
+        "INSERT INTO dp_budget(key_id, spent, budget, updated_at) VALUES (?1, 0, ?2, ?4) "
+        "ON CONFLICT(key_id) DO UPDATE SET budget = ?2, spent = CASE WHEN ?3 THEN 0 ELSE spent "
+        "END, updated_at = ?4";
+    struct sqlite_store *s = impl(st);
+    sqlite3_stmt *q = budget_stmt(s, sql, key_id, budget, reset ? 1 : 0, now, e);
+    if (!q)
+        return ERR_STORE;
+    if (budget < 0)
+        sqlite3_bind_null(q, 2);
+    sqlite3_bind_int(q, 3, reset ? 1 : 0);
+    int rc = step_done(s, q, e, "privacy budget");
+    sqlite3_finalize(q);
     return rc;
 }

@@ -5,7 +5,7 @@
 # checking that sensitive values (phone, e-mail, name) and core-sensitive ones (the
 # resident ID number) are clear, masked or hidden as the policy says, and internal ones
 # (city) always clear. Then the role-policy setting, the audit of clear reads, and
-# write keys that only write, and only to their own source.
+# write keys that only write, and only to their own source; the analytics API by role.
 . "$(dirname "$0")/lib.sh"
 D=$ROOT/tests/e2e/data/privacy
 PY=/usr/bin/python3
@@ -70,6 +70,16 @@ for r in $ROLES; do
     check_eq "$r: custos events --json" ok "$("$CUSTOS" events --json --cli-role "$r" | verdict "$r")"
     check_eq "$r: custos quarantine show ID" ok "$("$CUSTOS" quarantine show "$QID" --cli-role "$r" | verdict "$r")"
     check_eq "$r: custos quarantine list --json" ok "$("$CUSTOS" quarantine list --json --cli-role "$r" | verdict "$r")"
+done
+# Analytics and segments by role: admin with or without dp_epsilon; analyst and
+# marketing only with it (a differentially private answer); service and risk never.
+acode() { curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer ${KEY[$1]}" "$BASE$2"; }
+for r in $ROLES; do
+    case $r in admin) plain=200 private=200 seg=200 ;; analyst | marketing) plain=403 private=200 seg=403 ;; *) plain=403 private=403 seg=403 ;; esac
+    check_eq "$r: GET /api/v1/analytics/kpi" "$plain" "$(acode "$r" /api/v1/analytics/kpi)"
+    check_eq "$r: GET /api/v1/analytics/kpi?dp_epsilon=0.5" "$private" "$(acode "$r" "/api/v1/analytics/kpi?dp_epsilon=0.5")"
+    check_eq "$r: GET /api/v1/analytics/funnel?...&dp_epsilon=0.5" "$private" "$(acode "$r" "/api/v1/analytics/funnel?steps=Identify,Same%20Key&dp_epsilon=0.5")"
+    check_eq "$r: GET /api/v1/segments" "$seg" "$(acode "$r" /api/v1/segments)"
 done
 check "the events table shows no values at all" test "$("$CUSTOS" events | grep -c '13800131111\|wang')" = 0
 check "cli-role defaults to admin" test "$("$CUSTOS" profile show "$P" --json | verdict admin)" = ok

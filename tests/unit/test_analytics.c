@@ -14,7 +14,9 @@
  *           P101 app: 2025-03-05 08:59 page, 09:00 Viewed, 09:10 Added, 09:30 Checkout,
  *                 09:40 Completed
  *           P102 web/spring: 2025-02-01 12:00 Viewed, 12:30 Order Completed
- *           P103 miniprogram: 2025-01-15 10:00 Added, 11:00 Viewed, 11:30 Added */
+ *           P103 miniprogram: 2025-01-15 10:00 Added, 11:00 Viewed, 11:30 Added
+ *   properties of the Product Viewed events: P106 {category: books, price: 12.5}, P101
+ *           {category: toys, price: 3, gift: true}, P102 {category: books}, P103 none */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -23,8 +25,12 @@
 
 #include <unistd.h>
 
+#include <math.h>
+#include <sodium.h>
+
 #include "analytics/analytics.h"
 #include "core/timeutil.h"
+#include "privacy/dp.h"
 
 static int64_t at(int y, int m, int d, int hh, int mm)
 {
@@ -46,16 +52,33 @@ static void order(struct snapshot *s, int64_t p, int y, int m, int d, int64_t am
     assert_int_equal(snapshot_add_order(s, &o, &e), 0);
 }
 
-static void event(struct snapshot *s, int64_t p, int64_t t, const char *name, const char *src,
-                  const char *camp)
+/* An event; props: "key=value" strings (values as snap_number_text would keep them),
+ * NULL-terminated, or NULL. */
+static void event_with(struct snapshot *s, int64_t p, int64_t t, const char *name, const char *src,
+                       const char *camp, const char *const *props)
 {
     struct err e = {0};
+    struct snap_prop pp[SNAP_EVENT_PROPS];
+    size_t n = 0;
+    for (; props && props[n]; n++) {
+        const char *eq = strchr(props[n], '=');
+        pp[n].key = snap_dict_intern(&s->prop_keys, props[n], (size_t)(eq - props[n]));
+        pp[n].value = in(&s->prop_values, eq + 1);
+    }
     struct snap_event v = {.profile_id = p,
                            .time = t,
                            .name = in(&s->names, name),
                            .source = in(&s->sources, src),
-                           .campaign = in(&s->campaigns, camp)};
+                           .campaign = in(&s->campaigns, camp),
+                           .props = pp,
+                           .nprops = n};
     assert_int_equal(snapshot_add_event(s, &v, &e), 0);
+}
+
+static void event(struct snapshot *s, int64_t p, int64_t t, const char *name, const char *src,
+                  const char *camp)
+{
+    event_with(s, p, t, name, src, camp, NULL);
 }
 
 /* Rows are added out of order on purpose: the build sorts them. */
@@ -74,16 +97,19 @@ static struct snapshot *golden(void)
     for (int d = 4; d >= 1; d--)
         order(s, 105, 2025, 3, d, 400);
     event(s, 106, at(2025, 2, 20, 10, 0), "Order Completed", "web", "spring");
-    event(s, 106, at(2025, 2, 10, 10, 0), "Product Viewed", "web", "spring");
+    event_with(s, 106, at(2025, 2, 10, 10, 0), "Product Viewed", "web", "spring",
+               (const char *const[]){"category=books", "price=12.5", NULL});
     event(s, 106, at(2025, 2, 10, 10, 5), "Product Added", "web", "spring");
     event(s, 106, at(2025, 2, 10, 10, 20), "Checkout Started", "web", "spring");
     event(s, 101, at(2025, 3, 5, 8, 59), "page", "app", "");
-    event(s, 101, at(2025, 3, 5, 9, 0), "Product Viewed", "app", "");
+    event_with(s, 101, at(2025, 3, 5, 9, 0), "Product Viewed", "app", "",
+               (const char *const[]){"category=toys", "price=3", "gift=true", NULL});
     event(s, 101, at(2025, 3, 5, 9, 10), "Product Added", "app", "");
     event(s, 101, at(2025, 3, 5, 9, 30), "Checkout Started", "app", "");
     event(s, 101, at(2025, 3, 5, 9, 40), "Order Completed", "app", "");
     event(s, 102, at(2025, 2, 1, 12, 30), "Order Completed", "web", "spring");
-    event(s, 102, at(2025, 2, 1, 12, 0), "Product Viewed", "web", "spring");
+    event_with(s, 102, at(2025, 2, 1, 12, 0), "Product Viewed", "web", "spring",
+               (const char *const[]){"category=books", NULL});
     event(s, 103, at(2025, 1, 15, 10, 0), "Product Added", "miniprogram", "");
     event(s, 103, at(2025, 1, 15, 11, 0), "Product Viewed", "miniprogram", "");
     event(s, 103, at(2025, 1, 15, 11, 30), "Product Added", "miniprogram", "");
@@ -384,7 +410,71 @@ static void test_funnel(void **state)
     assert_int_equal(f.groups[0].count[3], 2);
     funnel_result_release(&f);
 
-    assert_int_equal(funnel_step_parse(s, "Product Viewed[city=x]", &o.steps[0], &e), ERR_INVALID);
+    /* Filters on properties: books viewers P106, P102 enter; P106 adds */
+    assert_int_equal(funnel_step_parse(s, "Product Viewed[category=books]", &o.steps[0], &e), 0);
+    assert_int_equal(funnel_compute(s, &o, &f, &e), 0);
+    assert_int_equal(f.groups[0].count[0], 2);
+    assert_int_equal(f.groups[0].count[1], 1);
+    funnel_result_release(&f);
+    /* several filters, all must hold; numbers match in any spelling (12.50 is 12.5) */
+    static const struct {
+        const char *step;
+        int64_t entered;
+    } filters[] = {
+        {"Product Viewed[category=books,price=12.50]", 1},         /* P106 */
+        {"Product Viewed[properties.category=toys,gift=true]", 1}, /* P101 */
+        {"Product Viewed[category=books,source=web,campaign=spring]", 2},
+        {"Product Viewed[category=books,source=app]", 0},
+        {"Product Viewed[category=]", 1}, /* without a category: P103 */
+        {"Product Viewed[category=garden]", 0},
+        {"Product Viewed[city=x]", 0}, /* a key no event has */
+        {"Product Viewed[city=]", 4},  /* ... so every event is without it */
+        {"Product Viewed[price=3.0]", 1},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(filters); i++) {
+        assert_int_equal(funnel_step_parse(s, filters[i].step, &o.steps[0], &e), 0);
+        assert_int_equal(funnel_compute(s, &o, &f, &e), 0);
+        if (f.groups[0].count[0] != filters[i].entered)
+            fail_msg("%s: %" PRId64 " entered, want %" PRId64, filters[i].step,
+                     f.groups[0].count[0], filters[i].entered);
+        funnel_result_release(&f);
+    }
+    /* Breakdown by a property of step 1: "" P103 (1, 1, 0, 0), books P106 + P102 (2, 1,
+     * 1, 1 in 15 days: P106's completion is on day 10), toys P101 (1, 1, 1, 1) */
+    assert_int_equal(funnel_step_parse(s, steps[0], &o.steps[0], &e), 0);
+    assert_int_equal(funnel_prop_parse(s, "properties.category", &o.breakdown, &o.breakdown_key),
+                     0);
+    assert_int_equal(o.breakdown, FPROP_PROPERTY);
+    assert_int_equal(funnel_compute(s, &o, &f, &e), 0);
+    assert_int_equal(f.ngroups, 4);
+    checked = 0;
+    for (size_t g = 1; g < f.ngroups; g++) {
+        const char *v = snap_dict_str(&s->prop_values, f.groups[g].value);
+        const int64_t *c = f.groups[g].count;
+        if (strcmp(v, "") == 0)
+            checked += c[0] == 1 && c[1] == 1 && c[2] == 0 && c[3] == 0;
+        else if (strcmp(v, "books") == 0)
+            checked += c[0] == 2 && c[1] == 1 && c[2] == 1 && c[3] == 1;
+        else if (strcmp(v, "toys") == 0)
+            checked += c[0] == 1 && c[1] == 1 && c[2] == 1 && c[3] == 1;
+    }
+    assert_int_equal(checked, 3);
+    funnel_result_release(&f);
+    char name[80];
+    funnel_prop_name(s, o.breakdown, o.breakdown_key, name, sizeof(name));
+    assert_string_equal(name, "properties.category");
+    enum funnel_prop fp;
+    uint32_t key;
+    assert_int_equal(funnel_prop_parse(s, "category", &fp, &key), 0);
+    assert_int_equal(key, o.breakdown_key);
+    assert_int_equal(funnel_prop_parse(s, "properties.", &fp, &key), ERR_INVALID);
+    assert_int_equal(funnel_step_parse(s, "Product Viewed[category]", &o.steps[0], &e),
+                     ERR_INVALID);
+    assert_int_equal(funnel_step_parse(s, "Product Viewed[]", &o.steps[0], &e), ERR_INVALID);
+    assert_int_equal(funnel_step_parse(s, "Product Viewed[a=1,b=2,c=3,d=4,e=5,f=6,g=7,h=8,i=9]",
+                                       &o.steps[0], &e),
+                     ERR_LIMIT);
+    o.breakdown = FPROP_NONE;
     assert_int_equal(funnel_step_parse(s, "Product Viewed[source=web", &o.steps[0], &e),
                      ERR_INVALID);
     assert_int_equal(funnel_step_parse(s, "", &o.steps[0], &e), ERR_INVALID);
@@ -606,14 +696,306 @@ static void test_refresh(void **state)
     unlink(aux);
 }
 
+/* Clamping per profile and cell (what private sums need), exactly, on the golden data:
+ * money to [0, 500] and at most 2 orders a profile in a cell. March 2025: P101 2 orders
+ * (500), P104 1 (100), P105 4 -> 2 (1600 -> 500): 5 orders, 1100; February: P102 1000 ->
+ * 500, P103 50: 550. Cohorts: 2025-03 (P105) 1600 -> 500. */
+static void test_clamp(void **state)
+{
+    (void)state;
+    struct snapshot *s = golden();
+    struct err e = {0};
+    struct dp_clamp cl = {.on = true, .lo = 0, .hi = 500, .max_orders = 2};
+    struct kpi_options o = {
+        .period = PERIOD_MONTH, .from = INT64_MIN, .to = INT64_MAX, .clamp = cl};
+    struct kpi_result k;
+    assert_int_equal(kpi_compute(s, &o, &k, &e), 0);
+    assert_int_equal(k.n, 4);
+    assert_int_equal(k.rows[3].orders, 5);
+    assert_int_equal(k.rows[3].revenue, 1100);
+    assert_int_equal(k.rows[2].revenue, 550);
+    assert_int_equal(k.rows[3].buyers, 3); /* counts of profiles are not changed */
+    kpi_result_release(&k);
+    o.by = DIM_CHANNEL; /* cells by channel: P105's tmall orders alone in theirs */
+    assert_int_equal(kpi_compute(s, &o, &k, &e), 0);
+    uint32_t tmall = snap_dict_find(&s->channels, "tmall");
+    bool found = false;
+    for (size_t i = 0; i < k.n; i++)
+        if (k.rows[i].dim == tmall) {
+            assert_int_equal(k.rows[i].orders, 2);
+            assert_int_equal(k.rows[i].revenue, 500);
+            found = true;
+        }
+    assert_true(found);
+    kpi_result_release(&k);
+    struct cohort_options co = {.period = PERIOD_MONTH, .clamp = cl};
+    struct cohort_result c;
+    assert_int_equal(cohort_compute(s, &co, &c, &e), 0);
+    assert_int_equal(c.rows[3].revenue[0], 500);
+    assert_int_equal(c.rows[1].revenue[2], 500); /* P101's March: 200 + 300 */
+    cohort_result_release(&c);
+    /* a negative bound: refunds count down to it */
+    struct dp_clamp parsed;
+    assert_int_equal(dp_clamp_parse("-100:2000", &parsed, &e), 0);
+    assert_true(parsed.lo == -100 && parsed.hi == 2000);
+    assert_int_equal(dp_clamp_parse("5:10", &parsed, &e), ERR_INVALID);
+    assert_int_equal(dp_clamp_parse("0:0", &parsed, &e), ERR_INVALID);
+    assert_int_equal(dp_clamp_parse("0:1x", &parsed, &e), ERR_INVALID);
+    snapshot_free(s);
+}
+
+/* A profile with an enormous order (an outlier: 10^12) adds at most the clamp's top
+ * to any private sum: the noisy revenue stays near the clamped sum, never near 10^12. */
+static void test_dp_outlier(void **state)
+{
+    (void)state;
+    struct snapshot *s = golden();
+    order(s, 107, 2025, 3, 10, 1000000000000LL);
+    struct err e = {0};
+    assert_int_equal(snapshot_build(s, &e), 0);
+    struct dp_request r = {.epsilon = 10, .clamp = {true, 0, 500, 2}};
+    struct kpi_options o = {
+        .period = PERIOD_QUARTER, .from = INT64_MIN, .to = INT64_MAX, .clamp = r.clamp};
+    for (int i = 0; i < 200; i++) {
+        struct kpi_result k;
+        struct dp_answer a;
+        assert_int_equal(kpi_compute(s, &o, &k, &e), 0);
+        assert_int_equal(k.n, 2);
+        if (i == 0)
+            /* exact, clamped per profile in 2025-Q1: P101 600 -> 500, P102 1000 -> 500,
+             * P103 100, P104 100, P105 1600 -> 500, P107 10^12 -> 500 */
+            assert_int_equal(k.rows[1].revenue, 2200);
+        assert_int_equal(kpi_privatize(&k, &r, &a, &e), 0);
+        assert_int_equal(a.cells, 14);
+        assert_true(fabs(a.sum_scale - 500 / (10.0 / 14)) < 1e-9);
+        /* 60 noise scales off has probability e^-60 */
+        if (llabs(k.rows[1].revenue - 2200) > 60 * (int64_t)a.sum_scale)
+            fail_msg("noisy revenue %" PRId64 " is far from the clamped 2200", k.rows[1].revenue);
+        kpi_result_release(&k);
+        struct rfm_options ro = {.as_of = at(2025, 4, 1, 0, 0), .window_days = 365};
+        struct rfm_result f;
+        assert_int_equal(rfm_compute(s, &ro, &f, &e), 0);
+        assert_true(f.revenue > 1000000000000LL); /* the exact answer has it all */
+        assert_int_equal(rfm_privatize(&f, &r, &a, &e), 0);
+        assert_null(f.rows);
+        if (llabs(f.revenue) > 6 * 500 + 11 * 60 * (int64_t)a.sum_scale)
+            fail_msg("noisy RFM revenue %" PRId64 " is not clamped", f.revenue);
+        rfm_result_release(&f);
+    }
+    snapshot_free(s);
+}
+
+/* The sample variance of each cell's noise over many draws: 2 b^2 (+ 1/12 from the
+ * rounding), with b = sensitivity / (epsilon / cells); 5 standard errors of the sample
+ * variance (sqrt(20 / n) b^2 for the Laplace) as the tolerance. */
+static void check_variance(const double *x, size_t n, double b, const char *what)
+{
+    double mean = 0, var = 0;
+    for (size_t i = 0; i < n; i++)
+        mean += x[i];
+    mean /= (double)n;
+    for (size_t i = 0; i < n; i++)
+        var += (x[i] - mean) * (x[i] - mean);
+    var /= (double)(n - 1);
+    double want = 2 * b * b + 1.0 / 12, tol = 5 * sqrt(20.0 / (double)n) * b * b;
+    if (fabs(var - want) > tol || fabs(mean) > 5 * sqrt(want / (double)n))
+        fail_msg("%s: mean %g, variance %g, want 0 and %g +- %g", what, mean, var, want, tol);
+}
+
+#define DP_DRAWS 40000
+
+static void test_dp_noise(void **state)
+{
+    (void)state;
+    struct err e = {0};
+    double *xc = malloc(DP_DRAWS * sizeof(double)), *xo = malloc(DP_DRAWS * sizeof(double)),
+           *xr = malloc(DP_DRAWS * sizeof(double));
+    assert_true(xc && xo && xr);
+    /* A funnel of 2 groups x 4 steps, epsilon 2: 8 cells of 0.25, b = 4 */
+    struct dp_request r = {.epsilon = 2, .clamp = {true, 0, 50, 3}};
+    struct funnel_result f = {.nsteps = 4, .ngroups = 2};
+    f.groups = calloc(2, sizeof(*f.groups));
+    assert_non_null(f.groups);
+    struct dp_answer a;
+    for (size_t i = 0; i < DP_DRAWS; i++) {
+        for (int g = 0; g < 2; g++)
+            for (int k = 0; k < 4; k++) {
+                f.groups[g].count[k] = 100000;
+                f.groups[g].median_ms[k] = 1000;
+            }
+        assert_int_equal(funnel_privatize(&f, &r, &a, &e), 0);
+        xc[i] = (double)(f.groups[1].count[2] - 100000);
+    }
+    assert_int_equal(a.cells, 8);
+    assert_true(fabs(a.count_scale - 4) < 1e-12);
+    assert_int_equal(f.groups[0].median_ms[1], -1); /* withheld */
+    check_variance(xc, DP_DRAWS, 4, "funnel count");
+    free(f.groups);
+    /* A KPI of one row, epsilon 7: 7 cells of 1; orders b = 3 (max_orders), money b = 50 */
+    r.epsilon = 7;
+    for (size_t i = 0; i < DP_DRAWS; i++) {
+        struct kpi_row row = {.orders = 100000, .revenue = 1000000, .buyers = 100000};
+        struct kpi_result k = {.n = 1, .rows = &row};
+        assert_int_equal(kpi_privatize(&k, &r, &a, &e), 0);
+        xo[i] = (double)(row.orders - 100000);
+        xr[i] = (double)(row.revenue - 1000000);
+        xc[i] = (double)(row.buyers - 100000);
+    }
+    assert_int_equal(a.cells, 7);
+    check_variance(xo, DP_DRAWS, 3, "kpi orders");
+    check_variance(xr, DP_DRAWS, 50, "kpi revenue");
+    check_variance(xc, DP_DRAWS, 1, "kpi buyers");
+    /* bad requests */
+    r.epsilon = 0;
+    struct kpi_result k0 = {0};
+    assert_int_equal(kpi_privatize(&k0, &r, &a, &e), ERR_INVALID);
+    r.epsilon = 1;
+    r.clamp.on = false;
+    assert_int_equal(kpi_privatize(&k0, &r, &a, &e), ERR_INVALID);
+    free(xc);
+    free(xo);
+    free(xr);
+}
+
+/* The analytics time zone, around midnight in Beijing (UTC+8): profile 1 orders at
+ * 2025-01-31 23:30 Beijing (15:30 UTC) and 2025-02-28 16:30 UTC (2025-03-01 00:30
+ * Beijing); profile 2 at 2025-02-01 00:30 Beijing (2025-01-31 16:30 UTC) and is seen
+ * (an event) at 2025-03-31 23:59 UTC (2025-04-01 07:59 Beijing).
+ *   UTC:    months 2025-01 (2 orders: p1, p2), 2025-02 (1: p1), 2025-03 (active p2)
+ *   +08:00: months 2025-01 (1: p1), 2025-02 (1: p2), 2025-03 (1: p1), 2025-04 (p2)
+ *   days, +08:00: 2025-01-31 (p1), 2025-02-01 (p2)
+ *   cohorts by first order, +08:00: 2025-01 {p1: +0, +2}, 2025-02 {p2: +0}
+ *   RFM's default as of: the local midnight after the last order (2025-02-28 16:30
+ *   UTC): 2025-03-01 00:00 UTC in UTC; 2025-03-02 00:00 Beijing = 03-01 16:00 UTC. */
+static void test_time_zone(void **state)
+{
+    (void)state;
+    struct snapshot *s = snapshot_new();
+    struct err e = {0};
+    const struct {
+        int64_t p, t, amount;
+    } orders[] = {{1, at(2025, 1, 31, 15, 30), 100},
+                  {1, at(2025, 2, 28, 16, 30), 200},
+                  {2, at(2025, 1, 31, 16, 30), 400}};
+    for (size_t i = 0; i < ARRAY_SIZE(orders); i++) {
+        struct snap_order o = {
+            .profile_id = orders[i].p, .time = orders[i].t, .amount = orders[i].amount};
+        assert_int_equal(snapshot_add_order(s, &o, &e), 0);
+    }
+    event(s, 2, at(2025, 3, 31, 23, 59), "page", "web", "");
+    assert_int_equal(snapshot_build(s, &e), 0);
+    int64_t tz;
+    assert_int_equal(analytics_tz_parse("+08:00", &tz), 0);
+    assert_int_equal(tz, 8 * 3600000);
+    struct kpi_options o = {.period = PERIOD_MONTH, .from = INT64_MIN, .to = INT64_MAX};
+    struct kpi_result k;
+    char label[16];
+    /* period, orders, revenue, active */
+    static const struct {
+        const char *period;
+        int64_t orders, revenue, active;
+    } utc[] = {{"2025-01", 2, 500, 2}, {"2025-02", 1, 200, 1}, {"2025-03", 0, 0, 1}},
+      bj[] = {{"2025-01", 1, 100, 1},
+              {"2025-02", 1, 400, 1},
+              {"2025-03", 1, 200, 1},
+              {"2025-04", 0, 0, 1}};
+    for (int zone = 0; zone < 2; zone++) {
+        o.tz_ms = zone ? tz : 0;
+        size_t want_n = zone ? ARRAY_SIZE(bj) : ARRAY_SIZE(utc);
+        assert_int_equal(kpi_compute(s, &o, &k, &e), 0);
+        assert_int_equal(k.n, want_n);
+        for (size_t i = 0; i < k.n; i++) {
+            period_label(PERIOD_MONTH, k.rows[i].period, label);
+            const char *wp = zone ? bj[i].period : utc[i].period;
+            int64_t wo = zone ? bj[i].orders : utc[i].orders;
+            int64_t wr = zone ? bj[i].revenue : utc[i].revenue;
+            int64_t wa = zone ? bj[i].active : utc[i].active;
+            if (strcmp(label, wp) || k.rows[i].orders != wo || k.rows[i].revenue != wr ||
+                k.rows[i].active != wa)
+                fail_msg("zone %d row %zu: %s %" PRId64 " %" PRId64 " %" PRId64 ", want %s %" PRId64
+                         " %" PRId64 " %" PRId64,
+                         zone, i, label, k.rows[i].orders, k.rows[i].revenue, k.rows[i].active, wp,
+                         wo, wr, wa);
+        }
+        kpi_result_release(&k);
+    }
+    o.period = PERIOD_DAY;
+    o.tz_ms = tz;
+    o.to = at(2025, 2, 2, 0, 0);
+    assert_int_equal(kpi_compute(s, &o, &k, &e), 0);
+    assert_int_equal(k.n, 2);
+    period_label(PERIOD_DAY, k.rows[0].period, label);
+    assert_string_equal(label, "2025-01-31");
+    period_label(PERIOD_DAY, k.rows[1].period, label);
+    assert_string_equal(label, "2025-02-01");
+    assert_int_equal(k.rows[1].revenue, 400);
+    kpi_result_release(&k);
+
+    struct cohort_options co = {.period = PERIOD_MONTH, .tz_ms = tz};
+    struct cohort_result c;
+    assert_int_equal(cohort_compute(s, &co, &c, &e), 0);
+    assert_int_equal(c.n, 2);
+    period_label(PERIOD_MONTH, c.rows[0].cohort, label);
+    assert_string_equal(label, "2025-01");
+    assert_int_equal(c.rows[0].size, 1);
+    assert_int_equal(c.rows[0].customers[2], 1);
+    assert_int_equal(c.rows[0].revenue[2], 200);
+    period_label(PERIOD_MONTH, c.rows[1].cohort, label);
+    assert_string_equal(label, "2025-02");
+    assert_int_equal(c.rows[1].revenue[0], 400);
+    cohort_result_release(&c);
+    co.tz_ms = 0; /* in UTC both first orders are in January */
+    assert_int_equal(cohort_compute(s, &co, &c, &e), 0);
+    assert_int_equal(c.n, 1);
+    assert_int_equal(c.rows[0].size, 2);
+    cohort_result_release(&c);
+
+    struct rfm_options ro = {.as_of = INT64_MIN, .window_days = 365};
+    struct rfm_result f;
+    assert_int_equal(rfm_compute(s, &ro, &f, &e), 0);
+    assert_int_equal(f.as_of, at(2025, 3, 1, 0, 0));
+    rfm_result_release(&f);
+    ro.tz_ms = tz;
+    assert_int_equal(rfm_compute(s, &ro, &f, &e), 0);
+    assert_int_equal(f.as_of, at(2025, 3, 1, 16, 0));
+    rfm_result_release(&f);
+
+    /* dates without a zone are local; with one they are what they say */
+    int64_t ms;
+    assert_int_equal(analytics_date_parse("2025-02-01", tz, &ms), 0);
+    assert_int_equal(ms, at(2025, 1, 31, 16, 0));
+    assert_int_equal(analytics_date_parse("2025-02-01T08:00", tz, &ms), 0);
+    assert_int_equal(ms, at(2025, 2, 1, 0, 0));
+    assert_int_equal(analytics_date_parse("2025-02-01T00:00:00Z", tz, &ms), 0);
+    assert_int_equal(ms, at(2025, 2, 1, 0, 0));
+    assert_int_equal(analytics_date_parse("2025-02-01T00:00+08:00", 0, &ms), 0);
+    assert_int_equal(ms, at(2025, 1, 31, 16, 0));
+    assert_int_equal(analytics_date_parse("2025-02-30", tz, &ms), ERR_INVALID);
+    static const char *const good[] = {"UTC", "Z", "+00:00", "-05:30", "+0800", "+08", "+14:00"};
+    static const char *const bad[] = {"", "8", "+8", "+08:60", "+15:00", "CST", "+08:00x"};
+    for (size_t i = 0; i < ARRAY_SIZE(good); i++)
+        if (analytics_tz_parse(good[i], &tz))
+            fail_msg("\"%s\" refused", good[i]);
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+        if (!analytics_tz_parse(bad[i], &tz))
+            fail_msg("\"%s\" accepted", bad[i]);
+    assert_int_equal(analytics_tz_parse("-05:30", &tz), 0);
+    assert_int_equal(tz, -(5 * 3600000 + 30 * 60000));
+    snapshot_free(s);
+}
+
 int main(void)
 {
+    if (sodium_init() < 0)
+        return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_snapshot_sorted), cmocka_unit_test(test_rfm),
         cmocka_unit_test(test_rfm_grid),        cmocka_unit_test(test_kpi),
         cmocka_unit_test(test_periods),         cmocka_unit_test(test_funnel),
         cmocka_unit_test(test_cohort),          cmocka_unit_test(test_paths),
         cmocka_unit_test(test_refresh),         cmocka_unit_test(test_empty),
+        cmocka_unit_test(test_clamp),           cmocka_unit_test(test_dp_outlier),
+        cmocka_unit_test(test_dp_noise),        cmocka_unit_test(test_time_zone),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -152,11 +152,12 @@ static void test_defaults(void **state)
         settings++;
         assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(s, "origin")), "default");
     }
-    assert_int_equal(settings, 36); /* 8 of the collector, 7 of identity resolution, 6 of
-                                       data quality, 2 of profiles, 6 of privacy access
+    assert_int_equal(settings, 39); /* 8 of the collector, 7 of identity resolution, 6 of
+                                       data quality, 2 of profiles, 8 of privacy access
                                        (classification, tls-cert, tls-key, cli-role,
-                                       role-policy, dp-budget), 5 of consent and retention,
-                                       2 of analytics */
+                                       role-policy, dp-budget, dp-clamp, dp-max-orders), 5 of
+                                       consent and retention, 3 of analytics (tags,
+                                       segment-refresh-ms, analytics-time-zone) */
     assert_string_equal(cfg.consent_default, "denied");
     assert_int_equal(cfg.retention_interval, 3600);
     assert_non_null(strstr(cfg.identity_types, "phone:"));
@@ -470,6 +471,8 @@ static void test_show_json(void **state)
         {"cli-role", "default", "admin"},
         {"role-policy", "default", ""},
         {"dp-budget", "default", "10"},
+        {"dp-clamp", "default", "0:100000"},
+        {"dp-max-orders", "default", "10"},
         {"identity-match", "default", "on"},
         {"identity-match-link", "default", "990"},
         {"identity-match-review", "default", "500"},
@@ -484,6 +487,7 @@ static void test_show_json(void **state)
         {"consent-sync-interval", "default", "10"},
         {"retention", "default", ""},
         {"retention-interval", "default", "3600"},
+        {"analytics-time-zone", "default", "UTC"},
     };
     /* + identity-types, identity-blocked, tags, segment-refresh-ms */
     assert_int_equal(cJSON_GetArraySize(o), ARRAY_SIZE(want) + 4);

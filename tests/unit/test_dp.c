@@ -146,6 +146,23 @@ static void test_budget(void **state)
     assert_int_equal(dp_charge(st, other, 1, &left, &e), 0); /* budgets are per key */
     assert_true(fabs(left - 9) < 1e-9);
     assert_int_equal(dp_charge(st, other, 20, &left, &e), ERR_INVALID);
+    /* Reading and setting a key's budget (custos keys budget) */
+    double spent, budget;
+    bool own;
+    assert_int_equal(st->ops->dp_budget_get(st, id, 10, &spent, &budget, &own, &e), 0);
+    assert_true(fabs(spent - 10) < 1e-9 && fabs(budget - 10) < 1e-9 && !own);
+    assert_int_equal(st->ops->dp_budget_set(st, id, 15, false, 1, &e), 0);
+    assert_int_equal(st->ops->dp_budget_get(st, id, 10, &spent, &budget, &own, &e), 0);
+    assert_true(fabs(spent - 10) < 1e-9 && fabs(budget - 15) < 1e-9 && own);
+    assert_int_equal(dp_charge(st, id, 5, &left, &e), 0); /* its own budget applies */
+    assert_int_equal(dp_charge(st, id, 0.01, &left, &e), ERR_LIMIT);
+    assert_int_equal(st->ops->dp_budget_set(st, id, -1, true, 2, &e), 0); /* default, reset */
+    assert_int_equal(st->ops->dp_budget_get(st, id, 10, &spent, &budget, &own, &e), 0);
+    assert_true(fabs(spent) < 1e-9 && fabs(budget - 10) < 1e-9 && !own);
+    int64_t fresh;
+    assert_int_equal(api_key_create(st, NULL, "marketing", -1, key, &fresh, &e), 0);
+    assert_int_equal(st->ops->dp_budget_get(st, fresh, 10, &spent, &budget, &own, &e), 0);
+    assert_true(fabs(spent) < 1e-9 && fabs(budget - 10) < 1e-9 && !own); /* never charged */
     cfg.dp_budget = NULL;
     store_close(st);
     char cmd[128];
