@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 
 #include "analytics/snapshot.h"
+#include "core/arena.h"
 
 /* ---- Large arrays ---- */
 
@@ -670,6 +671,12 @@ static int event_props(struct snapshot *s, const char *json, struct snap_prop *o
 {
     if (!json || json[0] != '{')
         return 0;
+    /* cJSON's nodes from the thread's arena (one malloc per node was most of the
+     * parse), unless the caller is inside an arena already */
+    bool outer = json_arena_suspend();
+    json_arena_resume(outer);
+    if (!outer)
+        json_arena_begin();
     cJSON *o = cJSON_Parse(json);
     int n = 0;
     const cJSON *c;
@@ -693,6 +700,8 @@ static int event_props(struct snapshot *s, const char *json, struct snap_prop *o
         out[n++] = (struct snap_prop){k, val};
     }
     cJSON_Delete(o);
+    if (!outer)
+        json_arena_end();
     return n;
 }
 
