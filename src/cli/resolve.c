@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "privacy/seal.h"
 #include "privacy/policy.h"
 #include "core/config.h"
 #include "core/timeutil.h"
@@ -231,7 +232,8 @@ int cmd_profile(int argc, char **argv)
         return rc;
     if (value) {
         char norm[IDGRAPH_VALUE_MAX + 1];
-        if (resolve_standardize(type, value, strlen(value), norm, sizeof(norm))) {
+        if (resolve_standardize(type, value, strlen(value), norm, sizeof(norm)) ||
+            seal_identifier(type, norm, norm, sizeof(norm), NULL)) { /* as stored */
             store_close(st);
             return cli_fail("\"%s\" is not a valid %s", value, type);
         }

@@ -131,6 +131,14 @@ static const struct setting settings[] = {
     {"segment-refresh-ms", SET_INT, S(segment_refresh_ms), "200", 0, 3600000, NULL, false,
      "custos serve: how often new events and orders are added to the analytics snapshot and "
      "segment memberships evaluated again (0: never)"},
+    /* privacy, encryption at rest (docs/privacy.md, "Encryption at rest") */
+    {"encryption", SET_ENUM, S(encryption), "off", 0, 0, "off|core-sensitive|sensitive", false,
+     "which classes of fields are stored encrypted (libsodium AEAD) and matched through keyed "
+     "blind indexes: core-sensitive, or sensitive and core-sensitive; off by default because "
+     "it needs a master key that must be kept (and backed up) apart from the database"},
+    {"master-key-file", SET_STRING, S(master_key_file), "", 0, 0, NULL, false,
+     "file holding the 32-byte master key (64 hex digits or base64), mode 0600; the "
+     "environment variable CUSTOS_MASTER_KEY (the key itself) overrides it"},
 };
 #undef S
 

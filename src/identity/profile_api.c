@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "http/api_key.h"
 #include "identity/profile_api.h"
+#include "privacy/seal.h"
 #include "identity/profile_cache.h"
 #include "identity/resolve.h"
 #include "identity/survivorship.h"
@@ -230,7 +231,8 @@ static void handle_lookup(const struct http_request *req, struct http_response *
         goto out;
     }
     char norm[IDGRAPH_VALUE_MAX + 1];
-    if (resolve_standardize(lookups[which].type, value, strlen(value), norm, sizeof(norm))) {
+    if (resolve_standardize(lookups[which].type, value, strlen(value), norm, sizeof(norm)) ||
+        seal_identifier(lookups[which].type, norm, norm, sizeof(norm), NULL)) {
         http_error(res, 400, "invalid_parameter", "%s is not a valid %s", lookups[which].param,
                    lookups[which].type);
         goto out;

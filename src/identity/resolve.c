@@ -11,6 +11,7 @@
 #include "identity/resolve.h"
 #include "identity/resolve_match.h"
 #include "privacy/dsr.h"
+#include "privacy/seal.h"
 
 #define RESOLVE_PROGRESS_EVERY 100000 /* members between progress lines */
 
@@ -106,6 +107,11 @@ static void add_ident(struct resolver *r, const char *type, const char *value, s
     }
     if (suppression_has(r->supp, type, out, strlen(out))) {
         r->stats->suppressed++; /* an erased person's: links nothing */
+        return;
+    }
+    /* Encryption at rest: an encrypted type is linked and stored by its blind index. */
+    if (!r->exact && seal_identifier_keep(type, out, out, IDGRAPH_VALUE_MAX + 1)) {
+        count_invalid(r->stats, type);
         return;
     }
     r->ids[r->nids++] = (struct ident){type, out};
@@ -702,7 +708,7 @@ int resolve_full(struct store *st, const struct idgraph_rules *rules,
     if ((rc = st->ops->begin(st, e)))
         goto out;
     in_txn = true;
-    if ((rc = st->ops->identity_clear(st, e)))
+    if ((rc = st->ops->identity_clear(st, e)) || (rc = seal_identifier_flush(st, e)))
         goto out;
     for (size_t i = 0; i < nnodes && !rc; i++) {
         const char *type, *value;

@@ -152,11 +152,11 @@ static void test_defaults(void **state)
         settings++;
         assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(s, "origin")), "default");
     }
-    assert_int_equal(settings, 36); /* 8 of the collector, 7 of identity resolution, 6 of
+    assert_int_equal(settings, 38); /* 8 of the collector, 7 of identity resolution, 6 of
                                        data quality, 2 of profiles, 6 of privacy access
                                        (classification, tls-cert, tls-key, cli-role,
                                        role-policy, dp-budget), 5 of consent and retention,
-                                       2 of analytics */
+                                       2 of analytics, 2 of encryption at rest */
     assert_string_equal(cfg.consent_default, "denied");
     assert_int_equal(cfg.retention_interval, 3600);
     assert_non_null(strstr(cfg.identity_types, "phone:"));
@@ -484,6 +484,8 @@ static void test_show_json(void **state)
         {"consent-sync-interval", "default", "10"},
         {"retention", "default", ""},
         {"retention-interval", "default", "3600"},
+        {"encryption", "default", "off"},
+        {"master-key-file", "default", ""},
     };
     /* + identity-types, identity-blocked, tags, segment-refresh-ms */
     assert_int_equal(cJSON_GetArraySize(o), ARRAY_SIZE(want) + 4);
