@@ -244,6 +244,11 @@ int cmd_profile(int argc, char **argv)
     void *view = NULL;
     if (!rc)
         rc = st->ops->profile_view(st, id, PROFILE_RECENT_EVENTS, &view, &e);
+    if (!rc) {
+        char what[40];
+        snprintf(what, sizeof(what), "profile %" PRId64, id);
+        rc = seal_open_json(view, what, &e); /* a token left: it did not decrypt */
+    }
     if (!rc) { /* the role's masks, and the audit of a clear read (privacy/policy.h) */
         char subject[32];
         snprintf(subject, sizeof(subject), "profile:%.0f",

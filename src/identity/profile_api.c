@@ -120,6 +120,11 @@ static void answer_view(struct profile_api *a, const struct api_key_identity *wh
     } else {
         void *view = NULL;
         rc = a->st->ops->profile_view(a->st, id, PROFILE_API_RECENT_EVENTS, &view, &e);
+        if (!rc) {
+            char what[40];
+            snprintf(what, sizeof(what), "profile %" PRId64, id);
+            rc = seal_open_json(view, what, &e); /* a token left: it did not decrypt */
+        }
         if (!rc && survivorship_apply(&a->surv, view))
             rc = err_set(&e, ERR_NOMEM, "out of memory");
         char *text = rc ? NULL : cJSON_PrintUnformatted(view);

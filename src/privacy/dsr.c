@@ -386,6 +386,10 @@ int dsr_export(struct store *st, int64_t profile_id, const char *actor, cJSON **
         goto out;
     if ((rc = st->ops->privacy_export(st, live, &json, e)))
         goto out;
+    char what[40];
+    snprintf(what, sizeof(what), "profile %" PRId64, live);
+    if ((rc = seal_open_json(json, what, e))) /* a token left: it did not decrypt */
+        goto out;
     cJSON *v = json;
     if (live != profile_id)
         cJSON_AddNumberToObject(v, "redirected_from", (double)profile_id);
