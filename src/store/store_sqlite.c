@@ -321,6 +321,28 @@ const char *store_sqlite_clear_text(sqlite3_stmt *q, int i, size_t *len, char **
     return *tmp;
 }
 
+/* A scalar that SQL took out of stored JSON (json_extract): a token of field (a member
+ * name, or a dotted path whose last part is one) opened to its string; t itself
+ * otherwise, or when it does not open. *tmp is freed by the caller. */
+static const char *clear_scalar(const char *t, const char *field, char **tmp)
+{
+    *tmp = NULL;
+    store_unseal_fn fn = atomic_load(&unseal_fn);
+    if (!fn || !t || !field || strncmp(t, "enc:v1:", 7) != 0)
+        return t;
+    const char *dot = strrchr(field, '.');
+    char *json = NULL;
+    size_t n = 0;
+    if (fn(t, strlen(t), dot ? dot + 1 : field, &json, &n) || !json)
+        return t;
+    cJSON *v = cJSON_ParseWithLength(json, n);
+    free(json);
+    if (cJSON_IsString(v)) /* numbers and objects stay tokens: traits read here are text */
+        *tmp = strdup(v->valuestring);
+    cJSON_Delete(v);
+    return *tmp ? *tmp : t;
+}
+
 cJSON *store_sqlite_row_json(sqlite3_stmt *q)
 {
     cJSON *o = cJSON_CreateObject();
@@ -1617,7 +1639,11 @@ static int sq_analytics_stamp(struct store *st, int64_t *stamp, struct err *e)
 
 static int trait_row(sqlite3_stmt *q, const union row_cb *cb, void *ctx)
 {
-    return cb->trait(sqlite3_column_int64(q, 0), col_str(q, 1), ctx);
+    char *tmp;
+    int rc = cb->trait(sqlite3_column_int64(q, 0),
+                       clear_scalar(col_str(q, 1), col_text(q, 2), &tmp), ctx);
+    free(tmp);
+    return rc;
 }
 
 static int sq_analytics_traits(struct store *st, const char *name, store_trait_cb cb, void *ctx,
@@ -1628,7 +1654,8 @@ static int sq_analytics_traits(struct store *st, const char *name, store_trait_c
               *c == '_'))
             return err_set(e, ERR_INVALID, "a trait's name is letters, digits and _");
     static const char sql[] =
-        "SELECT p, CAST(v AS TEXT) FROM (SELECT pm.profile_id AS p, json_extract(r.traits, '$.' "
+        "SELECT p, CAST(v AS TEXT), ?1 FROM (SELECT pm.profile_id AS p, json_extract(r.traits, "
+        "'$.' "
         "|| ?1) AS v, coalesce(r.time, r.imported_at) AS t, r.id AS id, 0 AS k FROM records r "
         "JOIN profile_members pm ON pm.kind = 1 AND pm.row_id = r.id WHERE r.traits IS NOT NULL "
         "AND json_valid(r.traits) UNION ALL SELECT pm.profile_id, coalesce(json_extract(e.raw, "
@@ -2234,13 +2261,16 @@ static int quality_source_row(sqlite3_stmt *q, const union row_cb *cb, void *ctx
 
 static int quality_value_row(sqlite3_stmt *q, const union row_cb *cb, void *ctx)
 {
+    char *tmp;
     struct quality_value_row r = {
         .source = col_text(q, 0),
         .origin = col_text(q, 1),
         .field = col_text(q, 2),
-        .value = col_text(q, 3),
+        .value = clear_scalar(col_text(q, 3), col_text(q, 2), &tmp),
     };
-    return cb->quality_value(&r, ctx);
+    int rc = cb->quality_value(&r, ctx);
+    free(tmp);
+    return rc;
 }
 
 static int sq_quality_sources(struct store *st, store_quality_source_cb cb, void *ctx,
