@@ -112,43 +112,77 @@ static void nonce_atfork(void)
     pthread_atfork(NULL, NULL, nonce_on_fork);
 }
 
+/* The nonce state of a thread: its prefix changes (epoch) after a fork. */
+struct nonce_state {
+    unsigned char prefix[NONCE - 8];
+    uint64_t counter;
+    unsigned generation, epoch;
+};
+static _Thread_local struct nonce_state nonce_state;
+
 static void nonce_next(unsigned char nonce[NONCE])
 {
-    static _Thread_local unsigned char prefix[NONCE - 8];
-    static _Thread_local uint64_t counter;
-    static _Thread_local unsigned generation;
+    struct nonce_state *n = &nonce_state;
     unsigned g = atomic_load(&nonce_fork_generation);
-    if (counter == 0 || generation != g) {
+    if (n->counter == 0 || n->generation != g) {
         pthread_once(&nonce_atfork_once, nonce_atfork);
-        randombytes_buf(prefix, sizeof(prefix));
-        generation = atomic_load(&nonce_fork_generation);
-        counter = 0;
+        randombytes_buf(n->prefix, sizeof(n->prefix));
+        n->generation = atomic_load(&nonce_fork_generation);
+        n->counter = 0;
+        n->epoch++;
     }
-    counter++;
-    memcpy(nonce, prefix, sizeof(prefix));
+    n->counter++;
+    memcpy(nonce, n->prefix, sizeof(n->prefix));
     for (int i = 0; i < 8; i++)
-        nonce[sizeof(prefix) + (size_t)i] = (unsigned char)(counter >> (8 * i));
+        nonce[sizeof(n->prefix) + (size_t)i] = (unsigned char)(n->counter >> (8 * i));
+}
+
+/* XChaCha20's subkey, HChaCha20(key, first 16 bytes of the nonce): with the prefix
+ * fixed per thread it is the same for every value a thread seals under one key, so it
+ * is kept (a third of the cost of sealing a short value). The result is exactly
+ * crypto_aead_xchacha20poly1305_ietf_encrypt's. */
+static const unsigned char *xchacha_subkey(const unsigned char key[CRYPT_KEY_BYTES])
+{
+    static _Thread_local struct {
+        unsigned char key[CRYPT_KEY_BYTES], subkey[CRYPT_KEY_BYTES];
+        unsigned epoch;
+    } c;
+    if (c.epoch != nonce_state.epoch || sodium_memcmp(c.key, key, CRYPT_KEY_BYTES) != 0) {
+        crypto_core_hchacha20(c.subkey, nonce_state.prefix, key, NULL);
+        memcpy(c.key, key, CRYPT_KEY_BYTES);
+        c.epoch = nonce_state.epoch;
+    }
+    return c.subkey;
 }
 
 int crypt_encrypt_value(const unsigned char key[CRYPT_KEY_BYTES], unsigned keyid, const char *field,
                         const char *value, size_t len, char *out, size_t cap)
 {
-    char head[32];
-    int hl = snprintf(head, sizeof(head), CRYPT_TOKEN_PREFIX "%u:", keyid);
+    char head[32] = CRYPT_TOKEN_PREFIX;
+    size_t hl = sizeof(CRYPT_TOKEN_PREFIX) - 1;
+    char digits[8];
+    int nd = 0;
+    for (unsigned v = keyid; v && nd < 8; v /= 10)
+        digits[nd++] = (char)('0' + v % 10);
+    while (nd)
+        head[hl++] = digits[--nd];
+    head[hl++] = ':';
     size_t raw = NONCE + len + TAG;
     if (keyid == 0 || keyid > 65535 || len > CRYPT_TOKEN_MAX ||
-        (size_t)hl + sodium_base64_encoded_len(raw, B64) > cap)
+        hl + sodium_base64_encoded_len(raw, B64) > cap)
         return ERR_LIMIT;
     unsigned char small[NONCE + 512 + TAG];
     unsigned char *buf = raw <= sizeof(small) ? small : malloc(raw);
     if (!buf)
         return ERR_NOMEM;
     nonce_next(buf);
-    crypto_aead_xchacha20poly1305_ietf_encrypt(buf + NONCE, NULL, (const unsigned char *)value, len,
-                                               (const unsigned char *)field, strlen(field), NULL,
-                                               buf, key);
-    memcpy(out, head, (size_t)hl);
-    sodium_bin2base64(out + hl, cap - (size_t)hl, buf, raw, B64);
+    unsigned char npub2[crypto_aead_chacha20poly1305_ietf_NPUBBYTES] = {0};
+    memcpy(npub2 + 4, buf + crypto_core_hchacha20_INPUTBYTES, sizeof(npub2) - 4);
+    crypto_aead_chacha20poly1305_ietf_encrypt(buf + NONCE, NULL, (const unsigned char *)value, len,
+                                              (const unsigned char *)field, strlen(field), NULL,
+                                              npub2, xchacha_subkey(key));
+    memcpy(out, head, hl);
+    sodium_bin2base64(out + hl, cap - hl, buf, raw, B64);
     if (buf != small)
         free(buf);
     return 0;

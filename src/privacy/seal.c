@@ -192,118 +192,83 @@ struct spans {
     bool overflow;
 };
 
-static void scan_value(const char *s, size_t n, size_t i, const char *name, size_t nlen, int depth,
-                       struct spans *sp);
+/* What a walk does with the members of an object. */
+enum walk {
+    WALK_SKIP,    /* nothing: skip the value */
+    WALK_MESSAGE, /* the top of a message: traits, properties and context */
+    WALK_CONTEXT, /* a message's context: only its traits */
+    WALK_FIELDS,  /* members are fields: sealed ones noted, containers looked into */
+};
 
-/* Members of the object at s[i] ('{'): sealed ones noted, containers looked into. */
-static void scan_object(const char *s, size_t n, size_t i, int depth, struct spans *sp)
+static enum walk child_walk(enum walk mode, const char *k, size_t klen)
 {
+    switch (mode) {
+    case WALK_MESSAGE:
+        if ((klen == 6 && memcmp(k, "traits", 6) == 0) ||
+            (klen == 10 && memcmp(k, "properties", 10) == 0))
+            return WALK_FIELDS;
+        return klen == 7 && memcmp(k, "context", 7) == 0 ? WALK_CONTEXT : WALK_SKIP;
+    case WALK_CONTEXT:
+        return klen == 6 && memcmp(k, "traits", 6) == 0 ? WALK_FIELDS : WALK_SKIP;
+    case WALK_FIELDS:
+        return names_a_thing(k, klen) ? WALK_SKIP : WALK_FIELDS;
+    default:
+        return WALK_SKIP;
+    }
+}
+
+/* Walks the JSON value at s[i] in one pass, noting the spans to seal; returns the
+ * index just after it (n when the text ends early: nothing is sealed past it). */
+static size_t walk(const char *s, size_t n, size_t i, enum walk mode, int depth, struct spans *sp)
+{
+    if (i >= n)
+        return n;
+    if (mode == WALK_SKIP || depth > SEAL_DEPTH_MAX || (s[i] != '{' && s[i] != '['))
+        return text_json_skip_value(s, n, i);
+    if (s[i] == '[') {
+        i = text_json_skip_ws(s, n, i + 1);
+        if (i < n && s[i] == ']')
+            return i + 1;
+        while (i < n) {
+            i = text_json_skip_ws(s, n, walk(s, n, i, mode, depth + 1, sp));
+            if (i < n && s[i] == ',')
+                i = text_json_skip_ws(s, n, i + 1);
+            else
+                return i < n && s[i] == ']' ? i + 1 : n;
+        }
+        return n;
+    }
     i = text_json_skip_ws(s, n, i + 1);
+    if (i < n && s[i] == '}')
+        return i + 1;
     while (i < n && s[i] == '"') {
         size_t k = i + 1;
         i = text_json_skip_value(s, n, i);
-        if (i > n || i < k + 1)
-            return;
+        if (i >= n || i < k + 1)
+            return n;
         size_t klen = i - 1 - k;
         i = text_json_skip_ws(s, n, i);
         if (i >= n || s[i] != ':')
-            return;
-        i = text_json_skip_ws(s, n, i + 1);
-        size_t v = i;
-        i = text_json_skip_value(s, n, i);
-        if (i <= v)
-            return;
-        if (s[v] != 'n' && field_sealed(s + k, klen)) {
-            if (sp->n == SEAL_SPANS_MAX) {
+            return n;
+        size_t v = text_json_skip_ws(s, n, i + 1);
+        if (v >= n)
+            return n;
+        if (mode == WALK_FIELDS && s[v] != 'n' && field_sealed(s + k, klen)) {
+            i = text_json_skip_value(s, n, v);
+            if (sp->n == SEAL_SPANS_MAX)
                 sp->overflow = true;
-                return;
-            }
-            sp->v[sp->n++] = (struct span){v, i, k, klen};
-        } else if (!names_a_thing(s + k, klen)) {
-            scan_value(s, n, v, s + k, klen, depth + 1, sp);
+            else if (i > v && i <= n)
+                sp->v[sp->n++] = (struct span){v, i, k, klen};
+        } else {
+            i = walk(s, n, v, child_walk(mode, s + k, klen), depth + 1, sp);
         }
         i = text_json_skip_ws(s, n, i);
         if (i < n && s[i] == ',')
             i = text_json_skip_ws(s, n, i + 1);
         else
-            return;
+            return i < n && s[i] == '}' ? i + 1 : n;
     }
-}
-
-static void scan_value(const char *s, size_t n, size_t i, const char *name, size_t nlen, int depth,
-                       struct spans *sp)
-{
-    if (depth > SEAL_DEPTH_MAX || i >= n)
-        return;
-    if (s[i] == '{') {
-        scan_object(s, n, i, depth, sp);
-    } else if (s[i] == '[') {
-        i = text_json_skip_ws(s, n, i + 1);
-        while (i < n && s[i] != ']') {
-            size_t v = i;
-            scan_value(s, n, v, name, nlen, depth + 1, sp);
-            i = text_json_skip_ws(s, n, text_json_skip_value(s, n, v));
-            if (i <= v || i >= n || s[i] != ',')
-                return;
-            i = text_json_skip_ws(s, n, i + 1);
-        }
-    }
-}
-
-/* The top of a Segment message: traits, properties and context.traits. */
-static void scan_message(const char *s, size_t n, struct spans *sp)
-{
-    size_t i = text_json_skip_ws(s, n, 0);
-    if (i >= n || s[i] != '{')
-        return;
-    i = text_json_skip_ws(s, n, i + 1);
-    while (i < n && s[i] == '"') {
-        size_t k = i + 1;
-        i = text_json_skip_value(s, n, i);
-        if (i > n || i < k + 1)
-            return;
-        size_t klen = i - 1 - k;
-        i = text_json_skip_ws(s, n, i);
-        if (i >= n || s[i] != ':')
-            return;
-        i = text_json_skip_ws(s, n, i + 1);
-        size_t v = i;
-        i = text_json_skip_value(s, n, i);
-        if (i <= v)
-            return;
-        if (s[v] == '{' && ((klen == 6 && memcmp(s + k, "traits", 6) == 0) ||
-                            (klen == 10 && memcmp(s + k, "properties", 10) == 0)))
-            scan_object(s, n, v, 1, sp);
-        else if (s[v] == '{' && klen == 7 && memcmp(s + k, "context", 7) == 0) {
-            /* only context.traits: the rest of context describes the device and page */
-            size_t j = text_json_skip_ws(s, n, v + 1);
-            while (j < i && s[j] == '"') {
-                size_t ck = j + 1;
-                j = text_json_skip_value(s, n, j);
-                size_t cklen = j - 1 - ck;
-                j = text_json_skip_ws(s, n, j);
-                if (j >= i || s[j] != ':')
-                    break;
-                j = text_json_skip_ws(s, n, j + 1);
-                size_t cv = j;
-                j = text_json_skip_value(s, n, j);
-                if (j <= cv)
-                    break;
-                if (s[cv] == '{' && cklen == 6 && memcmp(s + ck, "traits", 6) == 0)
-                    scan_object(s, n, cv, 1, sp);
-                j = text_json_skip_ws(s, n, j);
-                if (j < i && s[j] == ',')
-                    j = text_json_skip_ws(s, n, j + 1);
-                else
-                    break;
-            }
-        }
-        i = text_json_skip_ws(s, n, i);
-        if (i < n && s[i] == ',')
-            i = text_json_skip_ws(s, n, i + 1);
-        else
-            return;
-    }
+    return n;
 }
 
 /* A token of value[0..len) for field name[0..nlen), appended to o as a JSON string. */
@@ -343,6 +308,11 @@ static bool seal_spans(const char *raw, size_t len, const struct spans *sp, stru
     }
     if (sp->n == 0)
         return false;
+    /* a token: about 4/3 of (value + 40 bytes of nonce and tag) and its header */
+    size_t extra = 0;
+    for (size_t i = 0; i < sp->n; i++)
+        extra += (sp->v[i].end - sp->v[i].start) * 4 / 3 + 80;
+    textbuf_reserve(o, len + extra);
     size_t at = 0;
     for (size_t i = 0; i < sp->n; i++) {
         const struct span *p = &sp->v[i];
@@ -361,7 +331,9 @@ bool seal_message(const char *raw, size_t len, struct textbuf *o)
     struct spans sp;
     sp.n = 0;
     sp.overflow = false;
-    scan_message(raw, len, &sp);
+    size_t i = text_json_skip_ws(raw, len, 0);
+    if (i < len && raw[i] == '{')
+        walk(raw, len, i, WALK_MESSAGE, 0, &sp);
     return seal_spans(raw, len, &sp, o);
 }
 
@@ -374,7 +346,7 @@ bool seal_object(const char *raw, size_t len, struct textbuf *o)
     sp.overflow = false;
     size_t i = text_json_skip_ws(raw, len, 0);
     if (i < len && raw[i] == '{')
-        scan_object(raw, len, i, 1, &sp);
+        walk(raw, len, i, WALK_FIELDS, 1, &sp);
     return seal_spans(raw, len, &sp, o);
 }
 
