@@ -94,7 +94,7 @@ struct config {
     uint64_t users;
     uint64_t seed;
     bool dump;
-    bool pii;
+    bool pii, pii_all;
     bool help;
 };
 
@@ -125,6 +125,7 @@ static const struct opt opts[] = {
     {"seed", OPT_U64, MODE_ALL, CFG(seed), 0, 1e15},
     {"dump", OPT_FLAG, MODE_GEN, CFG(dump), 0, 0},
     {"pii", OPT_FLAG, MODE_ALL, CFG(pii), 0, 0},
+    {"pii-all", OPT_FLAG, MODE_ALL, CFG(pii_all), 0, 0},
     {"help", OPT_FLAG, MODE_ALL, CFG(help), 0, 0},
 };
 
@@ -184,9 +185,10 @@ static void usage(FILE *f)
           "  --users N           distinct users the messages come from (default 100000)\n"
           "  --seed N            random seed for the message mix (default 1)\n"
           "  --dump              gen: print one body and exit\n"
-          "  --pii               every message carries a phone, e-mail and resident ID\n"
-          "                      number (identify: traits; others: context.traits), for\n"
-          "                      measuring encryption at rest\n"
+          "  --pii               identify traits carry a resident ID number beside their\n"
+          "                      phone and e-mail (for measuring encryption at rest)\n"
+          "  --pii-all           and every other message carries the three in\n"
+          "                      context.traits (the worst case for encryption)\n"
           "\n"
           "output: one JSON line on stdout:\n"
           "  {\"mode\":..,\"requests\":N,\"ok\":N,\"errors\":N,\"status\":{\"200\":N,..},\n"
@@ -557,6 +559,7 @@ struct gen {
     unsigned conn;
     uint64_t seq; /* sequence number of the next message on this connection */
     bool pii;     /* --pii */
+    bool pii_all; /* --pii-all */
 };
 
 static uint64_t mix64(uint64_t z)
@@ -685,7 +688,7 @@ static void gen_message(struct gen *g, struct buf *b, bool track_only, int64_t s
         put_str(b, cities[(user >> 3) % ARRAY_SIZE(cities)]);
         PUT_LIT(b, "\",\"plan\":\"");
         put_str(b, plans[(user >> 5) % ARRAY_SIZE(plans)]);
-        if (g->pii) {
+        if (g->pii || g->pii_all) {
             PUT_LIT(b, "\",\"idCard\":\"1101051990");
             put_u64_pad(b, user % 100000000, 8);
         }
@@ -693,7 +696,7 @@ static void gen_message(struct gen *g, struct buf *b, bool track_only, int64_t s
     }
 
     PUT_LIT(b, "\"context\":{");
-    if (g->pii && kind != KIND_IDENTIFY) {
+    if (g->pii_all && kind != KIND_IDENTIFY) {
         PUT_LIT(b, "\"traits\":{\"email\":\"");
         put_user_id(b, user);
         PUT_LIT(b, "@example.com\",\"phone\":\"+86138");
@@ -1646,8 +1649,11 @@ static void print_report(const struct config *cfg, const struct run *run, const 
 
 static int run_gen(const struct config *cfg, struct str prefix)
 {
-    struct gen g = {
-        .rng = cfg->seed, .users = (uint32_t)cfg->users, .prefix = prefix, .pii = cfg->pii};
+    struct gen g = {.rng = cfg->seed,
+                    .users = (uint32_t)cfg->users,
+                    .prefix = prefix,
+                    .pii = cfg->pii,
+                    .pii_all = cfg->pii_all};
     struct buf b = {0};
     if (cfg->dump) {
         gen_body(&g, &b, cfg->batch, false);
@@ -1790,7 +1796,8 @@ static int run_load(const struct config *cfg, struct str prefix)
                               .users = (uint32_t)cfg->users,
                               .prefix = prefix,
                               .conn = (unsigned)i,
-                              .pii = cfg->pii};
+                              .pii = cfg->pii,
+                              .pii_all = cfg->pii_all};
         int rc =
             pthread_create(&w->tid, NULL, cfg->mode == MODE_BATCH ? batch_worker : rate_worker, w);
         if (rc) {

@@ -152,6 +152,26 @@ check_match "old data still opens: profile show after the rotations" 'web.user@e
 run "$CUSTOS" audit list --action key.rotate --json
 check_match "rotations are audited" 'key.rotate' "$OUT"
 
+# ---- erasure under encryption: the person's tokens go, their identifiers are suppressed ----
+run "$CUSTOS" profile show --phone 13590871234 --json
+LI=$(printf '%s' "$OUT" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+tokens_before=$("$PY" -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM identifier_tokens").fetchone()[0])' "$CUSTOS_DB")
+run "$CUSTOS" privacy erase --profile "$LI" --yes --json
+check_eq "privacy erase runs on encrypted data" 0 "$RC"
+tokens_after=$("$PY" -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM identifier_tokens").fetchone()[0])' "$CUSTOS_DB")
+check "it deletes the person's identifier tokens" test "$tokens_after" -lt "$tokens_before"
+start_server
+check_match "an identify with the erased (blind-indexed) phone is refused as suppressed" '^400 .*"suppressed"' \
+    "$(post "$WEB" /v1/identify '{"userId":"again","traits":{"phone":"+86 135 9087 1234"}}')"
+stop_server
+run "$CUSTOS" profile show --phone 13590871234
+check_eq "a lookup by the erased phone finds nobody" 1 "$RC"
+
+# ---- a quarantined message replayed: opened, checked again, sealed again ----
+run "$CUSTOS" quarantine replay --json
+check "quarantine replay runs on encrypted data" test "$RC" -le 1
+check "after the replay no phone is in the database in clear" bash -c "! grep -aqF 13911112222 '$CUSTOS_DB'"
+
 # ---- a wrong master key: an error naming the record, no crash ----
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$WORK/other.key"
 chmod 600 "$WORK/other.key"
