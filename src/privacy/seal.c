@@ -324,20 +324,8 @@ static bool seal_spans(const char *raw, size_t len, const struct spans *sp, stru
     return true;
 }
 
-bool seal_message(const char *raw, size_t len, struct textbuf *o)
-{
-    if (!S.on)
-        return false;
-    struct spans sp;
-    sp.n = 0;
-    sp.overflow = false;
-    size_t i = text_json_skip_ws(raw, len, 0);
-    if (i < len && raw[i] == '{')
-        walk(raw, len, i, WALK_MESSAGE, 0, &sp);
-    return seal_spans(raw, len, &sp, o);
-}
-
-bool seal_object(const char *raw, size_t len, struct textbuf *o)
+/* Seals the JSON object raw[0..len) walked as mode into o. */
+static bool seal_top(const char *raw, size_t len, enum walk mode, struct textbuf *o)
 {
     if (!S.on || !raw)
         return false;
@@ -346,8 +334,18 @@ bool seal_object(const char *raw, size_t len, struct textbuf *o)
     sp.overflow = false;
     size_t i = text_json_skip_ws(raw, len, 0);
     if (i < len && raw[i] == '{')
-        walk(raw, len, i, WALK_FIELDS, 1, &sp);
+        walk(raw, len, i, mode, mode == WALK_FIELDS ? 1 : 0, &sp);
     return seal_spans(raw, len, &sp, o);
+}
+
+bool seal_message(const char *raw, size_t len, struct textbuf *o)
+{
+    return seal_top(raw, len, WALK_MESSAGE, o);
+}
+
+bool seal_object(const char *raw, size_t len, struct textbuf *o)
+{
+    return seal_top(raw, len, WALK_FIELDS, o);
 }
 
 bool seal_quarantine(const char *raw, size_t len, struct textbuf *o)
