@@ -494,12 +494,20 @@ static long each_token(const char *text, size_t len, const char *bare_field, str
     return count;
 }
 
+/* A token that does not open stays as it is (it may be a client's text that only looks
+ * like one) and is counted in *ctx. */
 static bool open_fn(const char *field, const char *tok, size_t len, bool quoted, struct textbuf *o,
                     void *ctx)
 {
-    (void)quoted;
-    (void)ctx;
-    return open_token(field, tok, len, o);
+    if (open_token(field, tok, len, o))
+        return true;
+    (*(size_t *)ctx)++;
+    if (quoted)
+        textbuf_put(o, "\"", 1);
+    textbuf_put(o, tok, len);
+    if (quoted)
+        textbuf_put(o, "\"", 1);
+    return true;
 }
 
 int seal_open_text(const char *text, size_t len, const char *bare_field, char **out,
@@ -509,18 +517,15 @@ int seal_open_text(const char *text, size_t len, const char *bare_field, char **
     if (!text || !len || !memmem(text, len, CRYPT_TOKEN_PREFIX, SEAL_TOKEN_PREFIX_LEN))
         return 0;
     struct textbuf o = {0};
-    long n = each_token(text, len, bare_field, &o, open_fn, NULL);
-    if (n < 0 || o.failed) {
+    size_t failed = 0;
+    long n = each_token(text, len, bare_field, &o, open_fn, &failed);
+    if (n <= 0 || o.failed || failed == (size_t)n) {
         textbuf_release(&o);
-        return ERR_INVALID;
-    }
-    if (n == 0) {
-        textbuf_release(&o);
-        return 0;
+        return n > 0 || o.failed ? ERR_INVALID : 0;
     }
     *out = o.p;
     *out_len = o.len;
-    return 0;
+    return failed ? ERR_INVALID : 0;
 }
 
 struct rekey_ctx {
@@ -612,6 +617,8 @@ static int open_walk(cJSON *node, const char *what, struct err *e)
             bool ok = open_token(field, c->valuestring, strlen(c->valuestring), &o) && !o.failed;
             cJSON *v = ok ? cJSON_ParseWithLength(o.p, o.len) : NULL;
             textbuf_release(&o);
+            if (!v && !field_sealed(field, strlen(field)))
+                continue; /* a client's text that looks like a token, in a clear field */
             if (!v)
                 return err_set(e, ERR_INVALID,
                                "%s: the stored %s does not decrypt (another master key, or "

@@ -90,7 +90,8 @@ int seal_open_value(const char *field, const char *token, char *out, size_t cap,
 
 /* Stored text (JSON holding tokens, or one bare token of bare_field, "quarantine" when
  * NULL) in clear: *out malloc'd (NULL when text holds no token). ERR_INVALID when a
- * token does not open. */
+ * token does not open: it is left as it is, and *out still holds the others opened
+ * (NULL when none did). */
 int seal_open_text(const char *text, size_t len, const char *bare_field, char **out,
                    size_t *out_len);
 

@@ -552,8 +552,8 @@ struct store_options {
  * tokens back in clear: text[0..len) in (a text that is one token: of bare_field, the
  * value's JSON text out); *out malloc'd (NULL: no token, use text),
  * ERR_INVALID when a token does not open. The readers of events' raw, quarantined
- * bodies and records' identifiers, traits and fields apply it; a row whose tokens do
- * not open is given as stored, with a warning naming it. NULL uninstalls. */
+ * bodies and records' identifiers, traits and fields apply it; tokens that do not
+ * open stay as stored, with a warning naming the row. NULL uninstalls. */
 typedef int (*store_unseal_fn)(const char *text, size_t len, const char *bare_field, char **out,
                                size_t *out_len);
 void store_set_unseal(store_unseal_fn fn);

@@ -306,14 +306,10 @@ const char *store_sqlite_clear_text(sqlite3_stmt *q, int i, size_t *len, char **
     if (!fn || !t)
         return t;
     size_t out_len = 0;
-    if (fn(t, n, NULL, tmp, &out_len)) {
-        /* never the value: only where it is */
-        log_warn("%s %lld: a stored token does not decrypt (another master key, or damaged); "
-                 "the row is read as stored",
+    if (fn(t, n, NULL, tmp, &out_len)) /* never the value: only where it is */
+        log_warn("%s %lld: a stored token does not decrypt (another master key, damage, or a "
+                 "client's text that looks like one); it is read as stored",
                  table, (long long)sqlite3_column_int64(q, 0));
-        *tmp = NULL;
-        return t;
-    }
     if (!*tmp)
         return t;
     if (len)
@@ -382,7 +378,8 @@ cJSON *store_sqlite_row_json(sqlite3_stmt *q)
                 clear = NULL;
             } else if (fn && t && (t[0] == '{' || t[0] == '[')) {
                 size_t cl = 0;
-                if (fn(t, strlen(t), NULL, &clear, &cl) == 0 && clear)
+                fn(t, strlen(t), NULL, &clear, &cl); /* tokens that do not open stay */
+                if (clear)
                     t = clear; /* JSON holding tokens, in clear */
             }
             /* JSON columns (identifiers, traits, raw) are nested as JSON */

@@ -165,6 +165,15 @@ check_match "old data still opens: profile show after the rotations" 'web.user@e
 run "$CUSTOS" audit list --action key.rotate --json
 check_match "rotations are audited" 'key.rotate' "$OUT"
 
+# ---- a client's text that looks like a token, in a clear field, is only data ----
+start_server --resolve-incremental off
+post "$WEB" /v1/identify '{"userId":"L-1","traits":{"phone":"13822223333","city":"enc:v1:1:AAAA"}}' >/dev/null
+stop_server
+"$CUSTOS" resolve >/dev/null 2>&1
+run "$CUSTOS" profile show --phone 13822223333 --json
+check_eq "a look-alike token in a clear field does not break the profile view" 0 "$RC"
+check_match "it is shown as sent" '"enc:v1:1:AAAA"' "$OUT"
+
 # ---- erasure under encryption: the person's tokens go, their identifiers are suppressed ----
 run "$CUSTOS" profile show --phone 13590871234 --json
 LI=$(printf '%s' "$OUT" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["id"])')
