@@ -94,6 +94,7 @@ struct config {
     uint64_t users;
     uint64_t seed;
     bool dump;
+    bool pii, pii_all;
     bool help;
 };
 
@@ -123,6 +124,8 @@ static const struct opt opts[] = {
     {"users", OPT_U64, MODE_ALL, CFG(users), 1, 1e9},
     {"seed", OPT_U64, MODE_ALL, CFG(seed), 0, 1e15},
     {"dump", OPT_FLAG, MODE_GEN, CFG(dump), 0, 0},
+    {"pii", OPT_FLAG, MODE_ALL, CFG(pii), 0, 0},
+    {"pii-all", OPT_FLAG, MODE_ALL, CFG(pii_all), 0, 0},
     {"help", OPT_FLAG, MODE_ALL, CFG(help), 0, 0},
 };
 
@@ -182,6 +185,10 @@ static void usage(FILE *f)
           "  --users N           distinct users the messages come from (default 100000)\n"
           "  --seed N            random seed for the message mix (default 1)\n"
           "  --dump              gen: print one body and exit\n"
+          "  --pii               identify traits carry a resident ID number beside their\n"
+          "                      phone and e-mail (for measuring encryption at rest)\n"
+          "  --pii-all           and every other message carries the three in\n"
+          "                      context.traits (the worst case for encryption)\n"
           "\n"
           "output: one JSON line on stdout:\n"
           "  {\"mode\":..,\"requests\":N,\"ok\":N,\"errors\":N,\"status\":{\"200\":N,..},\n"
@@ -551,6 +558,8 @@ struct gen {
     struct str prefix;
     unsigned conn;
     uint64_t seq; /* sequence number of the next message on this connection */
+    bool pii;     /* --pii */
+    bool pii_all; /* --pii-all */
 };
 
 static uint64_t mix64(uint64_t z)
@@ -679,10 +688,24 @@ static void gen_message(struct gen *g, struct buf *b, bool track_only, int64_t s
         put_str(b, cities[(user >> 3) % ARRAY_SIZE(cities)]);
         PUT_LIT(b, "\",\"plan\":\"");
         put_str(b, plans[(user >> 5) % ARRAY_SIZE(plans)]);
+        if (g->pii || g->pii_all) {
+            PUT_LIT(b, "\",\"idCard\":\"1101051990");
+            put_u64_pad(b, user % 100000000, 8);
+        }
         PUT_LIT(b, "\"},");
     }
 
-    PUT_LIT(b, "\"context\":{\"ip\":\"");
+    PUT_LIT(b, "\"context\":{");
+    if (g->pii_all && kind != KIND_IDENTIFY) {
+        PUT_LIT(b, "\"traits\":{\"email\":\"");
+        put_user_id(b, user);
+        PUT_LIT(b, "@example.com\",\"phone\":\"+86138");
+        put_u64_pad(b, user % 100000000, 8);
+        PUT_LIT(b, "\",\"idCard\":\"1101051990");
+        put_u64_pad(b, user % 100000000, 8);
+        PUT_LIT(b, "\"},");
+    }
+    PUT_LIT(b, "\"ip\":\"");
     if (user & 1)
         PUT_LIT(b, "203.0.113.");
     else
@@ -1626,7 +1649,11 @@ static void print_report(const struct config *cfg, const struct run *run, const 
 
 static int run_gen(const struct config *cfg, struct str prefix)
 {
-    struct gen g = {.rng = cfg->seed, .users = (uint32_t)cfg->users, .prefix = prefix};
+    struct gen g = {.rng = cfg->seed,
+                    .users = (uint32_t)cfg->users,
+                    .prefix = prefix,
+                    .pii = cfg->pii,
+                    .pii_all = cfg->pii_all};
     struct buf b = {0};
     if (cfg->dump) {
         gen_body(&g, &b, cfg->batch, false);
@@ -1768,7 +1795,9 @@ static int run_load(const struct config *cfg, struct str prefix)
         w->gen = (struct gen){.rng = mix64(cfg->seed * 1000003 + i),
                               .users = (uint32_t)cfg->users,
                               .prefix = prefix,
-                              .conn = (unsigned)i};
+                              .conn = (unsigned)i,
+                              .pii = cfg->pii,
+                              .pii_all = cfg->pii_all};
         int rc =
             pthread_create(&w->tid, NULL, cfg->mode == MODE_BATCH ? batch_worker : rate_worker, w);
         if (rc) {

@@ -63,6 +63,10 @@ bool cli_progress_wanted(void);
 /* Opens the configured store (cfg.db) read-write, printing the reason on failure. */
 int cli_open_store(struct store **st);
 
+/* With encryption on, loads the keys for st (privacy/seal.h); without a usable master
+ * key prints why (never the key) and returns EXIT_USAGE (the caller closes st). */
+int cli_start_encryption(struct store *st);
+
 /* Ends an audited act begun with st->ops->begin: when rc is 0, appends the audit
  * entry (actor "cli") and commits both, then moves the audit head; otherwise, or if
  * that fails, rolls back. Returns rc or the failure, with the reason in e. */

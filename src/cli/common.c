@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "privacy/seal.h"
 #include "core/config.h"
 #include "core/text.h"
 
@@ -85,6 +86,21 @@ int cli_open_store(struct store **st)
     struct store_options opt = {.synchronous_full = strcmp(cfg.synchronous, "full") == 0};
     if (store_open(cfg.db, &opt, st, &e))
         return cli_fail("%s", e.msg);
+    int rc = cli_start_encryption(*st);
+    if (rc) {
+        store_close(*st);
+        *st = NULL;
+    }
+    return rc;
+}
+
+int cli_start_encryption(struct store *st)
+{
+    struct err e = {0};
+    if (seal_start(st, &e)) {
+        fprintf(stderr, "custos: %s\n", e.msg);
+        return EXIT_USAGE;
+    }
     return 0;
 }
 

@@ -68,6 +68,14 @@ int cmd_import(int argc, char **argv)
     struct import_resolve res = {0};
     bool resolving = !no_resolve && strcmp(cfg.resolve_incremental, "on") == 0;
     uint64_t start = time_mono_ns();
+    struct store *kst = NULL; /* with encryption on, the keys before a value is read */
+    if ((rc = cli_open_store(&kst))) {
+        fclose(rejects);
+        remove(rejects_path);
+        mapping_free(m);
+        return rc;
+    }
+    store_close(kst);
     rc = importer_new(cfg.db, source, m, rejects, !quiet && cli_progress_wanted(), &im, &e);
     if (!rc && resolving) {
         struct store_options sopt = {.synchronous_full = false};

@@ -1,11 +1,16 @@
 /* keys.c - `custos keys add|list|revoke|budget`: API keys of the read API and their
- * privacy budgets (privacy/dp.h). */
+ * privacy budgets (privacy/dp.h); `custos keys rotate`: a new data-key version for
+ * encryption at rest. */
+#include <cJSON.h>
+#include <unistd.h>
+
 #include "cli/cli.h"
 #include "core/config.h"
 #include "core/timeutil.h"
 #include "http/api_key.h"
 #include "privacy/audit.h"
 #include "privacy/dp.h"
+#include "privacy/seal.h"
 
 static int keys_add(int argc, char **argv)
 {
@@ -205,6 +210,144 @@ static int keys_budget(int argc, char **argv)
     return EXIT_OK;
 }
 
+#define ROTATE_BATCH  500 /* rows re-encrypted per transaction: short, so serve keeps writing */
+#define ROTATE_WAIT_S 2   /* serve reads the version every second: new tokens follow it */
+
+struct rekeyed {
+    int64_t id;
+    char *text;
+    size_t len;
+};
+
+struct rotate_batch {
+    struct rekeyed v[ROTATE_BATCH];
+    size_t n;
+    int64_t last;
+    size_t tokens;
+    int rc;
+};
+
+static int rotate_row(int64_t id, const char *text, size_t len, const char *field, void *ctx)
+{
+    struct rotate_batch *b = ctx;
+    b->last = id;
+    char *out = NULL;
+    size_t out_len = 0, tokens = 0;
+    if (seal_rekey_text(text, len, field, &out, &out_len, &tokens)) {
+        b->rc = ERR_INVALID;
+        return ERR_INVALID;
+    }
+    if (out) {
+        b->v[b->n++] = (struct rekeyed){id, out, out_len};
+        b->tokens += tokens;
+    }
+    return 0;
+}
+
+/* Re-encrypts one sealed column in batches of short transactions; adds the tokens
+ * changed to *tokens. */
+static int rotate_column(struct store *st, const char *what, bool progress, uint64_t *tokens,
+                         struct err *e)
+{
+    int64_t after = 0;
+    for (;;) {
+        struct rotate_batch *b = calloc(1, sizeof(*b));
+        if (!b)
+            return err_set(e, ERR_NOMEM, "out of memory");
+        int rc = st->ops->sealed_scan(st, what, after, ROTATE_BATCH, rotate_row, b, e);
+        if (b->rc)
+            rc = err_set(e, ERR_INVALID,
+                         "%s row %" PRId64 ": a stored token does not decrypt with this master "
+                         "key (another key, or damaged)",
+                         what, b->last);
+        bool done = b->last == 0 || b->last == after;
+        after = b->last;
+        if (!rc && b->n && !(rc = st->ops->begin(st, e))) {
+            for (size_t i = 0; i < b->n && !rc; i++)
+                rc = st->ops->sealed_update(st, what, b->v[i].id, b->v[i].text, b->v[i].len, e);
+            rc = rc ? rc : st->ops->commit(st, e);
+            if (rc)
+                st->ops->rollback(st);
+        }
+        if (!rc)
+            *tokens += b->tokens;
+        for (size_t i = 0; i < b->n; i++)
+            free(b->v[i].text);
+        free(b);
+        if (progress)
+            fprintf(stderr, "\rkeys rotate: %s up to row %" PRId64 ", %" PRIu64 " tokens   ", what,
+                    after, *tokens);
+        if (rc || done)
+            return rc;
+    }
+}
+
+static int keys_rotate(int argc, char **argv)
+{
+    bool json = false;
+    size_t npos;
+    const struct cli_opt opts[] = {{"json", NULL, &json}};
+    int rc = cli_parse("keys", argc, argv, opts, ARRAY_SIZE(opts), NULL, 0, &npos);
+    if (rc)
+        return rc;
+    struct store *st;
+    if ((rc = cli_open_store(&st)))
+        return rc;
+    if (!seal_on()) {
+        store_close(st);
+        return cli_usage("keys", "rotate re-encrypts stored values: encryption is off (set "
+                                 "encryption and master-key-file)");
+    }
+    struct err e = {0};
+    unsigned from = seal_version(), to = from + 1;
+    char detail[96];
+    snprintf(detail, sizeof(detail), "{\"from_version\":%u,\"to_version\":%u}", from, to);
+    rc = st->ops->begin(st, &e);
+    if (!rc)
+        rc = st->ops->privacy_state_set(st, "data-key-version", (int64_t)to, &e);
+    rc = cli_audited(st, rc, AUDIT_KEY_ROTATE, "data-key", detail, &e);
+    if (rc) {
+        store_close(st);
+        return cli_fail("%s", e.msg);
+    }
+    seal_set_version(to);
+    bool progress = cli_progress_wanted();
+    if (progress)
+        fprintf(stderr,
+                "keys rotate: data-key version %u is current; waiting %d s for running "
+                "servers to follow\n",
+                ROTATE_WAIT_S, (int)ROTATE_WAIT_S);
+    sleep(ROTATE_WAIT_S);
+    static const char *const columns[] = {"events.raw",          "quarantine.raw",
+                                          "records.identifiers", "records.traits",
+                                          "records.fields",      "identifier_tokens.token"};
+    uint64_t total = 0, pass_tokens = 0;
+    int passes = 0;
+    /* Passes until one changes nothing: what a server wrote under the old version
+     * before it followed is caught by the next pass. */
+    do {
+        pass_tokens = 0;
+        for (size_t i = 0; i < ARRAY_SIZE(columns) && !rc; i++)
+            rc = rotate_column(st, columns[i], progress, &pass_tokens, &e);
+        total += pass_tokens;
+        passes++;
+    } while (!rc && pass_tokens > 0 && passes < 10);
+    store_close(st);
+    if (progress)
+        fputc('\n', stderr);
+    if (rc)
+        return cli_fail("%s (version %u is current; run custos keys rotate again to finish)", e.msg,
+                        to);
+    if (json)
+        printf("{\"version\":%u,\"previous\":%u,\"tokens\":%" PRIu64 ",\"passes\":%d}\n", to, from,
+               total, passes);
+    else
+        printf("data-key version %u is current: %" PRIu64
+               " tokens re-encrypted from older versions in %d passes\n",
+               to, total, passes);
+    return EXIT_OK;
+}
+
 int cmd_keys(int argc, char **argv)
 {
     if (argc < 2)
@@ -218,4 +361,7 @@ int cmd_keys(int argc, char **argv)
     if (strcmp(argv[1], "budget") == 0)
         return keys_budget(argc - 1, argv + 1);
     return cli_usage("keys", "unknown action \"%s\": say add, list, revoke or budget", argv[1]);
+    if (strcmp(argv[1], "rotate") == 0)
+        return keys_rotate(argc - 1, argv + 1);
+    return cli_usage("keys", "unknown action \"%s\": say add, list, revoke or rotate", argv[1]);
 }

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "privacy/seal.h"
 #include "privacy/policy.h"
 #include "core/config.h"
 #include "core/timeutil.h"
@@ -231,7 +232,8 @@ int cmd_profile(int argc, char **argv)
         return rc;
     if (value) {
         char norm[IDGRAPH_VALUE_MAX + 1];
-        if (resolve_standardize(type, value, strlen(value), norm, sizeof(norm))) {
+        if (resolve_standardize(type, value, strlen(value), norm, sizeof(norm)) ||
+            seal_identifier(type, norm, norm, sizeof(norm), NULL)) { /* as stored */
             store_close(st);
             return cli_fail("\"%s\" is not a valid %s", value, type);
         }
@@ -242,6 +244,11 @@ int cmd_profile(int argc, char **argv)
     void *view = NULL;
     if (!rc)
         rc = st->ops->profile_view(st, id, PROFILE_RECENT_EVENTS, &view, &e);
+    if (!rc) {
+        char what[40];
+        snprintf(what, sizeof(what), "profile %" PRId64, id);
+        rc = seal_open_json(view, what, &e); /* a token left: it did not decrypt */
+    }
     if (!rc) { /* the role's masks, and the audit of a clear read (privacy/policy.h) */
         char subject[32];
         snprintf(subject, sizeof(subject), "profile:%.0f",

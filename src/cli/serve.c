@@ -17,10 +17,12 @@
 #include "privacy/consent_api.h"
 #include "privacy/dsr.h"
 #include "privacy/retention.h"
+#include "privacy/seal.h"
 
 /* Every route of every module, with room to spare: a full table drops routes. */
 #define SERVE_MAX_ROUTES 48
 #define SERVE_PEM_MAX    (1 << 20) /* a certificate chain or key file: 1 MB at most */
+#define SERVE_KEY_POLL_S 1         /* seconds between reads of the data-key version */
 
 static struct collect collector;
 static struct resolve_worker *resolver; /* NULL with resolve-incremental = off */
@@ -167,6 +169,14 @@ int cmd_serve(int argc, char **argv)
         free(tls_key);
         return cli_fail("%s", e.msg);
     }
+    if ((rc = cli_start_encryption(st))) { /* before anything reads or writes values */
+        store_close(st);
+        source_cache_free(collector.sources);
+        idgraph_rules_release(&rules);
+        free(tls_cert);
+        free(tls_key);
+        return rc;
+    }
     if (profile_api_new(cfg.db, &profiles, &e)) {
         store_close(st);
         source_cache_free(collector.sources);
@@ -267,7 +277,21 @@ int cmd_serve(int argc, char **argv)
     }
 
     int sig = 0;
-    sigwait(&stop, &sig);
+    if (seal_on()) {
+        /* `custos keys rotate` may move the data-key version: new tokens follow it within
+         * SERVE_KEY_POLL_S seconds (the rotation waits that long before re-encrypting). */
+        struct store *kst = NULL;
+        struct store_options kopt = {.read_only = true};
+        if (store_open(cfg.db, &kopt, &kst, &e))
+            log_warn("serve: the data-key version will not be followed: %s", e.msg);
+        struct timespec poll = {SERVE_KEY_POLL_S, 0};
+        while ((sig = sigtimedwait(&stop, NULL, &poll)) < 0)
+            if (kst && seal_refresh(kst, &e))
+                log_warn("serve: reading the data-key version: %s", e.msg);
+        store_close(kst);
+    } else {
+        sigwait(&stop, &sig);
+    }
     log_info("serve: %s received: finishing requests in progress",
              sig == SIGTERM ? "SIGTERM" : "SIGINT");
     rc = EXIT_OK;

@@ -142,6 +142,14 @@ static const struct setting settings[] = {
      "the time zone of analytics' days, weeks, months and quarters (kpi, cohort) and of "
      "dates given without one (--as-of, --from, --to): UTC or an offset such as +08:00 "
      "(China Standard Time, which has no daylight saving time)"},
+    /* privacy, encryption at rest (docs/privacy.md, "Encryption at rest") */
+    {"encryption", SET_ENUM, S(encryption), "off", 0, 0, "off|core-sensitive|sensitive", false,
+     "which classes of fields are stored encrypted (libsodium AEAD) and matched through keyed "
+     "blind indexes: core-sensitive, or sensitive and core-sensitive; off by default because "
+     "it needs a master key that must be kept (and backed up) apart from the database"},
+    {"master-key-file", SET_STRING, S(master_key_file), "", 0, 0, NULL, false,
+     "file holding the 32-byte master key (64 hex digits or base64), mode 0600; the "
+     "environment variable CUSTOS_MASTER_KEY (the key itself) overrides it"},
 };
 #undef S
 

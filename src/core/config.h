@@ -49,6 +49,8 @@ struct config {
     long retention_interval;           /* serve: seconds between retention sweeps */
     char *tags;                        /* rule-based tags: "name: expression; ..." */
     long segment_refresh_ms;           /* serve: snapshot and segment refresh period */
+    char *encryption;      /* off | core-sensitive | sensitive: classes encrypted at rest */
+    char *master_key_file; /* 0600 file holding the master key */
 };
 
 /* The settings in force; valid after config_load(). */

@@ -3,10 +3,9 @@
 
 #include "core/textbuf.h"
 
-void textbuf_put(struct textbuf *b, const char *s, size_t n)
+/* Makes room for n more bytes; false (failed set) when out of memory. */
+static bool grow(struct textbuf *b, size_t n)
 {
-    if (b->failed)
-        return;
     if (b->len + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap * 2 : 256;
         while (cap < b->len + n + 1)
@@ -24,11 +23,24 @@ void textbuf_put(struct textbuf *b, const char *s, size_t n)
         }
         if (!p) {
             b->failed = true;
-            return;
+            return false;
         }
         b->p = p;
         b->cap = cap;
     }
+    return true;
+}
+
+void textbuf_reserve(struct textbuf *b, size_t n)
+{
+    if (!b->failed)
+        grow(b, n);
+}
+
+void textbuf_put(struct textbuf *b, const char *s, size_t n)
+{
+    if (b->failed || !grow(b, n))
+        return;
     memcpy(b->p + b->len, s, n);
     b->len += n;
     b->p[b->len] = 0;

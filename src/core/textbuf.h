@@ -16,6 +16,9 @@ struct textbuf {
     bool on_json_heap;
 };
 
+/* Makes room for n more bytes at once (one allocation instead of several doublings). */
+void textbuf_reserve(struct textbuf *b, size_t n);
+
 /* Appends s[0..n). */
 void textbuf_put(struct textbuf *b, const char *s, size_t n);
 

@@ -8,6 +8,7 @@
  * from what is stored, so memory never runs ahead of the store. */
 #include "core/timeutil.h"
 #include "identity/incremental.h"
+#include "privacy/seal.h"
 
 #define INCREMENTAL_STALE        1 /* internal: the stored graph moved under us */
 #define INCREMENTAL_MERGE_REASON "resolve (incremental): a record links identifiers of both"
@@ -321,6 +322,8 @@ static int write_batch(struct incremental *inc, int64_t now, struct incremental_
         if (!rc && vec_push(&inc->touched, into))
             rc = err_set(e, ERR_NOMEM, "out of memory");
     }
+    if (!rc)
+        rc = seal_identifier_flush(st, e); /* clear values of blind-indexed identifiers */
     for (size_t i = inc->nodes_before; i < nodes && !rc; i++) {
         const char *type, *value;
         idgraph_node(g, (int64_t)i, &type, &value);

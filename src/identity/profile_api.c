@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "http/api_key.h"
 #include "identity/profile_api.h"
+#include "privacy/seal.h"
 #include "identity/profile_cache.h"
 #include "identity/resolve.h"
 #include "identity/survivorship.h"
@@ -122,6 +123,11 @@ static void answer_view(struct profile_api *a, const struct api_key_identity *wh
     } else {
         void *view = NULL;
         rc = a->st->ops->profile_view(a->st, id, PROFILE_API_RECENT_EVENTS, &view, &e);
+        if (!rc) {
+            char what[40];
+            snprintf(what, sizeof(what), "profile %" PRId64, id);
+            rc = seal_open_json(view, what, &e); /* a token left: it did not decrypt */
+        }
         if (!rc && survivorship_apply(&a->surv, view))
             rc = err_set(&e, ERR_NOMEM, "out of memory");
         char *text = rc ? NULL : cJSON_PrintUnformatted(view);
@@ -233,7 +239,8 @@ static void handle_lookup(const struct http_request *req, struct http_response *
         goto out;
     }
     char norm[IDGRAPH_VALUE_MAX + 1];
-    if (resolve_standardize(lookups[which].type, value, strlen(value), norm, sizeof(norm))) {
+    if (resolve_standardize(lookups[which].type, value, strlen(value), norm, sizeof(norm)) ||
+        seal_identifier(lookups[which].type, norm, norm, sizeof(norm), NULL)) {
         http_error(res, 400, "invalid_parameter", "%s is not a valid %s", lookups[which].param,
                    lookups[which].type);
         goto out;

@@ -15,6 +15,7 @@
 #include "core/timeutil.h"
 #include "identity/graph.h"
 #include "identity/profile_cache.h"
+#include "privacy/seal.h"
 
 #define KEY_MAX          (32 + 1 + IDGRAPH_VALUE_MAX) /* "type\0value" */
 #define BUILD_TRIES      3           /* builds straddling a commit are redone this many times */
@@ -263,6 +264,10 @@ static int view_render(struct profile_cache *c, struct store *st, int64_t id, st
 {
     void *json = NULL;
     int rc = st->ops->profile_view(st, id, c->recent_events, &json, e);
+    char what[40];
+    snprintf(what, sizeof(what), "profile %" PRId64, id);
+    if (!rc)
+        rc = seal_open_json(json, what, e); /* a token left: it did not decrypt */
     if (!rc && survivorship_apply(&c->surv, json))
         rc = err_set(e, ERR_NOMEM, "out of memory");
     char *text = rc ? NULL : cJSON_PrintUnformatted(json);

@@ -11,6 +11,7 @@
 #include "identity/resolve.h"
 #include "identity/resolve_match.h"
 #include "privacy/dsr.h"
+#include "privacy/seal.h"
 
 #define RESOLVE_PROGRESS_EVERY 100000 /* members between progress lines */
 
@@ -95,6 +96,20 @@ static void count_invalid(struct resolve_stats *s, const char *type)
     s->invalid[i]++;
 }
 
+/* Whether v is one of the comma-separated values of list. */
+static bool in_list(const char *list, const char *v)
+{
+    size_t n = strlen(v);
+    for (const char *p = list; p && *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len == n && memcmp(p, v, n) == 0)
+            return true;
+        p += len + (end != NULL);
+    }
+    return false;
+}
+
 static void add_ident(struct resolver *r, const char *type, const char *value, size_t len)
 {
     if (!value || !len || r->nids == IDGRAPH_RECORD_IDS)
@@ -106,6 +121,15 @@ static void add_ident(struct resolver *r, const char *type, const char *value, s
     }
     if (suppression_has(r->supp, type, out, strlen(out))) {
         r->stats->suppressed++; /* an erased person's: links nothing */
+        return;
+    }
+    /* Encryption at rest: an encrypted type is linked and stored by its blind index,
+     * which the graph's blocked values (identity-blocked, clear) cannot match: they are
+     * skipped here, as the graph skips them. */
+    if (!r->exact && seal_on() && in_list(cfg.identity_blocked, out))
+        return;
+    if (!r->exact && seal_identifier_keep(type, out, out, IDGRAPH_VALUE_MAX + 1)) {
+        count_invalid(r->stats, type);
         return;
     }
     r->ids[r->nids++] = (struct ident){type, out};
@@ -702,7 +726,7 @@ int resolve_full(struct store *st, const struct idgraph_rules *rules,
     if ((rc = st->ops->begin(st, e)))
         goto out;
     in_txn = true;
-    if ((rc = st->ops->identity_clear(st, e)))
+    if ((rc = st->ops->identity_clear(st, e)) || (rc = seal_identifier_flush(st, e)))
         goto out;
     for (size_t i = 0; i < nnodes && !rc; i++) {
         const char *type, *value;

@@ -13,6 +13,7 @@
 #include "ingest/collect.h"
 #include "ingest/sources.h"
 #include "privacy/dsr.h"
+#include "privacy/seal.h"
 
 #define IMPORT_PROGRESS_MS 250             /* between progress lines */
 #define IMPORT_JSONL_CHUNK 10000           /* messages per writer submission: one commit each */
@@ -654,6 +655,19 @@ static uint32_t bt_put(struct batch *b, const char *v)
     return off > UINT32_MAX - 1 ? NO_TEXT : (uint32_t)off;
 }
 
+/* bt_put of a JSON object with encrypted fields' values as tokens (privacy/seal.h). */
+static uint32_t bt_put_sealed(struct batch *b, const char *json)
+{
+    struct textbuf o = {0};
+    if (!json || !seal_object(json, strlen(json), &o))
+        return bt_put(b, json);
+    if (o.failed)
+        b->text.failed = true; /* never the clear value instead */
+    uint32_t off = bt_put(b, o.failed ? "{}" : o.p);
+    textbuf_release(&o);
+    return off;
+}
+
 static int seq_id_set(struct importer *im, uint64_t seq, int64_t id)
 {
     size_t c = (size_t)(seq >> SEQ_CHUNK_BITS);
@@ -896,9 +910,9 @@ static void batch_add(struct batch *bt_, const struct prow *pr, struct importer 
     struct prow *r = &bt_->rows[bt_->n++];
     *r = *pr;
     r->key = bt_put(bt_, key);
-    r->ids = bt_put(bt_, jb_close(&im->ids));
-    r->traits = bt_put(bt_, jb_close(&im->traits));
-    r->fields = bt_put(bt_, jb_close(&im->fields));
+    r->ids = bt_put_sealed(bt_, jb_close(&im->ids));
+    r->traits = bt_put_sealed(bt_, jb_close(&im->traits));
+    r->fields = bt_put_sealed(bt_, jb_close(&im->fields));
     r->order_id = bt_put(bt_, mp->order_id);
     r->currency = bt_put(bt_, mp->currency);
     r->status = bt_put(bt_, mp->status);

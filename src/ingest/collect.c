@@ -8,6 +8,7 @@
 #include "ingest/collect.h"
 #include "ingest/message.h"
 #include "privacy/dsr.h"
+#include "privacy/seal.h"
 
 #define WRITE_KEY_MAX 256 /* bytes of a write key in a request */
 
@@ -129,6 +130,12 @@ static void add_quarantine(struct collect_batch *w, const struct message_info *i
         q->reasons = "[]";
     q->raw = raw;
     q->raw_len = raw_len;
+    struct textbuf o = {.on_json_heap = true}; /* on the request's arena */
+    if (seal_quarantine(raw, raw_len, &o)) {
+        /* encryption at rest: protected values only as tokens, or nothing of them */
+        q->raw = o.failed ? "{}" : o.p;
+        q->raw_len = o.failed ? 2 : o.len;
+    }
 }
 
 /* Turns one parsed message, received as raw[0..raw_len), into an event or a
@@ -190,6 +197,14 @@ static int build_record(struct collect_batch *w, cJSON *msg, const char *raw, si
         add_quarantine(w, info, reasons, raw, raw_len);
         return 0;
     }
+    struct textbuf sealed = {.on_json_heap = true}; /* on the request's arena */
+    if (seal_message(raw, raw_len, &sealed)) {
+        /* encryption at rest: only a message carrying a protected value is rewritten */
+        if (sealed.failed)
+            return ERR_NOMEM;
+        raw = sealed.p;
+        raw_len = sealed.len;
+    }
     struct record *r = &w->recs[w->n++];
     memset(r, 0, sizeof(*r));
     r->kind = RECORD_EVENT;
@@ -242,6 +257,11 @@ static void quarantine_body(struct collect *c, const struct source_entry *src,
         .raw = req->body ? req->body : "",
         .raw_len = req->body_len,
     };
+    struct textbuf sealed = {.on_json_heap = true};
+    if (req->body_len && seal_quarantine(req->body, req->body_len, &sealed)) {
+        r.row.quarantine.raw = sealed.failed ? "" : sealed.p; /* never in clear */
+        r.row.quarantine.raw_len = sealed.failed ? 0 : sealed.len;
+    }
     struct err e = {0};
     if (writer_submit(c->writer, &r, 1, &e))
         log_warn("collect: could not keep a rejected body in quarantine: %s", e.msg);

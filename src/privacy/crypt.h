@@ -6,9 +6,8 @@
  * The key is the per-database secret "blind-index" (table privacy_secrets, made on
  * first use), so indexes are comparable within one database only.
  *
- * Value encryption primitives follow (master key, derived keys, "enc:v1:" tokens).
- * They are tested but NOT wired into storage yet: encryption at rest is not built
- * (docs/privacy.md). */
+ * Value encryption primitives follow (master key, derived keys, "enc:v1:" tokens);
+ * encryption at rest uses them through privacy/seal.h. */
 #ifndef CUSTOS_PRIVACY_CRYPT_H
 #define CUSTOS_PRIVACY_CRYPT_H
 
@@ -25,7 +24,7 @@ int crypt_blind_key(struct store *st, unsigned char key[CRYPT_KEY_BYTES], struct
 void crypt_blind_index(const unsigned char key[CRYPT_KEY_BYTES], const char *type,
                        const char *value, size_t len, unsigned char out[CRYPT_INDEX_BYTES]);
 
-/* ---- value encryption (not wired into storage yet) ---- */
+/* ---- value encryption (privacy/seal.h wires it into storage) ---- */
 
 #define CRYPT_TOKEN_PREFIX "enc:v1:"
 #define CRYPT_TOKEN_MAX    4096 /* bytes of a token: values longer than ~3 KB are refused */

@@ -9,6 +9,7 @@
 #include "privacy/crypt.h"
 #include "privacy/audit.h"
 #include "privacy/dsr.h"
+#include "privacy/seal.h"
 
 #define DSR_VALUE_MAX 512 /* bytes of a standardized identifier checked; longer ones never link */
 
@@ -249,9 +250,17 @@ struct person {
 
 static int add_identifier(int64_t id, const char *type, const char *value, void *ctx)
 {
-    (void)id;
     struct person *p = ctx;
     unsigned char h[CRYPT_INDEX_BYTES];
+    char clear[IDGRAPH_VALUE_MAX + 1];
+    struct err e = {0};
+    if (crypt_is_token(value)) { /* encryption at rest: the value the person gave */
+        if (seal_open_value(type, value, clear, sizeof(clear), "identifier", &e)) {
+            log_warn("privacy: identifier %" PRId64 ": %s", id, e.msg);
+            return 0;
+        }
+        value = clear;
+    }
     crypt_blind_index(p->target->key, type, value, strlen(value), h);
     if (set_add(&p->target->set, h))
         return ERR_NOMEM;
@@ -376,6 +385,10 @@ int dsr_export(struct store *st, int64_t profile_id, const char *actor, cJSON **
     if ((rc = person_load(st, live, &p, e)))
         goto out;
     if ((rc = st->ops->privacy_export(st, live, &json, e)))
+        goto out;
+    char what[40];
+    snprintf(what, sizeof(what), "profile %" PRId64, live);
+    if ((rc = seal_open_json(json, what, e))) /* a token left: it did not decrypt */
         goto out;
     cJSON *v = json;
     if (live != profile_id)

@@ -116,6 +116,10 @@ typedef int (*store_id_cb)(int64_t id, void *ctx);
 /* A stored identifier with the profile it belongs to (incremental resolution). */
 typedef int (*store_identifier_profile_cb)(int64_t id, const char *type, const char *value,
                                            int64_t profile_id, void *ctx);
+/* A row of a sealed column (encryption at rest): its id, text and the field of a bare
+ * token (NULL when the text is JSON holding tokens under member names). */
+typedef int (*store_sealed_cb)(int64_t id, const char *text, size_t len, const char *field,
+                               void *ctx);
 /* A live profile with its counts of identifiers and members. */
 typedef int (*store_profile_counts_cb)(int64_t id, int64_t identifiers, int64_t members, void *ctx);
 
@@ -481,7 +485,8 @@ struct store_ops {
     int (*suppression_count)(struct store *st, int64_t *n, struct err *e);
     /* profile_family follows merge redirects from profile_id to the profile in force
      * (*live; ERR_NOTFOUND if none) and calls cb for it and for every id merged into
-     * it, directly or not. profile_identifiers gives the identifiers of a profile. */
+     * it, directly or not. profile_identifiers gives the identifiers of a profile
+     * (a blind-indexed one by its token: privacy/seal.h opens it). */
     int (*profile_family)(struct store *st, int64_t profile_id, int64_t *live, store_id_cb cb,
                           void *ctx, struct err *e);
     int (*profile_identifiers)(struct store *st, int64_t profile_id, store_identifier_cb cb,
@@ -525,6 +530,19 @@ struct store_ops {
      * category. */
     int (*retention_sweep)(struct store *st, const char *category, int64_t cutoff, bool dry_run,
                            int64_t *n, struct err *e);
+    /* Encryption at rest (migration 0012; privacy/seal.h). identifier_token_put keeps
+     * the token of a blind-indexed identifier value (kept already: no error, no change).
+     * sealed_scan gives the rows of one sealed column that hold a token, after after_id,
+     * at most limit, in id order, with the field of a bare token (the identifier type;
+     * NULL elsewhere): what is "events.raw", "quarantine.raw", "records.identifiers",
+     * "records.traits", "records.fields" or "identifier_tokens.token" (ERR_INVALID
+     * otherwise); sealed_update rewrites one row's column. */
+    int (*identifier_token_put)(struct store *st, const char *value, const char *type,
+                                const char *token, struct err *e);
+    int (*sealed_scan)(struct store *st, const char *what, int64_t after_id, int64_t limit,
+                       store_sealed_cb cb, void *ctx, struct err *e);
+    int (*sealed_update)(struct store *st, const char *what, int64_t id, const char *text,
+                         size_t len, struct err *e);
 };
 
 struct store {
@@ -538,6 +556,16 @@ struct store_options {
      * commit never waits for a checkpoint (for the ingestion writer). */
     bool background_checkpoint;
 };
+
+/* Encryption at rest (privacy/seal.h) installs fn to give stored text that holds
+ * tokens back in clear: text[0..len) in (a text that is one token: of bare_field, the
+ * value's JSON text out); *out malloc'd (NULL: no token, use text),
+ * ERR_INVALID when a token does not open. The readers of events' raw, quarantined
+ * bodies and records' identifiers, traits and fields apply it; tokens that do not
+ * open stay as stored, with a warning naming the row. NULL uninstalls. */
+typedef int (*store_unseal_fn)(const char *text, size_t len, const char *bare_field, char **out,
+                               size_t *out_len);
+void store_set_unseal(store_unseal_fn fn);
 
 /* Opens the store at location (a SQLite file path), creating it and applying any
  * pending migrations. The caller frees it with store_close. Returns 0, or ERR_STORE /

@@ -6,7 +6,9 @@
 #include <cJSON.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 
+#include "core/log.h"
 #include "store/store.h"
 #include "store/store_sqlite_privacy.h"
 
@@ -286,6 +288,57 @@ static const char *col_text(sqlite3_stmt *q, int i)
     return (const char *)sqlite3_column_text(q, i);
 }
 
+static _Atomic(store_unseal_fn) unseal_fn;
+
+void store_set_unseal(store_unseal_fn fn)
+{
+    atomic_store(&unseal_fn, fn);
+}
+
+const char *store_sqlite_clear_text(sqlite3_stmt *q, int i, size_t *len, char **tmp,
+                                    const char *table)
+{
+    const char *t = (const char *)sqlite3_column_blob(q, i);
+    size_t n = (size_t)sqlite3_column_bytes(q, i);
+    if (len)
+        *len = n;
+    store_unseal_fn fn = atomic_load(&unseal_fn);
+    if (!fn || !t)
+        return t;
+    size_t out_len = 0;
+    if (fn(t, n, NULL, tmp, &out_len)) /* never the value: only where it is */
+        log_warn("%s %lld: a stored token does not decrypt (another master key, damage, or a "
+                 "client's text that looks like one); it is read as stored",
+                 table, (long long)sqlite3_column_int64(q, 0));
+    if (!*tmp)
+        return t;
+    if (len)
+        *len = out_len;
+    return *tmp;
+}
+
+/* A scalar that SQL took out of stored JSON (json_extract): a token of field (a member
+ * name, or a dotted path whose last part is one) opened to its string; t itself
+ * otherwise, or when it does not open. *tmp is freed by the caller. */
+static const char *clear_scalar(const char *t, const char *field, char **tmp)
+{
+    *tmp = NULL;
+    store_unseal_fn fn = atomic_load(&unseal_fn);
+    if (!fn || !t || !field || strncmp(t, "enc:v1:", 7) != 0)
+        return t;
+    const char *dot = strrchr(field, '.');
+    char *json = NULL;
+    size_t n = 0;
+    if (fn(t, strlen(t), dot ? dot + 1 : field, &json, &n) || !json)
+        return t;
+    cJSON *v = cJSON_ParseWithLength(json, n);
+    free(json);
+    if (cJSON_IsString(v)) /* numbers and objects stay tokens: traits read here are text */
+        *tmp = strdup(v->valuestring);
+    cJSON_Delete(v);
+    return *tmp ? *tmp : t;
+}
+
 cJSON *store_sqlite_row_json(sqlite3_stmt *q)
 {
     cJSON *o = cJSON_CreateObject();
@@ -304,11 +357,37 @@ cJSON *store_sqlite_row_json(sqlite3_stmt *q)
         default: {
             const char *t = col_text(q, i);
             cJSON *parsed = NULL;
+            char *clear = NULL;
+            store_unseal_fn fn = atomic_load(&unseal_fn);
+            if (fn && t && strncmp(t, "enc:v1:", 7) == 0) {
+                /* a bare token: an identifier's clear value, its field the row's type */
+                const char *field = NULL;
+                for (int k = 0; k < sqlite3_column_count(q); k++)
+                    if (strcmp(sqlite3_column_name(q, k), "type") == 0)
+                        field = col_text(q, k);
+                size_t cl = 0;
+                if (field && fn(t, strlen(t), field, &clear, &cl) == 0 && clear &&
+                    (parsed = cJSON_ParseWithLength(clear, cl)) && cJSON_IsString(parsed)) {
+                    cJSON_AddItemToObject(o, name, parsed);
+                    free(clear);
+                    break;
+                }
+                cJSON_Delete(parsed);
+                parsed = NULL;
+                free(clear);
+                clear = NULL;
+            } else if (fn && t && (t[0] == '{' || t[0] == '[')) {
+                size_t cl = 0;
+                fn(t, strlen(t), NULL, &clear, &cl); /* tokens that do not open stay */
+                if (clear)
+                    t = clear; /* JSON holding tokens, in clear */
+            }
             /* JSON columns (identifiers, traits, raw) are nested as JSON */
             if (t && (t[0] == '{' || t[0] == '[') && (parsed = cJSON_Parse(t)))
                 cJSON_AddItemToObject(o, name, parsed);
             else
                 cJSON_AddStringToObject(o, name, t ? t : "");
+            free(clear);
         }
         }
     }
@@ -563,10 +642,12 @@ static int event_row_read(sqlite3_stmt *q, const union row_cb *cb, void *ctx)
         .received_at = sqlite3_column_int64(q, 8),
         .sent_at = col_time(q, 9),
         .flags = sqlite3_column_int(q, 10),
-        .raw = col_text(q, 11),
-        .raw_len = (size_t)sqlite3_column_bytes(q, 11),
     };
-    return cb->event(&r, ctx);
+    char *tmp = NULL;
+    r.raw = store_sqlite_clear_text(q, 11, &r.raw_len, &tmp, "event");
+    int rc = cb->event(&r, ctx);
+    free(tmp);
+    return rc;
 }
 
 /* Builds "SELECT cols FROM table WHERE ... ORDER BY id" for a filter. With
@@ -667,11 +748,13 @@ static int quarantine_row_read(sqlite3_stmt *q, const union row_cb *cb, void *ct
         .event = col_text(q, 4),
         .received_at = sqlite3_column_int64(q, 5),
         .reasons = col_text(q, 6),
-        .raw = sqlite3_column_blob(q, 7),
-        .raw_len = (size_t)sqlite3_column_bytes(q, 7),
         .timestamp = col_time(q, 8),
     };
-    return cb->quarantine(&r, ctx);
+    char *tmp = NULL;
+    r.raw = store_sqlite_clear_text(q, 7, &r.raw_len, &tmp, "quarantined message");
+    int rc = cb->quarantine(&r, ctx);
+    free(tmp);
+    return rc;
 }
 
 static int sq_quarantine_scan(struct store *st, const struct event_filter *f,
@@ -1003,10 +1086,14 @@ static int import_row_read(sqlite3_stmt *q, const union row_cb *cb, void *ctx)
         .kind = col_text(q, 2),
         .record_key = col_text(q, 3),
         .time = col_time(q, 4),
-        .identifiers = col_text(q, 5),
-        .traits = col_text(q, 6),
     };
-    return cb->import_row(&r, ctx);
+    char *tmp1 = NULL, *tmp2 = NULL;
+    r.identifiers = store_sqlite_clear_text(q, 5, NULL, &tmp1, "record");
+    r.traits = store_sqlite_clear_text(q, 6, NULL, &tmp2, "record");
+    int rc = cb->import_row(&r, ctx);
+    free(tmp1);
+    free(tmp2);
+    return rc;
 }
 
 static int sq_record_scan(struct store *st, store_import_row_cb cb, void *ctx, struct err *e)
@@ -1557,7 +1644,11 @@ static int sq_analytics_stamp(struct store *st, int64_t *stamp, struct err *e)
 
 static int trait_row(sqlite3_stmt *q, const union row_cb *cb, void *ctx)
 {
-    return cb->trait(sqlite3_column_int64(q, 0), col_str(q, 1), ctx);
+    char *tmp;
+    int rc = cb->trait(sqlite3_column_int64(q, 0),
+                       clear_scalar(col_str(q, 1), col_text(q, 2), &tmp), ctx);
+    free(tmp);
+    return rc;
 }
 
 static int sq_analytics_traits(struct store *st, const char *name, store_trait_cb cb, void *ctx,
@@ -1568,7 +1659,8 @@ static int sq_analytics_traits(struct store *st, const char *name, store_trait_c
               *c == '_'))
             return err_set(e, ERR_INVALID, "a trait's name is letters, digits and _");
     static const char sql[] =
-        "SELECT p, CAST(v AS TEXT) FROM (SELECT pm.profile_id AS p, json_extract(r.traits, '$.' "
+        "SELECT p, CAST(v AS TEXT), ?1 FROM (SELECT pm.profile_id AS p, json_extract(r.traits, "
+        "'$.' "
         "|| ?1) AS v, coalesce(r.time, r.imported_at) AS t, r.id AS id, 0 AS k FROM records r "
         "JOIN profile_members pm ON pm.kind = 1 AND pm.row_id = r.id WHERE r.traits IS NOT NULL "
         "AND json_valid(r.traits) UNION ALL SELECT pm.profile_id, coalesce(json_extract(e.raw, "
@@ -1857,6 +1949,9 @@ static const struct store_ops sqlite_ops = {
     .privacy_state_get = sqp_privacy_state_get,
     .privacy_state_set = sqp_privacy_state_set,
     .retention_sweep = sqp_retention_sweep,
+    .identifier_token_put = sqp_identifier_token_put,
+    .sealed_scan = sqp_sealed_scan,
+    .sealed_update = sqp_sealed_update,
     .analytics_orders = sq_analytics_orders,
     .analytics_events = sq_analytics_events,
     .analytics_stamp = sq_analytics_stamp,
@@ -2060,8 +2155,8 @@ static int sq_profile_view(struct store *st, int64_t profile_id, int recent_even
     static const struct {
         const char *name, *sql;
     } sections[] = {
-        {"identifiers", "SELECT type, value FROM identifiers WHERE profile_id = ?1 ORDER BY "
-                        "type, value"},
+        {"identifiers", "SELECT type, " STORE_IDENT_CLEAR " AS value FROM identifiers WHERE "
+                        "profile_id = ?1 ORDER BY type, value"},
         {"trait_records",
          "SELECT s.name AS source, r.kind, r.record_key, r.file, r.line, r.time, r.imported_at, "
          "r.traits FROM profile_members m JOIN records r ON r.id = m.row_id JOIN sources s ON "
@@ -2173,13 +2268,16 @@ static int quality_source_row(sqlite3_stmt *q, const union row_cb *cb, void *ctx
 
 static int quality_value_row(sqlite3_stmt *q, const union row_cb *cb, void *ctx)
 {
+    char *tmp;
     struct quality_value_row r = {
         .source = col_text(q, 0),
         .origin = col_text(q, 1),
         .field = col_text(q, 2),
-        .value = col_text(q, 3),
+        .value = clear_scalar(col_text(q, 3), col_text(q, 2), &tmp),
     };
-    return cb->quality_value(&r, ctx);
+    int rc = cb->quality_value(&r, ctx);
+    free(tmp);
+    return rc;
 }
 
 static int sq_quality_sources(struct store *st, store_quality_source_cb cb, void *ctx,

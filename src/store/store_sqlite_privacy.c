@@ -191,7 +191,9 @@ int sqp_profile_identifiers(struct store *st, int64_t profile_id, store_identifi
 {
     sqlite3 *db = store_sqlite_db(st);
     sqlite3_stmt *q;
-    int rc = prep(db, "SELECT id, type, value FROM identifiers WHERE profile_id = ?1 ORDER BY id",
+    int rc = prep(db,
+                  "SELECT id, type, " STORE_IDENT_CLEAR " FROM identifiers WHERE profile_id = ?1 "
+                  "ORDER BY id",
                   &q, e);
     if (rc)
         return rc;
@@ -237,8 +239,8 @@ int sqp_privacy_export(struct store *st, int64_t live, void **json, struct err *
     } sections[] = {
         {"profiles", "SELECT id, merged_into, identifiers, members, resolved_at FROM profiles "
                      "WHERE id IN " FAMILY " ORDER BY id"},
-        {"identifiers",
-         "SELECT id, type, value FROM identifiers WHERE profile_id IN " FAMILY " ORDER BY id"},
+        {"identifiers", "SELECT id, type, " STORE_IDENT_CLEAR
+                        " AS value FROM identifiers WHERE profile_id IN " FAMILY " ORDER BY id"},
         {"records", "SELECT r.id, s.name AS source, r.kind, r.record_key, r.file, r.line, r.time, "
                     "r.imported_at, r.identifiers, r.traits, r.fields FROM records r JOIN sources "
                     "s ON s.id = r.source_id WHERE r.id IN " MEMBERS(1) " ORDER BY r.id"},
@@ -295,10 +297,11 @@ static int scan_events(sqlite3 *db, sqlite3_stmt *q, store_event_cb cb, void *ct
             .anonymous_id = col_text(q, 5),
             .message_id = col_text(q, 6),
             .timestamp = sqlite3_column_int64(q, 7),
-            .raw = col_text(q, 8),
-            .raw_len = (size_t)sqlite3_column_bytes(q, 8),
         };
+        char *tmp = NULL;
+        r.raw = store_sqlite_clear_text(q, 8, &r.raw_len, &tmp, "event");
         rc = cb(&r, ctx);
+        free(tmp);
     }
     if (!rc && s != SQLITE_DONE)
         rc = fail(db, e, "read events");
@@ -330,9 +333,11 @@ int sqp_privacy_unresolved(struct store *st, store_event_cb on_event, store_impo
             .source_id = sqlite3_column_int64(q, 1),
             .kind = col_text(q, 2),
             .record_key = col_text(q, 3),
-            .identifiers = col_text(q, 4),
         };
+        char *tmp = NULL;
+        r.identifiers = store_sqlite_clear_text(q, 4, NULL, &tmp, "record");
         rc = on_record(&r, ctx);
+        free(tmp);
     }
     if (!rc && s != SQLITE_DONE)
         rc = fail(db, e, "read records");
@@ -381,6 +386,11 @@ int sqp_privacy_erase(struct store *st, int64_t live, struct erase_counts *n, st
          "DELETE FROM consents WHERE profile_id IN " FAMILY " OR (identifier_type, "
          "identifier_value) IN (SELECT type, value FROM identifiers WHERE profile_id IN " FAMILY
          ")"},
+        /* encryption at rest: the clear values of blind-indexed identifiers (counted
+         * with the derived rows; the identifiers themselves are counted below) */
+        {offsetof(struct erase_counts, derived),
+         "DELETE FROM identifier_tokens WHERE value IN (SELECT value FROM identifiers WHERE "
+         "profile_id IN " FAMILY ")"},
         {offsetof(struct erase_counts, identifiers),
          "UPDATE identifiers SET value = '(erased)#' || id, profile_id = 0 WHERE profile_id IN "
          "" FAMILY},
@@ -626,4 +636,97 @@ int sqp_retention_sweep(struct store *st, const char *category, int64_t cutoff, 
                    "no data category \"%s\" (say events, quarantine, records or "
                    "consents)",
                    category);
+}
+
+/* ---- encryption at rest (migration 0012) ---- */
+
+int sqp_identifier_token_put(struct store *st, const char *value, const char *type,
+                             const char *token, struct err *e)
+{
+    sqlite3 *db = store_sqlite_db(st);
+    sqlite3_stmt *q;
+    int rc =
+        prep(db, "INSERT OR IGNORE INTO identifier_tokens(value, type, token) VALUES (?1, ?2, ?3)",
+             &q, e);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(q, 1, value, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, type, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 3, token, -1, SQLITE_STATIC);
+    if (sqlite3_step(q) != SQLITE_DONE)
+        rc = fail(db, e, "keep an identifier's token");
+    sqlite3_finalize(q);
+    return rc;
+}
+
+/* The sealed columns: table, column, and the column naming a bare token's field. */
+static const struct sealed_column {
+    const char *what, *table, *column, *field;
+} sealed_columns[] = {
+    {"events.raw", "events", "raw", NULL},
+    {"quarantine.raw", "quarantine", "raw", NULL},
+    {"records.identifiers", "records", "identifiers", NULL},
+    {"records.traits", "records", "traits", NULL},
+    {"records.fields", "records", "fields", NULL},
+    {"identifier_tokens.token", "identifier_tokens", "token", "type"},
+};
+
+static const struct sealed_column *sealed_column(const char *what)
+{
+    for (size_t i = 0; i < sizeof(sealed_columns) / sizeof(sealed_columns[0]); i++)
+        if (strcmp(sealed_columns[i].what, what) == 0)
+            return &sealed_columns[i];
+    return NULL;
+}
+
+int sqp_sealed_scan(struct store *st, const char *what, int64_t after_id, int64_t limit,
+                    store_sealed_cb cb, void *ctx, struct err *e)
+{
+    const struct sealed_column *c = sealed_column(what);
+    if (!c)
+        return err_set(e, ERR_INVALID, "no sealed column %s", what);
+    char sql[256];
+    snprintf(sql, sizeof(sql),
+             "SELECT id, %s, %s FROM %s WHERE id > ?1 AND instr(%s, 'enc:v1:') > 0 ORDER BY id "
+             "LIMIT ?2",
+             c->column, c->field ? c->field : "NULL", c->table, c->column);
+    sqlite3 *db = store_sqlite_db(st);
+    sqlite3_stmt *q;
+    int rc = prep(db, sql, &q, e), s = SQLITE_DONE;
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(q, 1, after_id);
+    sqlite3_bind_int64(q, 2, limit);
+    while (!rc && (s = sqlite3_step(q)) == SQLITE_ROW)
+        rc = cb(sqlite3_column_int64(q, 0), (const char *)sqlite3_column_blob(q, 1),
+                (size_t)sqlite3_column_bytes(q, 1), col_text(q, 2), ctx);
+    if (!rc && s != SQLITE_DONE)
+        rc = fail(db, e, "read sealed rows");
+    sqlite3_finalize(q);
+    return rc;
+}
+
+int sqp_sealed_update(struct store *st, const char *what, int64_t id, const char *text, size_t len,
+                      struct err *e)
+{
+    const struct sealed_column *c = sealed_column(what);
+    if (!c)
+        return err_set(e, ERR_INVALID, "no sealed column %s", what);
+    char sql[160];
+    snprintf(sql, sizeof(sql), "UPDATE %s SET %s = ?1 WHERE id = ?2", c->table, c->column);
+    sqlite3 *db = store_sqlite_db(st);
+    sqlite3_stmt *q;
+    int rc = prep(db, sql, &q, e);
+    if (rc)
+        return rc;
+    /* quarantined bodies are BLOBs, everything else TEXT, as written */
+    if (strcmp(c->table, "quarantine") == 0)
+        sqlite3_bind_blob(q, 1, text, (int)len, SQLITE_STATIC);
+    else
+        sqlite3_bind_text(q, 1, text, (int)len, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, id);
+    if (sqlite3_step(q) != SQLITE_DONE)
+        rc = fail(db, e, "rewrite a sealed row");
+    sqlite3_finalize(q);
+    return rc;
 }

@@ -13,6 +13,17 @@ sqlite3 *store_sqlite_db(struct store *st);
 
 /* The current row of q as a JSON object named by its columns: numbers, nulls, text,
  * and text that parses as a JSON object or array nested as JSON (store_sqlite.c). */
+/* Text column i of q (row id in column 0) in clear (store_set_unseal); *tmp, set when
+ * a copy was made, is freed by the caller after using the text. */
+const char *store_sqlite_clear_text(sqlite3_stmt *q, int i, size_t *len, char **tmp,
+                                    const char *table);
+
+/* An identifier's value as the person gave it (standardized): its token (opened by
+ * store_sqlite_row_json) when it is stored by its blind index (migration 0012). */
+#define STORE_IDENT_CLEAR                                                                          \
+    "coalesce((SELECT t.token FROM identifier_tokens t WHERE t.value = identifiers.value), "       \
+    "identifiers.value)"
+
 struct cJSON;
 struct cJSON *store_sqlite_row_json(sqlite3_stmt *q);
 
@@ -37,6 +48,12 @@ int sqp_consent_events(struct store *st, int64_t after_id, store_event_cb cb, vo
                        struct err *e);
 int sqp_privacy_state_get(struct store *st, const char *name, int64_t *v, struct err *e);
 int sqp_privacy_state_set(struct store *st, const char *name, int64_t v, struct err *e);
+int sqp_identifier_token_put(struct store *st, const char *value, const char *type,
+                             const char *token, struct err *e);
+int sqp_sealed_scan(struct store *st, const char *what, int64_t after_id, int64_t limit,
+                    store_sealed_cb cb, void *ctx, struct err *e);
+int sqp_sealed_update(struct store *st, const char *what, int64_t id, const char *text, size_t len,
+                      struct err *e);
 int sqp_retention_sweep(struct store *st, const char *category, int64_t cutoff, bool dry_run,
                         int64_t *n, struct err *e);
 

@@ -152,12 +152,13 @@ static void test_defaults(void **state)
         settings++;
         assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(s, "origin")), "default");
     }
-    assert_int_equal(settings, 39); /* 8 of the collector, 7 of identity resolution, 6 of
+    assert_int_equal(settings, 41); /* 8 of the collector, 7 of identity resolution, 6 of
                                        data quality, 2 of profiles, 8 of privacy access
                                        (classification, tls-cert, tls-key, cli-role,
                                        role-policy, dp-budget, dp-clamp, dp-max-orders), 5 of
                                        consent and retention, 3 of analytics (tags,
-                                       segment-refresh-ms, analytics-time-zone) */
+                                       segment-refresh-ms, analytics-time-zone), 2 of
+                                       encryption at rest */
     assert_string_equal(cfg.consent_default, "denied");
     assert_int_equal(cfg.retention_interval, 3600);
     assert_non_null(strstr(cfg.identity_types, "phone:"));
@@ -488,6 +489,8 @@ static void test_show_json(void **state)
         {"retention", "default", ""},
         {"retention-interval", "default", "3600"},
         {"analytics-time-zone", "default", "UTC"},
+        {"encryption", "default", "off"},
+        {"master-key-file", "default", ""},
     };
     /* + identity-types, identity-blocked, tags, segment-refresh-ms */
     assert_int_equal(cJSON_GetArraySize(o), ARRAY_SIZE(want) + 4);
