@@ -351,7 +351,7 @@ static int keys_rotate(int argc, char **argv)
 int cmd_keys(int argc, char **argv)
 {
     if (argc < 2)
-        return cli_usage("keys", "say add, list, revoke or budget");
+        return cli_usage("keys", "say add, list, revoke, budget or rotate");
     if (strcmp(argv[1], "add") == 0)
         return keys_add(argc - 1, argv + 1);
     if (strcmp(argv[1], "list") == 0)
@@ -360,8 +360,8 @@ int cmd_keys(int argc, char **argv)
         return keys_revoke(argc - 1, argv + 1);
     if (strcmp(argv[1], "budget") == 0)
         return keys_budget(argc - 1, argv + 1);
-    return cli_usage("keys", "unknown action \"%s\": say add, list, revoke or budget", argv[1]);
     if (strcmp(argv[1], "rotate") == 0)
         return keys_rotate(argc - 1, argv + 1);
-    return cli_usage("keys", "unknown action \"%s\": say add, list, revoke or rotate", argv[1]);
+    return cli_usage("keys", "unknown action \"%s\": say add, list, revoke, budget or rotate",
+                     argv[1]);
 }
