@@ -45,7 +45,13 @@ struct incremental {
     struct incremental_stats stats;
     void (*turn_begin)(void *), (*turn_end)(void *); /* incremental_set_turns */
     void *turn_arg;
+    size_t batch_rows; /* incremental_set_batch */
 };
+
+void incremental_set_batch(struct incremental *inc, size_t rows)
+{
+    inc->batch_rows = rows ? rows : INCREMENTAL_BATCH;
+}
 
 void incremental_set_turns(struct incremental *inc, void (*turn_begin)(void *),
                            void (*turn_end)(void *), void *arg)
@@ -118,6 +124,7 @@ int incremental_new(struct store *st, const struct idgraph_rules *rules, struct 
         return err_set(e, ERR_NOMEM, "out of memory");
     inc->st = st;
     inc->rules = rules;
+    inc->batch_rows = INCREMENTAL_BATCH;
     *out = inc;
     return 0;
 }
@@ -369,13 +376,13 @@ static int batch(struct incremental *inc, size_t *n, struct err *e)
     inc->last_event = inc->cur.last_event;
     inc->nodes_before = idgraph_count(inc->g);
     struct incremental_stats d = {0};
-    int rc =
-        st->ops->record_scan_after(st, inc->cur.last_record, INCREMENTAL_BATCH, on_record, inc, e);
+    size_t limit = inc->batch_rows;
+    int rc = st->ops->record_scan_after(st, inc->cur.last_record, limit, on_record, inc, e);
     uint64_t records = inc->nm;
     /* Events once the records are caught up: all pending records, then the events, the
      * order of a full resolution. */
-    struct event_filter f = {.after_id = inc->cur.last_event, .limit = INCREMENTAL_BATCH};
-    if (!rc && records < INCREMENTAL_BATCH)
+    struct event_filter f = {.after_id = inc->cur.last_event, .limit = limit};
+    if (!rc && records < limit)
         rc = st->ops->event_scan(st, &f, on_event, inc, e);
     if (rc == ERR_NOMEM)
         rc = err_set(e, ERR_NOMEM, "out of memory resolving new rows");
@@ -385,6 +392,7 @@ static int batch(struct incremental *inc, size_t *n, struct err *e)
 
     if (inc->turn_begin)
         inc->turn_begin(inc->turn_arg);
+    uint64_t t0 = time_mono_ns();
     struct identity_cursor now_cur;
     if (!(rc = st->ops->begin(st, e)))
         rc = st->ops->identity_cursor_get(st, &now_cur, e);
@@ -401,6 +409,7 @@ static int batch(struct incremental *inc, size_t *n, struct err *e)
         st->ops->rollback(st);
     if (inc->turn_end)
         inc->turn_end(inc->turn_arg);
+    inc->stats.write_ns += time_mono_ns() - t0;
     if (rc)
         return rc;
     inc->cur.last_record = inc->last_record;

@@ -12,6 +12,7 @@ struct resolve_worker {
     pthread_mutex_t lock;
     pthread_cond_t wake; /* CLOCK_MONOTONIC */
     bool woken, stopping;
+    uint64_t commits; /* the writer's commits (resolve_worker_wake) */
     /* Copied under lock after each step, for /metrics. */
     struct incremental_stats stats;
     uint64_t failures;
@@ -29,40 +30,46 @@ static void deadline_in(struct timespec *ts, int64_t ms)
     }
 }
 
+/* Waits at least min_ms whatever happens, then until woken or max_ms. Call locked. */
+static void pause_locked(struct resolve_worker *w, int64_t min_ms, int64_t max_ms)
+{
+    struct timespec until;
+    if (min_ms > 0) {
+        deadline_in(&until, min_ms);
+        while (!w->stopping && pthread_cond_timedwait(&w->wake, &w->lock, &until) != ETIMEDOUT)
+            ;
+    }
+    if (max_ms > min_ms) {
+        deadline_in(&until, max_ms - min_ms);
+        while (!w->stopping && !w->woken)
+            if (pthread_cond_timedwait(&w->wake, &w->lock, &until) == ETIMEDOUT)
+                break;
+    }
+}
+
 static void *worker_main(void *arg)
 {
     struct resolve_worker *w = arg;
-    int64_t wait_ms = 0; /* the first step at once: catch up with what is stored */
+    int64_t min_ms = 0, max_ms = 0; /* the first step at once: catch up with what is stored */
     pthread_mutex_lock(&w->lock);
     for (;;) {
-        if (wait_ms && !w->stopping) {
-            struct timespec until;
-            if (wait_ms == RESOLVE_WORKER_TICK_MS) {
-                /* A short pause first, whatever wakes it: commits gather into one batch. */
-                deadline_in(&until, RESOLVE_WORKER_GAP_MS);
-                while (!w->stopping &&
-                       pthread_cond_timedwait(&w->wake, &w->lock, &until) != ETIMEDOUT)
-                    ;
-                wait_ms -= RESOLVE_WORKER_GAP_MS;
-            }
-            deadline_in(&until, wait_ms);
-            /* After a failure only the timer wakes it: the store is not hammered. */
-            while (!w->stopping && (wait_ms > RESOLVE_WORKER_TICK_MS || !w->woken))
-                if (pthread_cond_timedwait(&w->wake, &w->lock, &until) == ETIMEDOUT)
-                    break;
-        }
+        if (max_ms && !w->stopping)
+            pause_locked(w, min_ms, max_ms);
         bool stop = w->stopping;
         w->woken = false;
+        uint64_t commits = w->commits;
         pthread_mutex_unlock(&w->lock);
 
         struct err e = {0};
         uint64_t n = 0;
+        uint64_t held = w->stats.write_ns;
         /* One batch at a time (the metrics move while a backlog is worked off); all of
          * it when stopping. */
         int rc = incremental_step(w->inc, stop ? 0 : 1, &n, &e);
 
         pthread_mutex_lock(&w->lock);
         incremental_get_stats(w->inc, &w->stats);
+        held = (w->stats.write_ns - held) / 1000000u;
         if (rc) {
             w->failures++;
             if (strcmp(e.msg, w->last_error) != 0)
@@ -73,12 +80,26 @@ static void *worker_main(void *arg)
             log_info("resolve: incremental resolution works again");
             w->last_error[0] = 0;
         }
-        /* A full batch: there may be more at once (a backlog). */
-        wait_ms = rc                       ? RESOLVE_WORKER_RETRY_MS
-                  : n >= INCREMENTAL_BATCH ? 0
-                                           : RESOLVE_WORKER_TICK_MS;
         if (stop)
             break;
+        /* While the writer commits (it did since this step began), the resolver's
+         * transactions, during which ingestion waits, take at most
+         * RESOLVE_WORKER_DUTY_PCT of the time: after holding the turn for held ms it
+         * lets the writer have it alone for held * (100 - pct) / pct ms. A backlog grows
+         * under full load and is worked off at once when ingestion slows. */
+        int64_t pace = w->commits != commits ? (int64_t)held * (100 - RESOLVE_WORKER_DUTY_PCT) /
+                                                   RESOLVE_WORKER_DUTY_PCT
+                                             : 0;
+        if (rc) {
+            min_ms = max_ms =
+                RESOLVE_WORKER_RETRY_MS; /* only the timer: the store is not hammered */
+        } else if (n >= RESOLVE_WORKER_BATCH) {
+            min_ms = max_ms = pace; /* a full batch: there may be more at once (a backlog) */
+        } else {
+            /* A short pause first, whatever wakes it: commits gather into one batch. */
+            min_ms = pace > RESOLVE_WORKER_GAP_MS ? pace : RESOLVE_WORKER_GAP_MS;
+            max_ms = min_ms > RESOLVE_WORKER_TICK_MS ? min_ms : RESOLVE_WORKER_TICK_MS;
+        }
     }
     pthread_mutex_unlock(&w->lock);
     return NULL;
@@ -96,6 +117,10 @@ int resolve_worker_start(const char *db, const struct store_options *opt,
         rc = incremental_new(w->st, rules, &w->inc, e);
     if (!rc && turns)
         incremental_set_turns(w->inc, turns->begin, turns->end, turns->arg);
+    if (!rc) {
+        const char *b = getenv("CUSTOS_XBATCH");
+        incremental_set_batch(w->inc, b ? (size_t)strtoul(b, NULL, 10) : RESOLVE_WORKER_BATCH);
+    }
     if (rc) {
         store_close(w->st);
         free(w);
@@ -124,6 +149,7 @@ void resolve_worker_wake(void *arg)
     struct resolve_worker *w = arg;
     pthread_mutex_lock(&w->lock);
     w->woken = true;
+    w->commits++;
     pthread_cond_signal(&w->wake);
     pthread_mutex_unlock(&w->lock);
 }
@@ -156,6 +182,15 @@ void resolve_worker_metrics(struct resolve_worker *w, struct textbuf *b)
                    "# TYPE custos_resolve_failures_total counter\n"
                    "custos_resolve_failures_total %" PRIu64 "\n",
                    s.events, s.records, s.unresolved, s.created, s.merges, s.loads, failures);
+    textbuf_printf(b,
+                   "# HELP custos_resolve_write_seconds_total Time the resolver spent in its "
+                   "write transactions, while the ingestion writer waits its turn.\n"
+                   "# TYPE custos_resolve_write_seconds_total counter\n"
+                   "custos_resolve_write_seconds_total %.3f\n"
+                   "# HELP custos_resolve_batches_total Write transactions of the resolver.\n"
+                   "# TYPE custos_resolve_batches_total counter\n"
+                   "custos_resolve_batches_total %" PRIu64 "\n",
+                   (double)s.write_ns / 1e9, s.batches);
     textbuf_printf(b, "# HELP custos_resolve_lag_ms From an event's receipt to the commit that "
                       "put it in a profile.\n"
                       "# TYPE custos_resolve_lag_ms histogram\n");

@@ -17,6 +17,16 @@
 /* At least this between steps: wakes coalesce, so a stream of small commits makes
  * bigger batches. */
 #define RESOLVE_WORKER_GAP_MS 20
+/* Rows per resolver transaction at most: ingestion waits while it writes (they take
+ * turns). Each transaction writes every page it touched into the WAL (the member index
+ * is keyed by profile: random pages), so rows per page, not rows, make the cost:
+ * smaller batches cost more per row (1,000-row batches took 3x longer a row than
+ * 5,000-row ones). */
+#define RESOLVE_WORKER_BATCH 5000
+/* The share of the time the resolver may hold the write turn while the writer is busy
+ * (percent): what ingestion at full speed gives up to resolution; the rest of a backlog
+ * is resolved when the load drops. */
+#define RESOLVE_WORKER_DUTY_PCT 10
 
 struct resolve_worker;
 
