@@ -117,10 +117,8 @@ int resolve_worker_start(const char *db, const struct store_options *opt,
         rc = incremental_new(w->st, rules, &w->inc, e);
     if (!rc && turns)
         incremental_set_turns(w->inc, turns->begin, turns->end, turns->arg);
-    if (!rc) {
-        const char *b = getenv("CUSTOS_XBATCH");
-        incremental_set_batch(w->inc, b ? (size_t)strtoul(b, NULL, 10) : RESOLVE_WORKER_BATCH);
-    }
+    if (!rc)
+        incremental_set_batch(w->inc, RESOLVE_WORKER_BATCH);
     if (rc) {
         store_close(w->st);
         free(w);
