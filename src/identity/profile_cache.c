@@ -547,7 +547,8 @@ static bool nap(struct profile_cache *c)
 static void *refresh_main(void *arg)
 {
     struct profile_cache *c = arg;
-    struct index *x = index_get(c); /* being prewarmed; NULL when done */
+    pthread_setname_np(pthread_self(), "profile-cache"); /* for top -H, perf, gdb */
+    struct index *x = index_get(c);                      /* being prewarmed; NULL when done */
     int64_t id = 1, polled = time_now_ms();
     for (;;) {
         if (x && id <= x->max_id && time_now_ms() - c->changed_at >= PREWARM_QUIET_MS) {

@@ -50,6 +50,7 @@ static void pause_locked(struct resolve_worker *w, int64_t min_ms, int64_t max_m
 static void *worker_main(void *arg)
 {
     struct resolve_worker *w = arg;
+    pthread_setname_np(pthread_self(), "resolver"); /* for top -H, perf, gdb */
     int64_t min_ms = 0, max_ms = 0; /* the first step at once: catch up with what is stored */
     pthread_mutex_lock(&w->lock);
     for (;;) {
@@ -62,14 +63,23 @@ static void *worker_main(void *arg)
 
         struct err e = {0};
         uint64_t n = 0;
-        uint64_t held = w->stats.write_ns;
-        /* One batch at a time (the metrics move while a backlog is worked off); all of
-         * it when stopping. */
-        int rc = incremental_step(w->inc, stop ? 0 : 1, &n, &e);
+        uint64_t t0 = time_mono_ns();
+        /* One batch at a time (the metrics move while a backlog is worked off). When
+         * stopping, the rest, for RESOLVE_WORKER_STOP_MS at most: what is left is
+         * resolved from the cursor at the next start. */
+        int rc = incremental_step(w->inc, 1, &n, &e);
+        while (stop && !rc && n >= RESOLVE_WORKER_BATCH &&
+               time_mono_ns() - t0 < (uint64_t)RESOLVE_WORKER_STOP_MS * 1000000u)
+            rc = incremental_step(w->inc, 1, &n, &e);
+        if (stop && !rc && n >= RESOLVE_WORKER_BATCH)
+            log_warn("resolve: stopped before catching up with the stored events: the next "
+                     "start resolves the rest from the cursor");
 
         pthread_mutex_lock(&w->lock);
         incremental_get_stats(w->inc, &w->stats);
-        held = (w->stats.write_ns - held) / 1000000u;
+        /* The whole step counts, not only its write: reading and parsing the events
+         * takes a core from the request threads as well. */
+        uint64_t busy = (time_mono_ns() - t0) / 1000000u;
         if (rc) {
             w->failures++;
             if (strcmp(e.msg, w->last_error) != 0)
@@ -82,12 +92,12 @@ static void *worker_main(void *arg)
         }
         if (stop)
             break;
-        /* While the writer commits (it did since this step began), the resolver's
-         * transactions, during which ingestion waits, take at most
-         * RESOLVE_WORKER_DUTY_PCT of the time: after holding the turn for held ms it
-         * lets the writer have it alone for held * (100 - pct) / pct ms. A backlog grows
-         * under full load and is worked off at once when ingestion slows. */
-        int64_t pace = w->commits != commits ? (int64_t)held * (100 - RESOLVE_WORKER_DUTY_PCT) /
+        /* While the writer commits (it did since this step began), resolution takes
+         * at most RESOLVE_WORKER_DUTY_PCT of the time: after a step of busy ms (part of it
+         * in its transaction, while ingestion waits its turn) it pauses for
+         * busy * (100 - pct) / pct ms. A backlog grows under full load and is worked
+         * off at once when ingestion slows. */
+        int64_t pace = w->commits != commits ? (int64_t)busy * (100 - RESOLVE_WORKER_DUTY_PCT) /
                                                    RESOLVE_WORKER_DUTY_PCT
                                              : 0;
         if (rc) {

@@ -12,8 +12,9 @@
 #include "core/textbuf.h"
 #include "identity/incremental.h"
 
-#define RESOLVE_WORKER_TICK_MS  200  /* a step at least this often, wakes or not */
-#define RESOLVE_WORKER_RETRY_MS 5000 /* after a failed step */
+#define RESOLVE_WORKER_TICK_MS  200   /* a step at least this often, wakes or not */
+#define RESOLVE_WORKER_RETRY_MS 5000  /* after a failed step */
+#define RESOLVE_WORKER_STOP_MS  10000 /* at most this resolving a backlog when stopping */
 /* At least this between steps: wakes coalesce, so a stream of small commits makes
  * bigger batches. */
 #define RESOLVE_WORKER_GAP_MS 20
@@ -51,7 +52,9 @@ void resolve_worker_wake(void *arg);
 /* Appends the worker's Prometheus metrics to b. */
 void resolve_worker_metrics(struct resolve_worker *w, struct textbuf *b);
 
-/* Runs a last step for what is committed, stops the thread, closes its store, frees w. */
+/* Resolves what is committed (for RESOLVE_WORKER_STOP_MS at most: the rest of a large
+ * backlog waits for the next start, from the cursor), stops the thread, closes its
+ * store, frees w. */
 void resolve_worker_stop(struct resolve_worker *w);
 
 #endif

@@ -59,6 +59,7 @@ static bool refresh_once(struct analytics_live *a, bool evaluate)
 static void *refresh_main(void *arg)
 {
     struct analytics_live *a = arg;
+    pthread_setname_np(pthread_self(), "segments"); /* for top -H, perf, gdb */
     uint64_t last_full = time_mono_ns();
     long wait_ms = a->refresh_ms;
     pthread_mutex_lock(&a->lock);

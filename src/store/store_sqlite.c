@@ -730,6 +730,7 @@ static int sq_seen_scan(struct store *st, bool events_only, store_seen_cb cb, vo
 static void *checkpointer_main(void *arg)
 {
     struct checkpointer *c = arg;
+    pthread_setname_np(pthread_self(), "checkpoint"); /* for top -H, perf, gdb */
     pthread_mutex_lock(&c->lock);
     for (;;) {
         while (!c->due && !c->stopping)
