@@ -426,6 +426,12 @@ static int batch(struct incremental *inc, size_t *n, struct err *e)
     s->batches++;
     /* Lag: from the collection API's receipt of an event to its profile's commit. */
     int64_t done = time_now_ms();
+    s->behind_ms = 0;
+    for (size_t i = inc->nm; i-- > 0;)
+        if (inc->m[i].kind == 0) {
+            s->behind_ms = done - inc->m[i].received_at;
+            break;
+        }
     for (size_t i = 0; i < inc->nm; i++) {
         if (inc->m[i].kind != 0)
             continue;

@@ -39,6 +39,7 @@ struct incremental_stats {
     uint64_t loads;           /* times the graph was loaded from the store */
     uint64_t batches;         /* transactions committed */
     uint64_t write_ns;        /* time inside write transactions (holding the turn) */
+    int64_t behind_ms;        /* the last batch: from its newest event's receipt to its commit */
     /* Events by lag, from their receipt by the collection API to the commit that put
      * them in a profile: lag[i] counts lags <= incremental_lag_bounds[i] (and above
      * the bound before). */

@@ -12,7 +12,9 @@ struct resolve_worker {
     pthread_mutex_t lock;
     pthread_cond_t wake; /* CLOCK_MONOTONIC */
     bool woken, stopping;
-    uint64_t commits; /* the writer's commits (resolve_worker_wake) */
+    uint64_t commits;     /* the writer's commits (resolve_worker_wake) */
+    int64_t behind_since; /* ms (monotonic) since it is behind while the writer commits */
+    bool overloaded;      /* behind for RESOLVE_WORKER_CATCHUP_MS: yields until caught up */
     /* Copied under lock after each step, for /metrics. */
     struct incremental_stats stats;
     uint64_t failures;
@@ -92,14 +94,33 @@ static void *worker_main(void *arg)
         }
         if (stop)
             break;
-        /* While the writer commits (it did since this step began), resolution takes
-         * at most RESOLVE_WORKER_DUTY_PCT of the time: after a step of busy ms (part of it
-         * in its transaction, while ingestion waits its turn) it pauses for
-         * busy * (100 - pct) / pct ms. A backlog grows under full load and is worked
-         * off at once when ingestion slows. */
-        int64_t pace = w->commits != commits ? (int64_t)busy * (100 - RESOLVE_WORKER_DUTY_PCT) /
-                                                   RESOLVE_WORKER_DUTY_PCT
-                                             : 0;
+        /* While the writer commits (it did since this step began), resolution yields:
+         * after a step of busy ms (part of it in its transaction, while ingestion waits
+         * its turn) it pauses for busy * (100 - pct) / pct ms, RESOLVE_WORKER_DUTY_PCT
+         * of the time, but never so long that the lag would pass RESOLVE_WORKER_LAG_MS.
+         * When it is behind that (or has a full batch's backlog) it works without pause
+         * to catch up, for RESOLVE_WORKER_CATCHUP_MS; still behind then, the load is
+         * more than it can follow, and it yields again (ingestion first) until the
+         * writer is idle, when the backlog is worked off at full speed. */
+        int64_t now = (int64_t)(time_mono_ns() / 1000000u), pace = 0;
+        bool busy_writer = w->commits != commits;
+        bool behind =
+            n >= RESOLVE_WORKER_BATCH || (n > 0 && w->stats.behind_ms >= RESOLVE_WORKER_LAG_MS);
+        if (!busy_writer || !behind) {
+            w->behind_since = 0; /* caught up, or the load dropped */
+            w->overloaded = false;
+        } else if (!w->behind_since) {
+            w->behind_since = now;
+        } else if (now - w->behind_since >= RESOLVE_WORKER_CATCHUP_MS) {
+            w->overloaded = true; /* stays so until caught up or the writer is idle */
+        }
+        if (busy_writer) {
+            pace = (int64_t)busy * (100 - RESOLVE_WORKER_DUTY_PCT) / RESOLVE_WORKER_DUTY_PCT;
+            if (!behind && pace > RESOLVE_WORKER_LAG_MS - w->stats.behind_ms)
+                pace = RESOLVE_WORKER_LAG_MS - w->stats.behind_ms;
+            if (behind && !w->overloaded)
+                pace = 0;
+        }
         if (rc) {
             min_ms = max_ms =
                 RESOLVE_WORKER_RETRY_MS; /* only the timer: the store is not hammered */
@@ -108,6 +129,8 @@ static void *worker_main(void *arg)
         } else {
             /* A short pause first, whatever wakes it: commits gather into one batch. */
             min_ms = pace > RESOLVE_WORKER_GAP_MS ? pace : RESOLVE_WORKER_GAP_MS;
+            if (behind && !pace)
+                min_ms = 0;
             max_ms = min_ms > RESOLVE_WORKER_TICK_MS ? min_ms : RESOLVE_WORKER_TICK_MS;
         }
     }

@@ -28,6 +28,11 @@
  * (percent): what ingestion at full speed gives up to resolution; the rest of a backlog
  * is resolved when the load drops. */
 #define RESOLVE_WORKER_DUTY_PCT 10
+/* Within this lag the resolver yields as above; behind it, it catches up at full speed
+ * for RESOLVE_WORKER_CATCHUP_MS, after which (still behind: the load is more than it
+ * can follow) it yields again until the writer is idle. */
+#define RESOLVE_WORKER_LAG_MS     500
+#define RESOLVE_WORKER_CATCHUP_MS 1000
 
 struct resolve_worker;
 
