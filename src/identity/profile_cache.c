@@ -25,7 +25,7 @@
  * BUILD_MAX_WAIT_MS), so that it takes at most about a fifth of a core. */
 #define BUILD_PACE        4
 #define BUILD_MAX_WAIT_MS 1000
-/* Views are prewarmed only once the store has not changed for this long: during
+/* Views are prewarmed only once no resolution has committed for this long: during
  * ingestion every build would start the prewarm again (a core's worth of rendering);
  * reads render what they miss meanwhile. */
 #define PREWARM_QUIET_MS 1000
@@ -82,7 +82,7 @@ struct profile_cache {
     pthread_cond_t stop_cond;
     bool stopping;
     int64_t data_version;
-    int64_t changed_at;              /* when data_version last changed (ms) */
+    int64_t changed_at;              /* when the identity stamp last moved (ms) */
     int64_t built_at, build_cost_ms; /* the last build: when it ended, how long it took */
     atomic_ullong hits, misses, builds, build_ms, prewarmed;
 };
@@ -483,8 +483,6 @@ static struct index *refresh(struct profile_cache *c)
     }
     if (version == c->data_version)
         return NULL;
-    if (c->data_version != -1)
-        c->changed_at = time_now_ms();
     c->data_version = version;
     if (keys_load(c, &e))
         log_warn("profile cache: cannot reload the API keys: %s", e.msg);
@@ -497,7 +495,9 @@ static struct index *refresh(struct profile_cache *c)
     pthread_rwlock_unlock(&c->lock);
     if (same)
         return NULL;
-    int64_t t0 = time_now_ms(), pause = c->build_cost_ms * BUILD_PACE;
+    /* A resolution committed (not merely a write: every audited read writes). */
+    c->changed_at = time_now_ms();
+    int64_t t0 = c->changed_at, pause = c->build_cost_ms * BUILD_PACE;
     if (t0 - c->built_at < (pause < BUILD_MAX_WAIT_MS ? pause : BUILD_MAX_WAIT_MS)) {
         c->data_version = -1; /* not yet: look again at the next poll */
         return NULL;
