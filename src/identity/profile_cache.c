@@ -26,9 +26,10 @@
 #define BUILD_PACE        4
 #define BUILD_MAX_WAIT_MS 1000
 /* Views are prewarmed only once no resolution has committed for this long: during
- * ingestion every build would start the prewarm again (a core's worth of rendering);
- * reads render what they miss meanwhile. */
-#define PREWARM_QUIET_MS 1000
+ * ingestion every build would start the prewarm again (a core's worth of rendering),
+ * and under full load the resolver commits every second or two; reads render what
+ * they miss meanwhile. */
+#define PREWARM_QUIET_MS 5000
 
 struct view {
     size_t len;    /* of body */
