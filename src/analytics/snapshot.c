@@ -759,9 +759,13 @@ int snapshot_refresh(struct snapshot *s, struct store *st, int64_t *added, struc
         if (rc)
             return rc;
     }
-    rc = st->ops->analytics_orders(st, s->last_order_id, load_order, &l, e);
+    struct identity_cursor upto = {.last_record = INT64_MAX, .last_event = INT64_MAX};
+    if (s->upto_resolved)
+        rc = st->ops->identity_cursor_get(st, &upto, e);
     if (!rc)
-        rc = st->ops->analytics_events(st, s->last_event_id, load_event, &l, e);
+        rc = st->ops->analytics_orders(st, s->last_order_id, upto.last_record, load_order, &l, e);
+    if (!rc)
+        rc = st->ops->analytics_events(st, s->last_event_id, upto.last_event, load_event, &l, e);
     if (!rc && (l.added || full))
         rc = snapshot_build(s, e);
     if (added)

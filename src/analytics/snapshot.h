@@ -96,6 +96,10 @@ struct snapshot {
     /* What the store gave so far (snapshot_refresh). */
     int64_t last_order_id, last_event_id;
     int64_t resolved_stamp; /* the store's resolution stamp at the last full load */
+    /* Set by the caller when an incremental resolver runs beside it (custos serve): then
+     * snapshot_refresh takes only rows up to the resolver's cursor, and a row not yet
+     * resolved waits for the next refresh instead of being passed over. */
+    bool upto_resolved;
     /* Rows added since the last build and the rows of every build, in arrival order:
      * private to snapshot.c. */
     struct snap_raw *raw;

@@ -185,7 +185,7 @@ int cmd_serve(int argc, char **argv)
         free(tls_key);
         return cli_fail("%s", e.msg);
     }
-    if (analytics_live_new(cfg.db, cfg.segment_refresh_ms, &live, &e)) {
+    if (analytics_live_new(cfg.db, cfg.segment_refresh_ms, incremental, &live, &e)) {
         store_close(st);
         source_cache_free(collector.sources);
         profile_api_free(profiles);
@@ -225,8 +225,9 @@ int cmd_serve(int argc, char **argv)
         return cli_fail("%s", e.msg);
     }
     /* The resolver: its own connection, taking turns at writing with the writer, woken
-     * by its commits. Not synchronous: resolution lost in a crash is done again. */
-    struct store_options ropt = {.synchronous_full = false};
+     * by its commits. Not synchronous: resolution lost in a crash is done again. No
+     * checkpoint at its commits: the writer's checkpointer does them off everyone's turn. */
+    struct store_options ropt = {.synchronous_full = false, .no_checkpoint = true};
     struct resolve_turns turns = {writer_turn_begin, writer_turn_end, collector.writer};
     if (incremental && resolve_worker_start(cfg.db, &ropt, &rules, &turns, &resolver, &e)) {
         writer_stop(collector.writer);

@@ -46,7 +46,13 @@ struct incremental {
     struct incremental_stats stats;
     void (*turn_begin)(void *), (*turn_end)(void *); /* incremental_set_turns */
     void *turn_arg;
+    size_t batch_rows; /* incremental_set_batch */
 };
+
+void incremental_set_batch(struct incremental *inc, size_t rows)
+{
+    inc->batch_rows = rows ? rows : INCREMENTAL_BATCH;
+}
 
 void incremental_set_turns(struct incremental *inc, void (*turn_begin)(void *),
                            void (*turn_end)(void *), void *arg)
@@ -119,6 +125,7 @@ int incremental_new(struct store *st, const struct idgraph_rules *rules, struct 
         return err_set(e, ERR_NOMEM, "out of memory");
     inc->st = st;
     inc->rules = rules;
+    inc->batch_rows = INCREMENTAL_BATCH;
     *out = inc;
     return 0;
 }
@@ -372,13 +379,13 @@ static int batch(struct incremental *inc, size_t *n, struct err *e)
     inc->last_event = inc->cur.last_event;
     inc->nodes_before = idgraph_count(inc->g);
     struct incremental_stats d = {0};
-    int rc =
-        st->ops->record_scan_after(st, inc->cur.last_record, INCREMENTAL_BATCH, on_record, inc, e);
+    size_t limit = inc->batch_rows;
+    int rc = st->ops->record_scan_after(st, inc->cur.last_record, limit, on_record, inc, e);
     uint64_t records = inc->nm;
     /* Events once the records are caught up: all pending records, then the events, the
      * order of a full resolution. */
-    struct event_filter f = {.after_id = inc->cur.last_event, .limit = INCREMENTAL_BATCH};
-    if (!rc && records < INCREMENTAL_BATCH)
+    struct event_filter f = {.after_id = inc->cur.last_event, .limit = limit};
+    if (!rc && records < limit)
         rc = st->ops->event_scan(st, &f, on_event, inc, e);
     if (rc == ERR_NOMEM)
         rc = err_set(e, ERR_NOMEM, "out of memory resolving new rows");
@@ -388,6 +395,7 @@ static int batch(struct incremental *inc, size_t *n, struct err *e)
 
     if (inc->turn_begin)
         inc->turn_begin(inc->turn_arg);
+    uint64_t t0 = time_mono_ns();
     struct identity_cursor now_cur;
     if (!(rc = st->ops->begin(st, e)))
         rc = st->ops->identity_cursor_get(st, &now_cur, e);
@@ -404,6 +412,7 @@ static int batch(struct incremental *inc, size_t *n, struct err *e)
         st->ops->rollback(st);
     if (inc->turn_end)
         inc->turn_end(inc->turn_arg);
+    inc->stats.write_ns += time_mono_ns() - t0;
     if (rc)
         return rc;
     inc->cur.last_record = inc->last_record;
@@ -420,6 +429,12 @@ static int batch(struct incremental *inc, size_t *n, struct err *e)
     s->batches++;
     /* Lag: from the collection API's receipt of an event to its profile's commit. */
     int64_t done = time_now_ms();
+    s->behind_ms = 0;
+    for (size_t i = inc->nm; i-- > 0;)
+        if (inc->m[i].kind == 0) {
+            s->behind_ms = done - inc->m[i].received_at;
+            break;
+        }
     for (size_t i = 0; i < inc->nm; i++) {
         if (inc->m[i].kind != 0)
             continue;

@@ -38,6 +38,8 @@ struct incremental_stats {
     uint64_t refused_links;   /* links the rules refused */
     uint64_t loads;           /* times the graph was loaded from the store */
     uint64_t batches;         /* transactions committed */
+    uint64_t write_ns;        /* time inside write transactions (holding the turn) */
+    int64_t behind_ms;        /* the last batch: from its newest event's receipt to its commit */
     /* Events by lag, from their receipt by the collection API to the commit that put
      * them in a profile: lag[i] counts lags <= incremental_lag_bounds[i] (and above
      * the bound before). */
@@ -60,6 +62,10 @@ void incremental_free(struct incremental *inc);
  * writer of the same process instead of sleeping on SQLite's lock). */
 void incremental_set_turns(struct incremental *inc, void (*turn_begin)(void *),
                            void (*turn_end)(void *), void *arg);
+
+/* Sets the rows per transaction (0: INCREMENTAL_BATCH). Smaller batches hold the
+ * write turn for less time each (custos serve, where ingestion waits meanwhile). */
+void incremental_set_batch(struct incremental *inc, size_t rows);
 
 /* Resolves the records and events stored past the cursor, at most
  * INCREMENTAL_BATCH records or INCREMENTAL_BATCH events per transaction, events only

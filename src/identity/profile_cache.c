@@ -20,6 +20,17 @@
 #define KEY_MAX          (32 + 1 + IDGRAPH_VALUE_MAX) /* "type\0value" */
 #define BUILD_TRIES      3           /* builds straddling a commit are redone this many times */
 #define PROFILE_ID_LIMIT (1LL << 31) /* the largest profile id the array index takes */
+/* A build reads every identifier and profile: while resolutions keep committing (the
+ * incremental resolver of custos serve, every fraction of a second during ingestion),
+ * the next build waits BUILD_PACE times as long as the last one took (at most
+ * BUILD_MAX_WAIT_MS), so that it takes at most about a fifth of a core. */
+#define BUILD_PACE        4
+#define BUILD_MAX_WAIT_MS 1000
+/* Views are prewarmed only once no resolution has committed for this long: during
+ * ingestion every build would start the prewarm again (a core's worth of rendering),
+ * and under full load the resolver commits every second or two; reads render what
+ * they miss meanwhile. */
+#define PREWARM_QUIET_MS 5000
 
 struct view {
     size_t len;    /* of body */
@@ -73,6 +84,8 @@ struct profile_cache {
     pthread_cond_t stop_cond;
     bool stopping;
     int64_t data_version;
+    int64_t changed_at;              /* when the identity stamp last moved (ms) */
+    int64_t built_at, build_cost_ms; /* the last build: when it ended, how long it took */
     atomic_ullong hits, misses, builds, build_ms, prewarmed;
 };
 
@@ -488,7 +501,13 @@ static struct index *refresh(struct profile_cache *c)
     pthread_rwlock_unlock(&c->lock);
     if (same)
         return NULL;
-    int64_t t0 = time_now_ms();
+    /* A resolution committed (not merely a write: every audited read writes). */
+    c->changed_at = time_now_ms();
+    int64_t t0 = c->changed_at, pause = c->build_cost_ms * BUILD_PACE;
+    if (t0 - c->built_at < (pause < BUILD_MAX_WAIT_MS ? pause : BUILD_MAX_WAIT_MS)) {
+        c->data_version = -1; /* not yet: look again at the next poll */
+        return NULL;
+    }
     struct index *x;
     if (index_build(c->st, &x, &e)) {
         log_warn("profile cache: cannot rebuild the index (old one kept): %s", e.msg);
@@ -502,7 +521,9 @@ static struct index *refresh(struct profile_cache *c)
     pthread_rwlock_unlock(&c->lock);
     index_release(old);
     atomic_fetch_add(&c->builds, 1);
-    atomic_store(&c->build_ms, (unsigned long long)(time_now_ms() - t0));
+    c->built_at = time_now_ms();
+    c->build_cost_ms = c->built_at - t0;
+    atomic_store(&c->build_ms, (unsigned long long)c->build_cost_ms);
     log_info("profile cache: index rebuilt: %" PRId64 " profiles, %zu identifiers in %" PRId64
              " ms",
              x->live, x->nidents, time_now_ms() - t0);
@@ -532,18 +553,21 @@ static bool nap(struct profile_cache *c)
 static void *refresh_main(void *arg)
 {
     struct profile_cache *c = arg;
-    struct index *x = index_get(c); /* being prewarmed; NULL when done */
+    pthread_setname_np(pthread_self(), "profile-cache"); /* for top -H, perf, gdb */
+    struct index *x = index_get(c);                      /* being prewarmed; NULL when done */
     int64_t id = 1, polled = time_now_ms();
     for (;;) {
-        if (x && id <= x->max_id) {
+        if (x && id <= x->max_id && time_now_ms() - c->changed_at >= PREWARM_QUIET_MS) {
             prewarm_one(c, x, id++);
             if ((id & 63) == 0 && stopping(c))
                 break;
             if (time_now_ms() - polled < PROFILE_CACHE_POLL_MS)
                 continue;
         } else {
-            index_release(x);
-            x = NULL;
+            if (x && id > x->max_id) {
+                index_release(x);
+                x = NULL;
+            }
             if (nap(c))
                 break;
         }

@@ -12,6 +12,9 @@ struct resolve_worker {
     pthread_mutex_t lock;
     pthread_cond_t wake; /* CLOCK_MONOTONIC */
     bool woken, stopping;
+    uint64_t commits;     /* the writer's commits (resolve_worker_wake) */
+    int64_t behind_since; /* ms (monotonic) since it is behind while the writer commits */
+    bool overloaded;      /* behind for RESOLVE_WORKER_CATCHUP_MS: yields until caught up */
     /* Copied under lock after each step, for /metrics. */
     struct incremental_stats stats;
     uint64_t failures;
@@ -29,40 +32,56 @@ static void deadline_in(struct timespec *ts, int64_t ms)
     }
 }
 
+/* Waits at least min_ms whatever happens, then until woken or max_ms. Call locked. */
+static void pause_locked(struct resolve_worker *w, int64_t min_ms, int64_t max_ms)
+{
+    struct timespec until;
+    if (min_ms > 0) {
+        deadline_in(&until, min_ms);
+        while (!w->stopping && pthread_cond_timedwait(&w->wake, &w->lock, &until) != ETIMEDOUT)
+            ;
+    }
+    if (max_ms > min_ms) {
+        deadline_in(&until, max_ms - min_ms);
+        while (!w->stopping && !w->woken)
+            if (pthread_cond_timedwait(&w->wake, &w->lock, &until) == ETIMEDOUT)
+                break;
+    }
+}
+
 static void *worker_main(void *arg)
 {
     struct resolve_worker *w = arg;
-    int64_t wait_ms = 0; /* the first step at once: catch up with what is stored */
+    pthread_setname_np(pthread_self(), "resolver"); /* for top -H, perf, gdb */
+    int64_t min_ms = 0, max_ms = 0; /* the first step at once: catch up with what is stored */
     pthread_mutex_lock(&w->lock);
     for (;;) {
-        if (wait_ms && !w->stopping) {
-            struct timespec until;
-            if (wait_ms == RESOLVE_WORKER_TICK_MS) {
-                /* A short pause first, whatever wakes it: commits gather into one batch. */
-                deadline_in(&until, RESOLVE_WORKER_GAP_MS);
-                while (!w->stopping &&
-                       pthread_cond_timedwait(&w->wake, &w->lock, &until) != ETIMEDOUT)
-                    ;
-                wait_ms -= RESOLVE_WORKER_GAP_MS;
-            }
-            deadline_in(&until, wait_ms);
-            /* After a failure only the timer wakes it: the store is not hammered. */
-            while (!w->stopping && (wait_ms > RESOLVE_WORKER_TICK_MS || !w->woken))
-                if (pthread_cond_timedwait(&w->wake, &w->lock, &until) == ETIMEDOUT)
-                    break;
-        }
+        if (max_ms && !w->stopping)
+            pause_locked(w, min_ms, max_ms);
         bool stop = w->stopping;
         w->woken = false;
+        uint64_t commits = w->commits;
         pthread_mutex_unlock(&w->lock);
 
         struct err e = {0};
         uint64_t n = 0;
-        /* One batch at a time (the metrics move while a backlog is worked off); all of
-         * it when stopping. */
-        int rc = incremental_step(w->inc, stop ? 0 : 1, &n, &e);
+        uint64_t t0 = time_mono_ns();
+        /* One batch at a time (the metrics move while a backlog is worked off). When
+         * stopping, the rest, for RESOLVE_WORKER_STOP_MS at most: what is left is
+         * resolved from the cursor at the next start. */
+        int rc = incremental_step(w->inc, 1, &n, &e);
+        while (stop && !rc && n >= RESOLVE_WORKER_BATCH &&
+               time_mono_ns() - t0 < (uint64_t)RESOLVE_WORKER_STOP_MS * 1000000u)
+            rc = incremental_step(w->inc, 1, &n, &e);
+        if (stop && !rc && n >= RESOLVE_WORKER_BATCH)
+            log_warn("resolve: stopped before catching up with the stored events: the next "
+                     "start resolves the rest from the cursor");
 
         pthread_mutex_lock(&w->lock);
         incremental_get_stats(w->inc, &w->stats);
+        /* The whole step counts, not only its write: reading and parsing the events
+         * takes a core from the request threads as well. */
+        uint64_t busy = (time_mono_ns() - t0) / 1000000u;
         if (rc) {
             w->failures++;
             if (strcmp(e.msg, w->last_error) != 0)
@@ -73,12 +92,47 @@ static void *worker_main(void *arg)
             log_info("resolve: incremental resolution works again");
             w->last_error[0] = 0;
         }
-        /* A full batch: there may be more at once (a backlog). */
-        wait_ms = rc                       ? RESOLVE_WORKER_RETRY_MS
-                  : n >= INCREMENTAL_BATCH ? 0
-                                           : RESOLVE_WORKER_TICK_MS;
         if (stop)
             break;
+        /* While the writer commits (it did since this step began), resolution yields:
+         * after a step of busy ms (part of it in its transaction, while ingestion waits
+         * its turn) it pauses for busy * (100 - pct) / pct ms, RESOLVE_WORKER_DUTY_PCT
+         * of the time, but never so long that the lag would pass RESOLVE_WORKER_LAG_MS.
+         * When it is behind that (or has a full batch's backlog) it works without pause
+         * to catch up, for RESOLVE_WORKER_CATCHUP_MS; still behind then, the load is
+         * more than it can follow, and it yields again (ingestion first) until the
+         * writer is idle, when the backlog is worked off at full speed. */
+        int64_t now = (int64_t)(time_mono_ns() / 1000000u), pace = 0;
+        bool busy_writer = w->commits != commits;
+        bool behind =
+            n >= RESOLVE_WORKER_BATCH || (n > 0 && w->stats.behind_ms >= RESOLVE_WORKER_LAG_MS);
+        if (!busy_writer || !behind) {
+            w->behind_since = 0; /* caught up, or the load dropped */
+            w->overloaded = false;
+        } else if (!w->behind_since) {
+            w->behind_since = now;
+        } else if (now - w->behind_since >= RESOLVE_WORKER_CATCHUP_MS) {
+            w->overloaded = true; /* stays so until caught up or the writer is idle */
+        }
+        if (busy_writer) {
+            pace = (int64_t)busy * (100 - RESOLVE_WORKER_DUTY_PCT) / RESOLVE_WORKER_DUTY_PCT;
+            if (!behind && pace > RESOLVE_WORKER_LAG_MS - w->stats.behind_ms)
+                pace = RESOLVE_WORKER_LAG_MS - w->stats.behind_ms;
+            if (behind && !w->overloaded)
+                pace = 0;
+        }
+        if (rc) {
+            min_ms = max_ms =
+                RESOLVE_WORKER_RETRY_MS; /* only the timer: the store is not hammered */
+        } else if (n >= RESOLVE_WORKER_BATCH) {
+            min_ms = max_ms = pace; /* a full batch: there may be more at once (a backlog) */
+        } else {
+            /* A short pause first, whatever wakes it: commits gather into one batch. */
+            min_ms = pace > RESOLVE_WORKER_GAP_MS ? pace : RESOLVE_WORKER_GAP_MS;
+            if (behind && !pace)
+                min_ms = 0;
+            max_ms = min_ms > RESOLVE_WORKER_TICK_MS ? min_ms : RESOLVE_WORKER_TICK_MS;
+        }
     }
     pthread_mutex_unlock(&w->lock);
     return NULL;
@@ -96,6 +150,8 @@ int resolve_worker_start(const char *db, const struct store_options *opt,
         rc = incremental_new(w->st, rules, &w->inc, e);
     if (!rc && turns)
         incremental_set_turns(w->inc, turns->begin, turns->end, turns->arg);
+    if (!rc)
+        incremental_set_batch(w->inc, RESOLVE_WORKER_BATCH);
     if (rc) {
         store_close(w->st);
         free(w);
@@ -124,6 +180,7 @@ void resolve_worker_wake(void *arg)
     struct resolve_worker *w = arg;
     pthread_mutex_lock(&w->lock);
     w->woken = true;
+    w->commits++;
     pthread_cond_signal(&w->wake);
     pthread_mutex_unlock(&w->lock);
 }
@@ -156,6 +213,15 @@ void resolve_worker_metrics(struct resolve_worker *w, struct textbuf *b)
                    "# TYPE custos_resolve_failures_total counter\n"
                    "custos_resolve_failures_total %" PRIu64 "\n",
                    s.events, s.records, s.unresolved, s.created, s.merges, s.loads, failures);
+    textbuf_printf(b,
+                   "# HELP custos_resolve_write_seconds_total Time the resolver spent in its "
+                   "write transactions, while the ingestion writer waits its turn.\n"
+                   "# TYPE custos_resolve_write_seconds_total counter\n"
+                   "custos_resolve_write_seconds_total %.3f\n"
+                   "# HELP custos_resolve_batches_total Write transactions of the resolver.\n"
+                   "# TYPE custos_resolve_batches_total counter\n"
+                   "custos_resolve_batches_total %" PRIu64 "\n",
+                   (double)s.write_ns / 1e9, s.batches);
     textbuf_printf(b, "# HELP custos_resolve_lag_ms From an event's receipt to the commit that "
                       "put it in a profile.\n"
                       "# TYPE custos_resolve_lag_ms histogram\n");

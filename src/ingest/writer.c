@@ -104,6 +104,7 @@ static int write_jobs(struct writer *w, struct job *list, struct err *e)
 static void *writer_main(void *arg)
 {
     struct writer *w = arg;
+    pthread_setname_np(pthread_self(), "writer"); /* for top -H, perf, gdb */
     pthread_mutex_lock(&w->lock);
     for (;;) {
         while (!w->head && !w->stopping)

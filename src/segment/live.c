@@ -14,6 +14,13 @@
 #include "segment/segment.h"
 
 #define LIVE_FULL_EVAL_MS 60000 /* segments evaluated at least this often (windows move) */
+/* A refresh that added rows costs about the whole snapshot (the sort into columns and
+ * every segment evaluated again), not the rows it added: while ingestion runs, the next
+ * one waits LIVE_PACE times as long as the last one took, so that the refresh takes at
+ * most about a quarter of a core however large the store; never longer than
+ * LIVE_MAX_WAIT_MS, so that a new event still reaches the segments within a second. */
+#define LIVE_PACE        3
+#define LIVE_MAX_WAIT_MS 500
 
 struct analytics_live {
     pthread_mutex_t lock;
@@ -25,17 +32,18 @@ struct analytics_live {
     struct snapshot *s;
 };
 
-static void refresh_once(struct analytics_live *a, bool evaluate)
+/* Returns whether rows were added (or segments evaluated). */
+static bool refresh_once(struct analytics_live *a, bool evaluate)
 {
     struct err e = {0};
     int64_t added = 0;
     uint64_t t0 = time_mono_ns();
     if (snapshot_refresh(a->s, a->st, &added, &e)) {
         log_error("analytics: cannot refresh the snapshot: %s", e.msg);
-        return;
+        return false;
     }
     if (!added && !evaluate)
-        return;
+        return false;
     uint64_t t1 = time_mono_ns();
     struct segment_refresh_stats stats;
     int64_t now = time_now_ms();
@@ -46,38 +54,51 @@ static void refresh_once(struct analytics_live *a, bool evaluate)
                   " exits in %.1f ms (snapshot %.1f ms)",
                   added, stats.entered, stats.exited, (double)(time_mono_ns() - t0) / 1e6,
                   (double)(t1 - t0) / 1e6);
+    return true;
 }
 
 static void *refresh_main(void *arg)
 {
     struct analytics_live *a = arg;
+    pthread_setname_np(pthread_self(), "segments"); /* for top -H, perf, gdb */
     uint64_t last_full = time_mono_ns();
+    long wait_ms = a->refresh_ms;
     pthread_mutex_lock(&a->lock);
     while (!a->stopping) {
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += (a->refresh_ms % 1000) * 1000000L;
-        until.tv_sec += a->refresh_ms / 1000 + until.tv_nsec / 1000000000L;
+        until.tv_nsec += (wait_ms % 1000) * 1000000L;
+        until.tv_sec += wait_ms / 1000 + until.tv_nsec / 1000000000L;
         until.tv_nsec %= 1000000000L;
         pthread_cond_timedwait(&a->wake, &a->lock, &until);
         if (a->stopping)
             break;
-        bool full = time_mono_ns() - last_full > (uint64_t)LIVE_FULL_EVAL_MS * 1000000u;
+        uint64_t t0 = time_mono_ns();
+        bool full = t0 - last_full > (uint64_t)LIVE_FULL_EVAL_MS * 1000000u;
         if (full)
-            last_full = time_mono_ns();
-        refresh_once(a, full);
+            last_full = t0;
+        bool worked = refresh_once(a, full);
+        long cost_ms = (long)((time_mono_ns() - t0) / 1000000u);
+        wait_ms = a->refresh_ms;
+        if (worked && cost_ms * LIVE_PACE > wait_ms)
+            wait_ms =
+                cost_ms * LIVE_PACE < LIVE_MAX_WAIT_MS ? cost_ms * LIVE_PACE : LIVE_MAX_WAIT_MS;
+        if (wait_ms < 1)
+            wait_ms = 1;
     }
     pthread_mutex_unlock(&a->lock);
     return NULL;
 }
 
-int analytics_live_new(const char *db, long refresh_ms, struct analytics_live **out, struct err *e)
+int analytics_live_new(const char *db, long refresh_ms, bool upto_resolved,
+                       struct analytics_live **out, struct err *e)
 {
     struct analytics_live *a = calloc(1, sizeof(*a));
     if (!a)
         return err_set(e, ERR_NOMEM, "out of memory");
-    /* memberships can be evaluated again: no fsync per refresh (WAL, synchronous=NORMAL) */
-    struct store_options opt = {.synchronous_full = false};
+    /* memberships can be evaluated again: no fsync per refresh (WAL, synchronous=NORMAL);
+     * checkpoints are the serve writer's checkpointer's, not this connection's commits' */
+    struct store_options opt = {.synchronous_full = false, .no_checkpoint = true};
     int rc = store_open(db, &opt, &a->st, e);
     if (rc) {
         free(a);
@@ -89,6 +110,7 @@ int analytics_live_new(const char *db, long refresh_ms, struct analytics_live **
         free(a);
         return err_set(e, ERR_NOMEM, "out of memory");
     }
+    a->s->upto_resolved = upto_resolved;
     pthread_mutex_init(&a->lock, NULL);
     pthread_cond_init(&a->wake, NULL);
     a->refresh_ms = refresh_ms;

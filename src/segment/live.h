@@ -19,9 +19,13 @@
 struct analytics_live;
 
 /* Opens its own store connection to db, loads the snapshot, and starts the refresh
- * thread (none when refresh_ms is 0). Returns 0 and *out (stop with
- * analytics_live_free), or the error. */
-int analytics_live_new(const char *db, long refresh_ms, struct analytics_live **out, struct err *e);
+ * thread (none when refresh_ms is 0). While rows arrive, refreshes are spaced out in
+ * proportion to what the last one cost (at most 500 ms apart). upto_resolved: an
+ * incremental resolver runs beside it, so rows are taken once resolved (see
+ * snapshot.upto_resolved). Returns 0 and *out (stop with analytics_live_free), or the
+ * error. */
+int analytics_live_new(const char *db, long refresh_ms, bool upto_resolved,
+                       struct analytics_live **out, struct err *e);
 void analytics_live_free(struct analytics_live *a);
 
 /* Fills routes (capacity cap); returns how many. */

@@ -399,15 +399,19 @@ struct store_ops {
                                struct err *e);
     int (*profile_redirect_scan)(struct store *st, store_redirect_cb cb, void *ctx, struct err *e);
     /* Analytics. analytics_orders gives every order with a time and id > after_id whose
-     * record is in a profile, in id order; analytics_events every event with id >
-     * after_id in a profile (its member row, else the profile of its userId or
-     * anonymousId identifier: events that arrived after the last resolution), in id
-     * order. analytics_stamp is a number that changes whenever resolution rewrites
-     * the profiles (then a snapshot loads everything again). */
-    int (*analytics_orders)(struct store *st, int64_t after_id, store_analytics_order_cb cb,
-                            void *ctx, struct err *e);
-    int (*analytics_events)(struct store *st, int64_t after_id, store_analytics_event_cb cb,
-                            void *ctx, struct err *e);
+     * record is in a profile, in id order, stopping before the first order whose record
+     * id is above upto_record (not resolved yet: the caller's next call starts there);
+     * analytics_events every event with after_id < id <= upto_event in a profile (its
+     * member row, else the profile of its userId or anonymousId identifier: events that
+     * arrived after the last resolution), in id order. INT64_MAX: no bound.
+     * analytics_stamp is a number that changes whenever resolution rewrites profiles
+     * (a full resolution, a merge, an unmerge) or an erasure removes rows, not when the
+     * incremental resolver only adds members and profiles (then a snapshot loads
+     * everything again). */
+    int (*analytics_orders)(struct store *st, int64_t after_id, int64_t upto_record,
+                            store_analytics_order_cb cb, void *ctx, struct err *e);
+    int (*analytics_events)(struct store *st, int64_t after_id, int64_t upto_event,
+                            store_analytics_event_cb cb, void *ctx, struct err *e);
     int (*analytics_stamp)(struct store *st, int64_t *stamp, struct err *e);
     /* Every value of trait name (letters, digits, _) with its profile, oldest first (so
      * the last one a profile gets is its newest, the golden value): from records'
@@ -555,6 +559,12 @@ struct store_options {
     /* Copy committed data into the main database on a thread of its own, so that a
      * commit never waits for a checkpoint (for the ingestion writer). */
     bool background_checkpoint;
+    /* Never checkpoint at this connection's commits: another connection of the process
+     * (the writer's, with background_checkpoint) does it. Without it, a commit that
+     * takes the WAL past 1,000 pages copies it into the database and fsyncs it there and
+     * then, while every other writer waits (in `custos serve`: the resolver, holding its
+     * turn, stalled ingestion for the checkpoint's length). */
+    bool no_checkpoint;
 };
 
 /* Encryption at rest (privacy/seal.h) installs fn to give stored text that holds

@@ -813,6 +813,7 @@ static int sq_seen_scan(struct store *st, bool events_only, store_seen_cb cb, vo
 static void *checkpointer_main(void *arg)
 {
     struct checkpointer *c = arg;
+    pthread_setname_np(pthread_self(), "checkpoint"); /* for top -H, perf, gdb */
     pthread_mutex_lock(&c->lock);
     for (;;) {
         while (!c->due && !c->stopping)
@@ -1582,8 +1583,8 @@ static int analytics_order_row(sqlite3_stmt *q, const union row_cb *cb, void *ct
     return cb->analytics_order(&r, ctx);
 }
 
-static int sq_analytics_orders(struct store *st, int64_t after_id, store_analytics_order_cb cb,
-                               void *ctx, struct err *e)
+static int sq_analytics_orders(struct store *st, int64_t after_id, int64_t upto_record,
+                               store_analytics_order_cb cb, void *ctx, struct err *e)
 {
     static const char sql[] =
         "SELECT o.id, pm.profile_id, o.time, coalesce(o.amount_minor, 0), s.name, o.channel, "
@@ -1592,9 +1593,11 @@ static int sq_analytics_orders(struct store *st, int64_t after_id, store_analyti
         "l.category IS NOT NULL AND l.category <> '')) "
         "FROM orders o JOIN profile_members pm ON pm.kind = 1 AND pm.row_id = o.record_id "
         "LEFT JOIN sources s ON s.id = o.source_id WHERE o.id > ?1 AND o.time IS NOT NULL "
-        "ORDER BY o.id";
+        "AND o.id < coalesce((SELECT min(u.id) FROM orders u WHERE u.id > ?1 AND u.record_id > "
+        "?2), 9223372036854775807) ORDER BY o.id";
     struct sqlite_store *s = impl(st);
-    return scan_sql_args(s, sql, &after_id, 1, analytics_order_row,
+    const int64_t args[2] = {after_id, upto_record};
+    return scan_sql_args(s, sql, args, 2, analytics_order_row,
                          &(union row_cb){.analytics_order = cb}, ctx, e);
 }
 
@@ -1612,8 +1615,8 @@ static int analytics_event_row(sqlite3_stmt *q, const union row_cb *cb, void *ct
     return cb->analytics_event(&r, ctx);
 }
 
-static int sq_analytics_events(struct store *st, int64_t after_id, store_analytics_event_cb cb,
-                               void *ctx, struct err *e)
+static int sq_analytics_events(struct store *st, int64_t after_id, int64_t upto_event,
+                               store_analytics_event_cb cb, void *ctx, struct err *e)
 {
     /* Events stored after the last resolution have no member row yet: they go to the
      * profile of their userId, else of their anonymousId. */
@@ -1628,16 +1631,24 @@ static int sq_analytics_events(struct store *st, int64_t after_id, store_analyti
         "json_valid(e.raw) AND json_type(e.raw, '$.properties') = 'object' THEN "
         "json_extract(e.raw, '$.properties') END AS props FROM events e LEFT JOIN "
         "profile_members pm ON pm.kind = 0 AND pm.row_id = e.id LEFT JOIN sources s ON s.id = "
-        "e.source_id WHERE e.id > ?1) WHERE p IS NOT NULL ORDER BY id";
+        "e.source_id WHERE e.id > ?1 AND e.id <= ?2) WHERE p IS NOT NULL ORDER BY id";
     struct sqlite_store *s = impl(st);
-    return scan_sql_args(s, sql, &after_id, 1, analytics_event_row,
+    const int64_t args[2] = {after_id, upto_event};
+    return scan_sql_args(s, sql, args, 2, analytics_event_row,
                          &(union row_cb){.analytics_event = cb}, ctx, e);
 }
 
 static int sq_analytics_stamp(struct store *st, int64_t *stamp, struct err *e)
 {
-    static const char sql[] = "SELECT coalesce((SELECT max(resolved_at) FROM profiles), 0) * 1000 "
-                              "+ coalesce((SELECT max(id) FROM merges), 0)";
+    /* Not profiles.resolved_at: the incremental resolver moves it at every batch, and a
+     * snapshot would load everything again every time. Every term only grows, so the
+     * weighted sum changes whenever one of them does: a full resolution (or an unmerge,
+     * which runs one) bumps the generation, a merge adds a merges row, an erasure a
+     * suppression entry. */
+    static const char sql[] =
+        "SELECT (coalesce((SELECT max(generation) FROM identity_cursor), 0) * 1000003 + "
+        "coalesce((SELECT max(id) FROM merges), 0)) * 1000003 + "
+        "(SELECT count(*) FROM suppression)";
     *stamp = 0;
     return scan_sql(impl(st), sql, int_row, NULL, stamp, e);
 }
@@ -2067,6 +2078,8 @@ int store_sqlite_open(const char *path, const struct store_options *opt, struct 
         rc = migrate(s, e);
     if (!rc && opt && opt->background_checkpoint && !opt->read_only)
         rc = checkpointer_start(s, path, e);
+    else if (!rc && opt && opt->no_checkpoint)
+        sqlite3_wal_autocheckpoint(s->db, 0);
 out:
     if (rc) {
         sq_close(&s->base);

@@ -984,18 +984,117 @@ static void test_time_zone(void **state)
     snapshot_free(s);
 }
 
+/* Beside an incremental resolver (custos serve): events are taken up to the resolver's
+ * cursor, an event not resolved yet waits for the next refresh instead of being passed
+ * over, and a batch of the resolver (profiles.resolved_at moves) adds rows without
+ * loading everything again; a merge does load everything again. */
+static void test_refresh_upto_resolved(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/custos-test-analytics-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    unlink(path);
+    struct store *st;
+    struct err e = {0};
+    struct store_options so = {0};
+    assert_int_equal(store_open(path, &so, &st, &e), 0);
+    const struct store_ops *ops = st->ops;
+    unsigned char h[32] = {1};
+    int64_t src;
+    assert_int_equal(ops->source_add(st, "web", h, "ck", NULL, &src, &e), 0);
+    struct event_row ev = {.source_id = src,
+                           .type = "track",
+                           .event = "Product Viewed",
+                           .received_at = 1,
+                           .raw = "{}"};
+    ev.raw_len = strlen(ev.raw);
+    int64_t id[3];
+    const char *users[3] = {"u1", "u2", "u1"};
+    char mid[16];
+    assert_int_equal(ops->begin(st, &e), 0);
+    for (int i = 0; i < 3; i++) {
+        snprintf(mid, sizeof(mid), "m%d", i);
+        ev.message_id = mid;
+        ev.user_id = users[i];
+        ev.timestamp = at(2025, 3, 1 + i, 0, 0);
+        assert_int_equal(ops->event_append(st, &ev, &e), 0);
+        id[i] = ev.id;
+    }
+    /* The resolver did the first event only. */
+    assert_int_equal(ops->identifier_put(st, 0, "user_id", "u1", 1, &e), 0);
+    assert_int_equal(ops->member_put(st, 0, id[0], 1, &e), 0);
+    assert_int_equal(ops->profile_put(st, 1, 1, 1, 100, &e), 0);
+    assert_int_equal(ops->identity_cursor_put(st, 0, id[0], false, 100, &e), 0);
+    assert_int_equal(ops->commit(st, &e), 0);
+
+    struct snapshot *s = snapshot_new();
+    s->upto_resolved = true;
+    int64_t added = 0;
+    assert_int_equal(snapshot_refresh(s, st, &added, &e), 0);
+    assert_int_equal(added, 1);
+    assert_int_equal(s->nevents, 1);
+
+    /* Its next batch: the second and third events, a new profile, resolved_at moved. */
+    assert_int_equal(ops->begin(st, &e), 0);
+    assert_int_equal(ops->identifier_put(st, 1, "user_id", "u2", 2, &e), 0);
+    assert_int_equal(ops->member_put(st, 0, id[1], 2, &e), 0);
+    assert_int_equal(ops->member_put(st, 0, id[2], 1, &e), 0);
+    assert_int_equal(ops->profile_put(st, 1, 1, 2, 200, &e), 0);
+    assert_int_equal(ops->profile_put(st, 2, 1, 1, 200, &e), 0);
+    assert_int_equal(ops->identity_cursor_put(st, 0, id[2], false, 200, &e), 0);
+    assert_int_equal(ops->commit(st, &e), 0);
+    assert_int_equal(snapshot_refresh(s, st, &added, &e), 0);
+    assert_int_equal(added, 2); /* the two new ones, not everything again */
+    assert_int_equal(s->nevents, 3);
+    assert_int_equal(s->nprofiles, 2);
+    size_t p1 = dense(s, 1), p2 = dense(s, 2);
+    assert_int_equal(s->ev_off[p1 + 1] - s->ev_off[p1], 2);
+    assert_int_equal(s->ev_off[p2 + 1] - s->ev_off[p2], 1);
+
+    /* A merge rewrites profiles: everything is loaded again, under the new profile. */
+    assert_int_equal(ops->begin(st, &e), 0);
+    assert_int_equal(ops->profile_merge(st, 2, 1, "test", 300, &e), 0);
+    assert_int_equal(ops->profile_reassign(st, 2, 1, &e), 0);
+    assert_int_equal(ops->profile_put(st, 1, 2, 3, 300, &e), 0);
+    assert_int_equal(ops->commit(st, &e), 0);
+    assert_int_equal(snapshot_refresh(s, st, &added, &e), 0);
+    assert_int_equal(added, 3);
+    assert_int_equal(s->nevents, 3);
+    p1 = dense(s, 1);
+    assert_int_equal(s->ev_off[p1 + 1] - s->ev_off[p1], 3);
+
+    snapshot_free(s);
+    store_close(st);
+    unlink(path);
+    char aux[sizeof(path) + 8];
+    snprintf(aux, sizeof(aux), "%s-wal", path);
+    unlink(aux);
+    snprintf(aux, sizeof(aux), "%s-shm", path);
+    unlink(aux);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
         return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_snapshot_sorted), cmocka_unit_test(test_rfm),
-        cmocka_unit_test(test_rfm_grid),        cmocka_unit_test(test_kpi),
-        cmocka_unit_test(test_periods),         cmocka_unit_test(test_funnel),
-        cmocka_unit_test(test_cohort),          cmocka_unit_test(test_paths),
-        cmocka_unit_test(test_refresh),         cmocka_unit_test(test_empty),
-        cmocka_unit_test(test_clamp),           cmocka_unit_test(test_dp_outlier),
-        cmocka_unit_test(test_dp_noise),        cmocka_unit_test(test_time_zone),
+        cmocka_unit_test(test_snapshot_sorted),
+        cmocka_unit_test(test_rfm),
+        cmocka_unit_test(test_rfm_grid),
+        cmocka_unit_test(test_kpi),
+        cmocka_unit_test(test_periods),
+        cmocka_unit_test(test_funnel),
+        cmocka_unit_test(test_cohort),
+        cmocka_unit_test(test_paths),
+        cmocka_unit_test(test_refresh),
+        cmocka_unit_test(test_empty),
+        cmocka_unit_test(test_clamp),
+        cmocka_unit_test(test_dp_outlier),
+        cmocka_unit_test(test_dp_noise),
+        cmocka_unit_test(test_time_zone),
+        cmocka_unit_test(test_refresh_upto_resolved),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
