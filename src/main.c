@@ -168,6 +168,8 @@ static const struct command commands[] = {
      "                  bench/identity compares with\n"
      "  --json          the summary as one JSON object (with \"matcher\": records compared,\n"
      "                  candidate pairs, links, links refused, pairs queued for review)\n"
+     "  --quiet         no progress line (there is none unless stdout and stderr are\n"
+     "                  terminals); the summary is still printed\n"
      "\n"
      "After the identifiers, the matcher (setting identity-match, on by default) compares\n"
      "profiles that share no identifier on name, birth date, city and gender: weights are\n"
