@@ -12,8 +12,9 @@
  * (dp_charge; the `dp-budget` setting is each key's total). An exhausted budget is
  * ERR_LIMIT: answer 429 {"code":"privacy_budget_exhausted"}.
  *
- * Not wired into /api/v1/analytics yet (analytics is admin-only until then): the
- * analytics code calls dp_charge, then dp_count / dp_sum. */
+ * Analytics uses it through src/analytics/dp_answer.c (kpi_privatize and the others:
+ * per-profile clamping, epsilon split over an answer's cells); the HTTP API charges the
+ * calling key with dp_charge before answering (src/segment/live.c). */
 #ifndef CUSTOS_PRIVACY_DP_H
 #define CUSTOS_PRIVACY_DP_H
 
