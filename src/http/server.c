@@ -13,6 +13,7 @@
 #include "http/server.h"
 
 #define HTTP_MAX_REJECT_LABELS 32
+#define BODY_DRAIN_MAX (16u << 20) /* an over-long body up to this is read before its 413 */
 
 struct http_server {
     struct MHD_Daemon *daemon;
@@ -255,6 +256,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             errno = 0;
             unsigned long long n = strtoull(cl, &end, 10);
             if (errno || *end || n > st->route->max_body) {
+                /* A client that did not ask "Expect: 100-continue" is still sending: an
+                 * answer now, and the close after it, can reach it as a reset before it
+                 * reads the 413. Read and drop a body of reasonable size first. */
+                if (!errno && !*end && n <= BODY_DRAIN_MAX &&
+                    !MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Expect")) {
+                    st->too_large = true;
+                    return MHD_YES;
+                }
                 char msg[128];
                 snprintf(msg, sizeof(msg), "the body is larger than the %zu bytes allowed here",
                          st->route->max_body);
