@@ -13,7 +13,7 @@
 #include "http/server.h"
 
 #define HTTP_MAX_REJECT_LABELS 32
-#define BODY_DRAIN_MAX (16u << 20) /* an over-long body up to this is read before its 413 */
+#define BODY_DRAIN_MAX         (16u << 20) /* an over-long body up to this is read before its 413 */
 
 struct http_server {
     struct MHD_Daemon *daemon;
